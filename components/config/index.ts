@@ -1,0 +1,232 @@
+import { contains, defaultSubnets, overlaps, parseCidr, type Cidr, type ZoneSubnets } from "../cidr";
+import { environmentPolicies, type CapacityType, type EnvironmentKind, type EnvironmentPolicy } from "../environments";
+import {
+  lookupGpuInstance,
+  migConfigName,
+  nvidiaAmiType,
+  type AmiFamily,
+  type GpuInstanceType,
+  type GpuModel,
+  type NvidiaAmiType,
+} from "../gpuInstances";
+import type { KubernetesVersion } from "../versions";
+import { ConfigError, configPath, problemsFromZod, show, type ConfigProblem } from "./errors";
+import { sections, type Sections } from "./schema";
+
+export { ConfigError, type ConfigProblem } from "./errors";
+
+export interface Scaling {
+  min: number;
+  desired: number;
+  max: number;
+}
+
+export interface GpuPoolConfig {
+  /** The pool's key in `infermesh:gpuPools`; every child name derives from it. */
+  name: string;
+  instanceTypes: string[];
+  gpu: GpuModel;
+  gpusPerInstance: number;
+  architecture: GpuInstanceType["architecture"];
+  capacity: CapacityType;
+  scaling: Scaling;
+  diskSizeGiB: number;
+  amiFamily: AmiFamily;
+  amiType: NvidiaAmiType;
+  mig?: { profile: string; config: string };
+  labels: Record<string, string>;
+}
+
+export interface CreateClusterConfig {
+  mode: "create";
+  name: string;
+  kubernetesVersion: KubernetesVersion;
+  vpc: { cidr: string; subnets: Record<string, ZoneSubnets> };
+  serviceCidr: string;
+  endpointPublicAccess: boolean;
+  publicAccessCidrs: string[];
+  systemNodes: { instanceTypes: string[]; scaling: Scaling; diskSizeGiB: number };
+}
+
+export interface ExistingClusterConfig {
+  mode: "existing";
+  name: string;
+  subnetIds?: string[];
+}
+
+export interface ModelConfig {
+  queueDepthMax?: number;
+  latencyP95MaxMs?: number;
+}
+
+/** Everything a stack can set, validated, with defaults applied. Components receive parts of it. */
+export interface StackConfig {
+  project: string;
+  stack: string;
+  region: string;
+  environment: EnvironmentKind;
+  policy: EnvironmentPolicy;
+  expiresAt?: string;
+  /** Tags for every AWS resource: project, stack, environment, expiry and the stack's own. */
+  tags: Record<string, string>;
+  cluster: CreateClusterConfig | ExistingClusterConfig;
+  gpuPools: Record<string, GpuPoolConfig>;
+  models: Record<string, ModelConfig>;
+}
+
+/** Raw values by top-level key (`region` is `aws:region`; the rest are `infermesh:<key>`). */
+export type RawConfig = Partial<Record<keyof typeof sections, unknown>> & Record<string, unknown>;
+
+/**
+ * Validates a stack's raw configuration into a {@link StackConfig}. Throws a
+ * {@link ConfigError} listing every problem found; nothing else in the program
+ * reads configuration.
+ */
+export function parseStackConfig(raw: RawConfig, ctx: { project: string; stack: string }): StackConfig {
+  const problems: ConfigProblem[] = [];
+  const parsed: Partial<Sections> = {};
+  for (const key of Object.keys(raw)) {
+    if (!Object.hasOwn(sections, key)) {
+      problems.push({ path: configPath([key]), message: `unknown key; allowed keys: ${Object.keys(sections).filter((k) => k !== "region").join(", ")}` });
+    }
+  }
+  for (const [key, schema] of Object.entries(sections) as [keyof Sections, (typeof sections)[keyof Sections]][]) {
+    const result = schema.safeParse(raw[key], { reportInput: true });
+    if (result.success) (parsed as Record<string, unknown>)[key] = result.data;
+    else problems.push(...problemsFromZod(result.error.issues, [key]));
+  }
+
+  const policy = parsed.environment ? { ...environmentPolicies[parsed.environment], ...definedOnly(parsed.safety ?? {}) } : undefined;
+  if (policy) problems.push(...policyProblems(parsed, policy));
+  if (parsed.cluster?.mode === "create") problems.push(...networkProblems(parsed.cluster, parsed.region));
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  // Every section parsed (or a problem was recorded above), so these are defined.
+  const s = parsed as Sections;
+  const p = policy as EnvironmentPolicy;
+
+  const tags: Record<string, string> = {
+    ...s.tags,
+    project: ctx.project,
+    stack: ctx.stack,
+    environment: s.environment,
+    ...(s.expiresAt ? { "expires-at": s.expiresAt } : {}),
+  };
+  return {
+    project: ctx.project,
+    stack: ctx.stack,
+    region: s.region,
+    environment: s.environment,
+    policy: p,
+    ...(s.expiresAt ? { expiresAt: s.expiresAt } : {}),
+    tags,
+    cluster: resolveCluster(s.cluster, ctx.stack),
+    gpuPools: Object.fromEntries(Object.entries(s.gpuPools).map(([name, pool]) => [name, resolvePool(name, pool, p)])),
+    models: s.models,
+  };
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function policyProblems(parsed: Partial<Sections>, policy: EnvironmentPolicy): ConfigProblem[] {
+  const env = parsed.environment;
+  const problems: ConfigProblem[] = [];
+  if (!policy.allowSpot && policy.defaultCapacity === "spot") {
+    problems.push({
+      path: "infermesh:safety.defaultCapacity",
+      message: `got "spot" while spot is not allowed in environment "${env}"; set infermesh:safety.allowSpot: true or use "on-demand"`,
+    });
+  }
+  for (const [name, pool] of Object.entries(parsed.gpuPools ?? {})) {
+    if (pool.capacity === "spot" && !policy.allowSpot) {
+      problems.push({
+        path: `infermesh:gpuPools.${name}.capacity`,
+        message: `got "spot"; environment "${env}" allows only "on-demand" (set infermesh:safety.allowSpot: true to override)`,
+      });
+    }
+    if (pool.scaling.min === 0 && !policy.allowScaleToZero) {
+      problems.push({
+        path: `infermesh:gpuPools.${name}.scaling.min`,
+        message: `got 0; environment "${env}" keeps at least one node per pool (allowed: >= 1, or set infermesh:safety.allowScaleToZero: true)`,
+      });
+    }
+  }
+  if (policy.requireExpiry && parsed.expiresAt === undefined && parsed.environment !== undefined) {
+    problems.push({
+      path: "infermesh:expiresAt",
+      message: `is required for environment "${env}" (an ISO-8601 UTC time like 2026-12-01T00:00:00Z, written to the expires-at tag)`,
+    });
+  }
+  return problems;
+}
+
+function networkProblems(cluster: Extract<Sections["cluster"], { mode: "create" }>, region: string | undefined): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const at = (path: string, message: string) => problems.push({ path: `infermesh:cluster.${path}`, message });
+  const zones = cluster.vpc.availabilityZones;
+  const duplicates = zones.filter((z, i) => zones.indexOf(z) !== i);
+  if (duplicates.length > 0) at("vpc.availabilityZones", `got ${show(zones)}; zones must be distinct (repeated: ${duplicates.join(", ")})`);
+  if (region !== undefined) {
+    const foreign = zones.filter((z) => !new RegExp(`^${region}[a-z]$`).test(z));
+    if (foreign.length > 0) at("vpc.availabilityZones", `got ${show(foreign)}; zones must be in region ${region} (e.g. ${region}a, ${region}b)`);
+  }
+  const vpc = parseCidr(cluster.vpc.cidr) as Cidr;
+  if (vpc.prefix < 16 || vpc.prefix > 24) at("vpc.cidr", `got "${cluster.vpc.cidr}"; the VPC prefix must be between /16 and /24`);
+  const service = parseCidr(cluster.serviceCidr) as Cidr;
+  if (overlaps(vpc, service)) {
+    at("serviceCidr", `got "${cluster.serviceCidr}", which overlaps the VPC ${cluster.vpc.cidr}; choose a range outside it (e.g. 172.20.0.0/16)`);
+  }
+  const explicit = cluster.vpc.subnets;
+  if (explicit === undefined) {
+    if (zones.length > 4) at("vpc.subnets", `is required with more than four availability zones (got ${zones.length}); list each zone's private and public CIDR`);
+    return problems;
+  }
+  const missing = zones.filter((z) => !Object.hasOwn(explicit, z));
+  const extra = Object.keys(explicit).filter((z) => !zones.includes(z));
+  if (missing.length > 0) at("vpc.subnets", `has no entry for ${missing.join(", ")}; every availability zone needs private and public CIDRs`);
+  for (const z of extra) at(`vpc.subnets.${z}`, `got a zone that is not in vpc.availabilityZones (${zones.join(", ")})`);
+  const blocks = Object.entries(explicit).flatMap(([zone, s]) =>
+    (["private", "public"] as const).map((kind) => ({ path: `vpc.subnets.${zone}.${kind}`, text: s[kind], cidr: parseCidr(s[kind]) as Cidr })),
+  );
+  blocks.forEach((block, i) => {
+    if (!contains(vpc, block.cidr)) at(block.path, `got "${block.text}", which is outside the VPC ${cluster.vpc.cidr}`);
+    const clash = blocks.slice(0, i).find((other) => overlaps(other.cidr, block.cidr));
+    if (clash) at(block.path, `got "${block.text}", which overlaps ${clash.path} (${clash.text}); subnets must not overlap`);
+  });
+  return problems;
+}
+
+function resolveCluster(cluster: Sections["cluster"], stack: string): CreateClusterConfig | ExistingClusterConfig {
+  if (cluster.mode === "existing") return { mode: "existing", name: cluster.name, ...(cluster.subnetIds ? { subnetIds: cluster.subnetIds } : {}) };
+  return {
+    mode: "create",
+    name: cluster.name ?? `infermesh-${stack}`,
+    kubernetesVersion: cluster.kubernetesVersion,
+    vpc: { cidr: cluster.vpc.cidr, subnets: cluster.vpc.subnets ?? defaultSubnets(cluster.vpc.cidr, cluster.vpc.availabilityZones) },
+    serviceCidr: cluster.serviceCidr,
+    endpointPublicAccess: cluster.endpointPublicAccess,
+    publicAccessCidrs: cluster.publicAccessCidrs,
+    systemNodes: cluster.systemNodes,
+  };
+}
+
+function resolvePool(name: string, pool: Sections["gpuPools"][string], policy: EnvironmentPolicy): GpuPoolConfig {
+  // Validation guarantees every instance type is in the table and they agree on GPU and architecture.
+  const gpu = lookupGpuInstance(pool.instanceTypes[0] as string) as GpuInstanceType;
+  return {
+    name,
+    instanceTypes: pool.instanceTypes,
+    gpu: gpu.gpu,
+    gpusPerInstance: gpu.gpusPerInstance,
+    architecture: gpu.architecture,
+    capacity: pool.capacity ?? policy.defaultCapacity,
+    scaling: pool.scaling,
+    diskSizeGiB: pool.diskSizeGiB,
+    amiFamily: pool.amiFamily,
+    amiType: nvidiaAmiType(pool.amiFamily, gpu.architecture),
+    ...(pool.migProfile ? { mig: { profile: pool.migProfile, config: migConfigName(pool.migProfile) } } : {}),
+    labels: pool.labels,
+  };
+}

@@ -1,0 +1,193 @@
+import { z } from "zod";
+import { parseCidr } from "../cidr";
+import { environmentKinds } from "../environments";
+import { gpuModels, isMigCapable, lookupGpuInstance } from "../gpuInstances";
+import { defaultKubernetesVersion, supportedKubernetesVersions } from "../versions";
+
+/** A strict object whose unknown-key error lists the keys that are allowed. */
+function obj<S extends z.core.$ZodLooseShape>(shape: S) {
+  const allowed = Object.keys(shape).join(", ");
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === "unrecognized_keys" ? `unknown key; allowed keys: ${allowed}` : undefined),
+  });
+}
+
+const int = () => z.number().int();
+
+/** RFC 1123 label, short enough to leave room for suffixes in AWS names. */
+export const dnsLabelPattern = /^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$/;
+const dnsLabelRule = "a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, at most 30 characters";
+
+const clusterNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+const regionPattern = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
+const labelKeyPattern = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const labelValuePattern = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+/** Prometheus label values are free-form, but model names also become rule and uid parts. */
+const modelNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const subnetIdPattern = /^subnet-[0-9a-f]{8,17}$/;
+
+const cidr = z.string().superRefine((value, ctx) => {
+  const parsed = parseCidr(value);
+  if (typeof parsed === "string") ctx.addIssue({ code: "custom", input: value, message: `got ${JSON.stringify(value)}; ${parsed}` });
+});
+
+const scaling = obj({ min: int().min(0), desired: int().min(0), max: int().min(1).max(450) }).superRefine((s, ctx) => {
+  if (!(s.min <= s.desired && s.desired <= s.max)) {
+    ctx.addIssue({
+      code: "custom",
+      input: s,
+      message: `got min=${s.min}, desired=${s.desired}, max=${s.max}; must satisfy min <= desired <= max`,
+    });
+  }
+});
+
+const instanceType = z.string().superRefine((value, ctx) => {
+  if (!lookupGpuInstance(value)) {
+    ctx.addIssue({
+      code: "custom",
+      input: value,
+      message: `got ${JSON.stringify(value)}; not a supported GPU instance type (families: g4dn, g5, g5g, g6, g6e, p4d, p4de, p5, p5e, p5en; see components/gpuInstances.ts)`,
+    });
+  }
+});
+
+const labels = z.record(
+  z.string().regex(labelKeyPattern, { error: (i) => `got ${JSON.stringify(i.input)}; not a valid Kubernetes label key` }),
+  z.string().regex(labelValuePattern, {
+    error: (i) => `got ${JSON.stringify(i.input)}; label values are at most 63 characters of A-Z, a-z, 0-9, '-', '_', '.'`,
+  }),
+);
+
+export const gpuPoolSchema = obj({
+  /** One or more instance types with the same GPU model and CPU architecture. */
+  instanceTypes: z.array(instanceType).min(1),
+  /** Defaults to the environment's `defaultCapacity`. */
+  capacity: z.enum(["spot", "on-demand"]).optional(),
+  scaling,
+  diskSizeGiB: int().min(50).max(16384).default(200),
+  amiFamily: z.enum(["al2023", "bottlerocket"]).default("al2023"),
+  /** Uniform MIG layout, e.g. `1g.10gb`; only on MIG-capable GPUs. */
+  migProfile: z.string().optional(),
+  labels: labels.default({}),
+}).superRefine((pool, ctx) => {
+  const gpus = pool.instanceTypes.map((t) => ({ type: t, info: lookupGpuInstance(t) }));
+  const known = gpus.flatMap((g) => (g.info ? [{ type: g.type, ...g.info }] : []));
+  const first = known[0];
+  if (!first) return;
+  const mixed = known.filter(
+    (g) => g.gpu !== first.gpu || g.architecture !== first.architecture || g.gpusPerInstance !== first.gpusPerInstance,
+  );
+  if (mixed.length > 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["instanceTypes"],
+      input: pool.instanceTypes,
+      message: `got ${mixed.map((g) => `${g.type} (${g.gpusPerInstance}x ${g.gpu}, ${g.architecture})`).join(", ")} beside ${first.type} (${first.gpusPerInstance}x ${first.gpu}, ${first.architecture}); all instance types of a pool must have the same GPU model, GPU count and architecture`,
+    });
+  }
+  if (pool.migProfile !== undefined) {
+    if (!isMigCapable(first.gpu)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["migProfile"],
+        input: pool.migProfile,
+        message: `got ${JSON.stringify(pool.migProfile)} on ${first.gpu} (${first.type}), which has no MIG; MIG needs A100, H100 or H200 (p4d, p4de, p5, p5e, p5en)`,
+      });
+    } else {
+      const profiles = Object.keys(gpuModels[first.gpu].migProfiles);
+      if (!profiles.includes(pool.migProfile)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["migProfile"],
+          input: pool.migProfile,
+          message: `got ${JSON.stringify(pool.migProfile)}; ${first.gpu} offers ${profiles.join(" | ")}`,
+        });
+      }
+    }
+  }
+});
+
+const dnsLabelKey = z.string().regex(dnsLabelPattern, { error: (i) => `got ${JSON.stringify(i.input)}; must be ${dnsLabelRule}` });
+
+export const gpuPoolsSchema = z.record(dnsLabelKey, gpuPoolSchema).superRefine((pools, ctx) => {
+  if (Object.hasOwn(pools, "system")) {
+    ctx.addIssue({ code: "custom", path: ["system"], input: "system", message: `got "system"; the name is reserved for the system node group` });
+  }
+});
+
+const systemNodes = obj({
+  instanceTypes: z.array(z.string().regex(/^[a-z0-9-]+\.[a-z0-9-]+$/, { error: (i) => `got ${JSON.stringify(i.input)}; not an EC2 instance type` })).min(1).default(["m7i.large"]),
+  scaling: scaling.default({ min: 2, desired: 2, max: 4 }),
+  diskSizeGiB: int().min(20).max(16384).default(50),
+});
+
+const zoneSubnets = obj({ private: cidr, public: cidr });
+
+export const createClusterSchema = obj({
+  mode: z.literal("create"),
+  /** Defaults to `infermesh-<stack>`. */
+  name: z.string().regex(clusterNamePattern, { error: (i) => `got ${JSON.stringify(i.input)}; EKS names are 1-100 of A-Z, a-z, 0-9, '-', '_' starting alphanumeric` }).optional(),
+  kubernetesVersion: z.enum(supportedKubernetesVersions).default(defaultKubernetesVersion),
+  vpc: obj({
+    cidr,
+    availabilityZones: z.array(z.string()).min(2, { error: (i) => `got ${JSON.stringify(i.input)}; at least two availability zones are needed to create a VPC` }),
+    /** Explicit subnets keyed by zone; defaults to an even split of `cidr`. */
+    subnets: z.record(z.string(), zoneSubnets).optional(),
+  }),
+  /** Kubernetes service range; must not overlap the VPC. */
+  serviceCidr: cidr.default("172.20.0.0/16"),
+  endpointPublicAccess: z.boolean().default(true),
+  publicAccessCidrs: z.array(cidr).min(1).default(["0.0.0.0/0"]),
+  systemNodes: systemNodes.default({ instanceTypes: ["m7i.large"], scaling: { min: 2, desired: 2, max: 4 }, diskSizeGiB: 50 }),
+});
+
+export const existingClusterSchema = obj({
+  mode: z.literal("existing"),
+  name: z.string().regex(clusterNamePattern, { error: (i) => `got ${JSON.stringify(i.input)}; not an EKS cluster name` }),
+  /** Subnets for GPU node groups; defaults to the cluster's own subnets. */
+  subnetIds: z.array(z.string().regex(subnetIdPattern, { error: (i) => `got ${JSON.stringify(i.input)}; expected a subnet id like subnet-0abc12345` })).min(1).optional(),
+});
+
+export const clusterSchema = z.discriminatedUnion("mode", [createClusterSchema, existingClusterSchema]);
+
+export const modelSchema = obj({
+  /** Queue depth above which `InfermeshHighQueueDepth` fires for this model. */
+  queueDepthMax: z.number().positive().optional(),
+  /** p95 latency (ms) above which `InfermeshLatencyP95Breach` fires for this model. */
+  latencyP95MaxMs: z.number().positive().optional(),
+});
+
+export const modelsSchema = z.record(
+  z.string().regex(modelNamePattern, { error: (i) => `got ${JSON.stringify(i.input)}; model names are 1-63 of A-Z, a-z, 0-9, '.', '_', '-'` }),
+  modelSchema,
+);
+
+export const safetySchema = obj({
+  protectStateful: z.boolean().optional(),
+  retainVolumes: z.boolean().optional(),
+  allowSpot: z.boolean().optional(),
+  allowScaleToZero: z.boolean().optional(),
+  defaultCapacity: z.enum(["spot", "on-demand"]).optional(),
+  natGateways: z.enum(["single", "per-az"]).optional(),
+  requireExpiry: z.boolean().optional(),
+});
+
+const tagKeyPattern = /^[\w .:/=+\-@]{1,128}$/;
+export const tagsSchema = z.record(
+  z.string().regex(tagKeyPattern, { error: (i) => `got ${JSON.stringify(i.input)}; AWS tag keys are 1-128 of letters, digits, spaces and _ . : / = + - @` }).refine((k) => !k.startsWith("aws:"), { error: (i) => `got ${JSON.stringify(i.input)}; keys starting with "aws:" are reserved` }),
+  z.string().max(256),
+);
+
+/** Each top-level key of the stack's config, validated on its own so one bad section never hides another's problems. */
+export const sections = {
+  region: z.string().regex(regionPattern, { error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : `got ${JSON.stringify(i.input)}; not an AWS region name like us-west-2`) }),
+  environment: z.enum(environmentKinds),
+  cluster: clusterSchema,
+  gpuPools: gpuPoolsSchema.default({}),
+  models: modelsSchema.default({}),
+  safety: safetySchema.default({}),
+  tags: tagsSchema.default({}),
+  expiresAt: z.iso.datetime({ error: (i) => `got ${JSON.stringify(i.input)}; expected an ISO-8601 UTC time like 2026-12-01T00:00:00Z` }).optional(),
+} as const;
+
+export type Sections = { [K in keyof typeof sections]: z.output<(typeof sections)[K]> };

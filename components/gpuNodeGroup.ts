@@ -1,0 +1,79 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import type { GpuPoolConfig } from "./config";
+import { nodeLaunchTemplateArgs } from "./launchTemplate";
+import { NodeRole } from "./nodeRole";
+
+/** The taint every GPU node carries, so only pods that tolerate it (GPU workloads, GPU agents) land there. */
+export const gpuTaint = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" } as const;
+
+/** Kubernetes labels of a pool's nodes; in-cluster components select GPU nodes with these. */
+export function gpuNodeLabels(pool: GpuPoolConfig): Record<string, string> {
+  return {
+    ...pool.labels,
+    "infermesh.io/node-class": "gpu",
+    "infermesh.io/pool": pool.name,
+    "infermesh.io/gpu-model": pool.gpu,
+    "infermesh.io/capacity": pool.capacity,
+    // Set up front (GPU feature discovery would set the same) so GPU agents can
+    // select the node before any NVIDIA software runs on it.
+    "nvidia.com/gpu.present": "true",
+    ...(pool.mig ? { "nvidia.com/mig.config": pool.mig.config } : {}),
+  };
+}
+
+export interface GpuNodeGroupArgs {
+  clusterName: pulumi.Input<string>;
+  subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  pool: GpuPoolConfig;
+  /** Tags for launched instances and volumes. */
+  tags: Record<string, string>;
+  /** Attach the VPC CNI policy to the node role (attached clusters). Defaults to false. */
+  includeCniPolicy?: boolean;
+  /** Resources the nodes need before joining (the cluster's networking add-ons). */
+  dependsOn?: pulumi.Resource[];
+}
+
+/** One GPU pool: an EKS managed node group on an NVIDIA AMI, its launch template and node role. */
+export class GpuNodeGroup extends pulumi.ComponentResource {
+  static readonly type = "infermesh:compute:GpuNodeGroup";
+  readonly nodeGroup: aws.eks.NodeGroup;
+  readonly nodeGroupName: pulumi.Output<string>;
+
+  constructor(name: string, args: GpuNodeGroupArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(GpuNodeGroup.type, name, {}, opts);
+    const { pool } = args;
+    const role = new NodeRole(`${name}-role`, { includeCniPolicy: args.includeCniPolicy ?? false }, { parent: this });
+    const template = new aws.ec2.LaunchTemplate(
+      name,
+      nodeLaunchTemplateArgs({ diskSizeGiB: pool.diskSizeGiB, amiFamily: pool.amiFamily, tags: { ...args.tags, "infermesh.io/pool": pool.name } }),
+      { parent: this },
+    );
+    this.nodeGroup = new aws.eks.NodeGroup(
+      name,
+      {
+        clusterName: args.clusterName,
+        nodeRoleArn: role.arn,
+        subnetIds: args.subnetIds,
+        amiType: pool.amiType,
+        capacityType: pool.capacity === "spot" ? "SPOT" : "ON_DEMAND",
+        instanceTypes: pool.instanceTypes,
+        scalingConfig: { minSize: pool.scaling.min, desiredSize: pool.scaling.desired, maxSize: pool.scaling.max },
+        labels: gpuNodeLabels(pool),
+        taints: [{ ...gpuTaint }],
+        launchTemplate: { id: template.id, version: template.latestVersion.apply(String) },
+        updateConfig: { maxUnavailable: 1 },
+        tags: { "infermesh.io/pool": pool.name },
+      },
+      {
+        parent: this,
+        // Policies stay attached until the nodes are gone, or EKS cannot drain and delete them.
+        dependsOn: [...role.attachments, ...(args.dependsOn ?? [])],
+        // An autoscaler owns the current size; the stack owns only the bounds.
+        ignoreChanges: ["scalingConfig.desiredSize"],
+      },
+    );
+    this.nodeGroupName = this.nodeGroup.nodeGroupName;
+    this.registerOutputs({ nodeGroupName: this.nodeGroupName });
+  }
+}

@@ -1,0 +1,38 @@
+/** IAM policy documents the stack's roles use. Pure: each returns a JSON string. */
+
+export function serviceAssumeRolePolicy(service: "ec2.amazonaws.com" | "eks.amazonaws.com"): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
+  });
+}
+
+/**
+ * Trust policy for IAM Roles for Service Accounts: only the named service
+ * account, through the cluster's OIDC provider, may assume the role.
+ */
+export function irsaAssumeRolePolicy(args: {
+  oidcProviderArn: string;
+  /** Issuer URL, with or without `https://`. */
+  oidcIssuer: string;
+  namespace: string;
+  serviceAccount: string;
+}): string {
+  const issuer = args.oidcIssuer.replace(/^https:\/\//, "");
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Federated: args.oidcProviderArn },
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: {
+          StringEquals: {
+            [`${issuer}:sub`]: `system:serviceaccount:${args.namespace}:${args.serviceAccount}`,
+            [`${issuer}:aud`]: "sts.amazonaws.com",
+          },
+        },
+      },
+    ],
+  });
+}

@@ -1,0 +1,10 @@
+import { loadConfig } from "./components/config/load";
+import { infermesh } from "./program";
+
+const outputs = infermesh(loadConfig());
+
+export const region = outputs.region;
+export const clusterName = outputs.clusterName;
+export const clusterEndpoint = outputs.clusterEndpoint;
+export const kubeconfig = outputs.kubeconfig;
+export const gpuNodeGroupNames = outputs.gpuNodeGroupNames;

@@ -1,0 +1,152 @@
+import * as pulumi from "@pulumi/pulumi";
+// The recorder reads fields the public Mocks interface drops (parent, dependencies, options).
+import { deserializeProperties, specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+
+/** Marker that replaces every secret value in a recorded plan. */
+export const secretMarker = "[secret]";
+
+/** One resource the program registered, as `pulumi up` would send it to the engine. */
+export interface RecordedResource {
+  urn: string;
+  type: string;
+  name: string;
+  /** URN of the parent; absent only for the stack itself. */
+  parent?: string;
+  custom: boolean;
+  /** Provider reference (`<provider urn>::<id>`) the resource was registered with, if explicit or inherited. */
+  provider?: string;
+  /** Explicit or implied dependencies, as URNs. */
+  dependsOn: string[];
+  protect: boolean;
+  retainOnDelete: boolean;
+  deletedWith?: string;
+  ignoreChanges: string[];
+  /** Inputs with Pulumi secrets still wrapped; see {@link redactSecrets}. */
+  inputs: Record<string, unknown>;
+}
+
+/** Values the mock runtime answers for provider lookups (`aws.eks.getCluster`, …). */
+export type CallHandler = (inputs: Record<string, unknown>) => Record<string, unknown>;
+
+export interface MockRunOptions {
+  project: string;
+  stack: string;
+  /** Config as `pulumi config` holds it: `ns:key` → string (objects as JSON text). */
+  config: Record<string, string>;
+  secretKeys?: string[];
+  /** Answers for every provider function the program may invoke; any other call fails the run. */
+  calls?: Record<string, CallHandler>;
+}
+
+export interface MockRun<T> {
+  result: T;
+  resources: RecordedResource[];
+}
+
+/** Provider-computed outputs a real deployment would return, so dependent inputs resolve to readable values. */
+function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+  switch (type) {
+    case "aws:eks/cluster:Cluster":
+      return {
+        arn: `arn:aws:eks:synth:000000000000:cluster/${inputs.name ?? name}`,
+        endpoint: `https://${inputs.name ?? name}.eks.synth.invalid`,
+        certificateAuthority: { data: "c3ludGgtY2E=" },
+        identities: [{ oidcs: [{ issuer: `https://oidc.eks.synth.invalid/id/${name}` }] }],
+      };
+    case "aws:eks/nodeGroup:NodeGroup":
+      return { nodeGroupName: inputs.nodeGroupName ?? name, arn: `arn:aws:eks:synth:000000000000:nodegroup/${name}` };
+    case "aws:ec2/launchTemplate:LaunchTemplate":
+      return { latestVersion: 1 };
+    default:
+      return type.startsWith("aws:") ? { arn: `arn:aws:synth:000000000000:${name}`, name: inputs.name ?? name } : {};
+  }
+}
+
+let activeRecording: RecordedResource[] | undefined;
+
+/**
+ * Runs `program` under Pulumi's mock runtime with a stack's config and records
+ * every resource registration with its inputs, parent and options. `call` is
+ * strict: a provider function without a handler fails the run, so the plan
+ * never silently depends on made-up lookups.
+ */
+export async function runUnderMocks<T>(options: MockRunOptions, program: () => T | Promise<T>): Promise<MockRun<T>> {
+  pulumi.runtime.setAllConfig(options.config, options.secretKeys ?? []);
+  const calls = options.calls ?? {};
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => ({
+        id: args.custom ? `${args.name}-id` : "",
+        state: { ...args.inputs, ...computedState(args.type, args.name, args.inputs) },
+      }),
+      call: (args) => {
+        const handler = calls[args.token];
+        if (!handler) throw new Error(`unexpected provider call ${args.token}: the mock runtime has no answer for it`);
+        return handler(args.inputs);
+      },
+    },
+    options.project,
+    options.stack,
+    false,
+  );
+  const resources: RecordedResource[] = [];
+  activeRecording = resources;
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: any, callback: (err: any, resp: any) => void): void;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    register(req, (err, resp) => {
+      if (!err && activeRecording === resources) {
+        resources.push({
+          urn: resp.getUrn(),
+          type: req.getType(),
+          name: req.getName(),
+          ...(req.getParent() ? { parent: req.getParent() } : {}),
+          custom: req.getCustom(),
+          ...(req.getProvider() ? { provider: req.getProvider() } : {}),
+          dependsOn: [...req.getDependenciesList()].sort(),
+          protect: req.getProtect() ?? false,
+          retainOnDelete: req.getRetainondelete() ?? false,
+          ...(req.getDeletedwith() ? { deletedWith: req.getDeletedwith() } : {}),
+          ignoreChanges: req.getIgnorechangesList(),
+          inputs: deserializeProperties(req.getObject(), false),
+        });
+      }
+      callback(err, resp);
+    });
+  };
+  const result = await program();
+  await settle(result);
+  return { result, resources };
+}
+
+/** Waits until every output in `value` has resolved and the runtime has no registration in flight. */
+async function settle(value: unknown): Promise<void> {
+  await new Promise<void>((resolve) => pulumi.output(value as pulumi.Input<unknown>).apply(() => resolve()));
+  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+}
+
+function isSecret(value: unknown): value is { value: unknown } {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig;
+}
+
+/** Replaces every secret with {@link secretMarker}; everything else is kept as recorded. */
+export function redactSecrets(value: unknown): unknown {
+  if (isSecret(value)) return secretMarker;
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactSecrets(v)]));
+  }
+  return value;
+}
+
+/** Unwraps secrets for assertions that need the value itself. */
+export function revealSecrets(value: unknown): unknown {
+  if (isSecret(value)) return revealSecrets(value.value);
+  if (Array.isArray(value)) return value.map(revealSecrets);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revealSecrets(v)]));
+  }
+  return value;
+}

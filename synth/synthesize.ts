@@ -1,0 +1,63 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parse } from "yaml";
+import { offlineLookups } from "./lookups";
+import { buildPlan, summarizePlan } from "./plan";
+import { runUnderMocks } from "./runtime";
+import { readStackFile } from "./stackFile";
+
+export const projectRoot = resolve(__dirname, "..");
+
+export interface SynthOptions {
+  stack: string;
+  /** Defaults to `out/<stack>` under the project root. */
+  outDir?: string;
+  /** Directory holding `Pulumi.yaml` and the stack files. Defaults to the project root. */
+  root?: string;
+}
+
+export interface SynthResult {
+  outDir: string;
+  files: string[];
+  summary: string;
+}
+
+export function stackNames(root = projectRoot): string[] {
+  return readdirSync(root)
+    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+    .filter((s): s is string => s !== undefined)
+    .sort();
+}
+
+/**
+ * Runs the real program (`index.ts`) for one stack under the mock runtime and
+ * writes its artifacts. Output is written to a scratch directory and moved into
+ * place only when everything succeeded, so a failed run leaves nothing behind.
+ */
+export async function synthesize(options: SynthOptions): Promise<SynthResult> {
+  const root = options.root ?? projectRoot;
+  const stackFile = join(root, `Pulumi.${options.stack}.yaml`);
+  if (!existsSync(stackFile)) {
+    throw new Error(`no stack file ${stackFile}; stacks here: ${stackNames(root).join(", ")}`);
+  }
+  const project = (parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as { name: string }).name;
+  const { config, secretKeys } = readStackFile(stackFile);
+  const run = await runUnderMocks({ project, stack: options.stack, config, secretKeys, calls: offlineLookups }, () => import("../index"));
+  const plan = buildPlan(project, options.stack, run.resources);
+
+  const artifacts: Record<string, string> = {
+    "plan.json": `${JSON.stringify(plan, null, 2)}\n`,
+  };
+
+  const outDir = resolve(options.outDir ?? join(root, "out", options.stack));
+  const scratch = `${outDir}.partial-${process.pid}`;
+  rmSync(scratch, { recursive: true, force: true });
+  for (const [file, text] of Object.entries(artifacts)) {
+    mkdirSync(dirname(join(scratch, file)), { recursive: true });
+    writeFileSync(join(scratch, file), text);
+  }
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(dirname(outDir), { recursive: true });
+  renameSync(scratch, outDir);
+  return { outDir, files: Object.keys(artifacts), summary: summarizePlan(plan) };
+}
