@@ -64,13 +64,20 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
 
 let activeRecording: RecordedResource[] | undefined;
 
+export interface Recording {
+  /** Registrations so far, in completion order. */
+  resources: RecordedResource[];
+  /** Waits until `value`'s outputs resolved and no registration is in flight. */
+  settle(value?: unknown): Promise<void>;
+}
+
 /**
- * Runs `program` under Pulumi's mock runtime with a stack's config and records
- * every resource registration with its inputs, parent and options. `call` is
- * strict: a provider function without a handler fails the run, so the plan
- * never silently depends on made-up lookups.
+ * Switches Pulumi to its mock runtime with a stack's config and records every
+ * resource registration with its inputs, parent and options. `call` is strict:
+ * a provider function without a handler fails the run, so a plan never
+ * silently depends on made-up lookups. Each call starts a fresh recording.
  */
-export async function runUnderMocks<T>(options: MockRunOptions, program: () => T | Promise<T>): Promise<MockRun<T>> {
+export async function startRecording(options: MockRunOptions): Promise<Recording> {
   pulumi.runtime.setAllConfig(options.config, options.secretKeys ?? []);
   const calls = options.calls ?? {};
   await pulumi.runtime.setMocks(
@@ -116,14 +123,22 @@ export async function runUnderMocks<T>(options: MockRunOptions, program: () => T
       callback(err, resp);
     });
   };
+  return { resources, settle };
+}
+
+/** {@link startRecording}, run `program`, and wait for everything it registered. */
+export async function runUnderMocks<T>(options: MockRunOptions, program: () => T | Promise<T>): Promise<MockRun<T>> {
+  const recording = await startRecording(options);
   const result = await program();
-  await settle(result);
-  return { result, resources };
+  await recording.settle(result);
+  return { result, resources: recording.resources };
 }
 
 /** Waits until every output in `value` has resolved and the runtime has no registration in flight. */
-async function settle(value: unknown): Promise<void> {
-  await new Promise<void>((resolve) => pulumi.output(value as pulumi.Input<unknown>).apply(() => resolve()));
+async function settle(value?: unknown): Promise<void> {
+  await new Promise<void>((resolve) => {
+    pulumi.output(value as pulumi.Input<object>).apply(() => resolve());
+  });
   await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
 }
 

@@ -43,7 +43,13 @@ export function problemsFromZod(issues: readonly z.core.$ZodIssue[], prefix: rea
   return issues.flatMap((issue): ConfigProblem[] => {
     const path = [...prefix, ...issue.path];
     const input = (issue as { input?: unknown }).input;
+    // A message written in the schema already names the value and what is allowed.
+    const custom = !/^(Invalid|Too (small|big)|Unrecognized)/.test(issue.message);
+    if (custom && issue.code !== "unrecognized_keys") return [{ path: configPath(path), message: issue.message }];
     switch (issue.code) {
+      case "invalid_key":
+        // A record key failed its own schema: report the key's problems at the key's path.
+        return problemsFromZod(issue.issues, path);
       case "invalid_value":
         return [{ path: configPath(path), message: `got ${show(input)}; allowed: ${issue.values.map(String).join(" | ")}` }];
       case "invalid_union": {

@@ -97,7 +97,7 @@ export function parseStackConfig(raw: RawConfig, ctx: { project: string; stack: 
   }
 
   const policy = parsed.environment ? { ...environmentPolicies[parsed.environment], ...definedOnly(parsed.safety ?? {}) } : undefined;
-  if (policy) problems.push(...policyProblems(parsed, policy));
+  if (policy) problems.push(...policyProblems(parsed, raw, policy));
   if (parsed.cluster?.mode === "create") problems.push(...networkProblems(parsed.cluster, parsed.region));
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -130,7 +130,11 @@ function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function policyProblems(parsed: Partial<Sections>, policy: EnvironmentPolicy): ConfigProblem[] {
+/**
+ * Rules that depend on the environment. Pools are read from the raw values so
+ * that a pool with an unrelated mistake is still checked against the policy.
+ */
+function policyProblems(parsed: Partial<Sections>, raw: RawConfig, policy: EnvironmentPolicy): ConfigProblem[] {
   const env = parsed.environment;
   const problems: ConfigProblem[] = [];
   if (!policy.allowSpot && policy.defaultCapacity === "spot") {
@@ -139,14 +143,16 @@ function policyProblems(parsed: Partial<Sections>, policy: EnvironmentPolicy): C
       message: `got "spot" while spot is not allowed in environment "${env}"; set infermesh:safety.allowSpot: true or use "on-demand"`,
     });
   }
-  for (const [name, pool] of Object.entries(parsed.gpuPools ?? {})) {
+  const rawPools = typeof raw.gpuPools === "object" && raw.gpuPools !== null ? (raw.gpuPools as Record<string, any>) : {};
+  for (const [name, pool] of Object.entries(rawPools)) {
+    if (typeof pool !== "object" || pool === null) continue;
     if (pool.capacity === "spot" && !policy.allowSpot) {
       problems.push({
         path: `infermesh:gpuPools.${name}.capacity`,
         message: `got "spot"; environment "${env}" allows only "on-demand" (set infermesh:safety.allowSpot: true to override)`,
       });
     }
-    if (pool.scaling.min === 0 && !policy.allowScaleToZero) {
+    if (pool.scaling?.min === 0 && !policy.allowScaleToZero) {
       problems.push({
         path: `infermesh:gpuPools.${name}.scaling.min`,
         message: `got 0; environment "${env}" keeps at least one node per pool (allowed: >= 1, or set infermesh:safety.allowScaleToZero: true)`,

@@ -180,7 +180,7 @@ export const tagsSchema = z.record(
 
 /** Each top-level key of the stack's config, validated on its own so one bad section never hides another's problems. */
 export const sections = {
-  region: z.string().regex(regionPattern, { error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : `got ${JSON.stringify(i.input)}; not an AWS region name like us-west-2`) }),
+  region: z.string({ error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : undefined) }).regex(regionPattern, { error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : `got ${JSON.stringify(i.input)}; not an AWS region name like us-west-2`) }),
   environment: z.enum(environmentKinds),
   cluster: clusterSchema,
   gpuPools: gpuPoolsSchema.default({}),

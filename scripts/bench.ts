@@ -1,0 +1,121 @@
+/**
+ * Reports how long the program takes to evaluate under Pulumi's mock runtime
+ * (config load + program + waiting for every registration to settle) for the
+ * `dev` stack and for a large generated config (dev with 50 GPU pools and 200
+ * models), so the cost of growing a stack can be seen. It is a report, not a
+ * test: there are no thresholds.
+ *
+ * Every measurement runs in its own `node` process (scripts/bench-worker.ts)
+ * because the mock runtime's state (config, mocks, the resource monitor) is
+ * process-global: a second run in the same process would register into the
+ * first run's state and be timed against a warm, already-populated runtime.
+ *
+ *   npm run bench [-- --runs <n>]
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { MockRunOptions } from "../synth/runtime";
+import { readStackFile } from "../synth/stackFile";
+
+/** What a worker receives: the mock run's options without `calls`, which the worker supplies itself. */
+export type WorkerInput = Omit<MockRunOptions, "calls">;
+/** What a worker prints, as one JSON line. */
+export interface WorkerResult {
+  resources: number;
+  ms: number;
+}
+
+const root = resolve(__dirname, "..");
+const worker = join(root, "scripts", "bench-worker.ts");
+
+function largeConfig(dev: Record<string, string>): Record<string, string> {
+  const shapes = [
+    { instanceTypes: ["g6.xlarge"] },
+    { instanceTypes: ["g5.12xlarge"] },
+    { instanceTypes: ["p5.48xlarge"], migProfile: "1g.10gb" },
+    { instanceTypes: ["g6e.xlarge"] },
+  ];
+  const pools = Object.fromEntries(
+    Array.from({ length: 50 }, (_, i) => [
+      `pool-${String(i).padStart(2, "0")}`,
+      { ...shapes[i % shapes.length], scaling: { min: 0, desired: i % 2, max: 4 } },
+    ]),
+  );
+  const models = Object.fromEntries(
+    Array.from({ length: 200 }, (_, i) => [`model-${String(i).padStart(3, "0")}`, { queueDepthMax: 10 + (i % 10) * 10 }]),
+  );
+  return { ...dev, "infermesh:gpuPools": JSON.stringify(pools), "infermesh:models": JSON.stringify(models) };
+}
+
+function measure(inputFile: string): WorkerResult {
+  const child = spawnSync(process.execPath, ["--import", "tsx", worker, inputFile], { cwd: root, encoding: "utf8" });
+  const line = child.stdout.trim().split("\n").at(-1);
+  if (child.status !== 0 || !line) {
+    process.stderr.write(child.stderr);
+    throw new Error(`worker failed (${child.signal ?? `exit ${child.status}`}) for ${inputFile}`);
+  }
+  return JSON.parse(line) as WorkerResult;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function main(): void {
+  const { values } = parseArgs({ options: { runs: { type: "string", default: "5" } } });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
+
+  const dev = readStackFile(join(root, "Pulumi.dev.yaml"));
+  const cases: { name: string; input: WorkerInput }[] = [
+    { name: "dev", input: { project: "infermesh", stack: "dev", ...dev } },
+    { name: "large", input: { project: "infermesh", stack: "dev", config: largeConfig(dev.config), secretKeys: dev.secretKeys } },
+  ];
+  const dir = mkdtempSync(join(tmpdir(), "infermesh-bench-"));
+  try {
+    const files = cases.map((c) => {
+      const file = join(dir, `${c.name}.json`);
+      writeFileSync(file, JSON.stringify(c.input));
+      return file;
+    });
+    const results: WorkerResult[][] = cases.map(() => []);
+    // The first round only warms the OS file cache and tsx's transform cache.
+    // Alternating cases spreads any drift in machine load over both.
+    for (let round = 0; round <= runs; round++) {
+      files.forEach((file, i) => {
+        const result = measure(file);
+        if (round > 0) results[i]?.push(result);
+      });
+    }
+
+    const rows = cases.map((c, i) => {
+      const r = results[i] ?? [];
+      const ms = median(r.map((x) => x.ms));
+      const resources = r[0]?.resources ?? 0;
+      return { name: c.name, resources, ms, perResource: ms / resources };
+    });
+    console.log(`mock-runtime evaluation, median of ${runs} runs (1 warm-up), one process per run`);
+    console.log(`${"case".padEnd(8)}${"resources".padStart(10)}${"median ms".padStart(12)}${"ms/resource".padStart(13)}`);
+    for (const row of rows) {
+      console.log(
+        `${row.name.padEnd(8)}${String(row.resources).padStart(10)}${row.ms.toFixed(1).padStart(12)}${row.perResource.toFixed(2).padStart(13)}`,
+      );
+    }
+    const [devRow, largeRow] = rows;
+    if (devRow && largeRow) console.log(`large/dev median ratio: ${(largeRow.ms / devRow.ms).toFixed(2)}x`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+try {
+  main();
+} catch (err: unknown) {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+}
