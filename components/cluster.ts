@@ -144,16 +144,16 @@ export class Cluster extends pulumi.ComponentResource {
     );
 
     // Workload add-ons run as pods, so they wait for the system nodes.
-    const afterNodes = { parent: this, dependsOn: [systemNodes] };
-    new EksAddon(`${name}-coredns`, { clusterName: cluster.name, addonName: "coredns" }, afterNodes);
+    new EksAddon(`${name}-coredns`, { clusterName: cluster.name, addonName: "coredns", dependsOn: [systemNodes] }, parent);
     new EksAddon(
       `${name}-ebs-csi`,
       {
         clusterName: cluster.name,
         addonName: "aws-ebs-csi-driver",
         serviceAccount: irsa("kube-system", "ebs-csi-controller-sa", { ebs: aws.iam.ManagedPolicy.AmazonEBSCSIDriverPolicy }),
+        dependsOn: [systemNodes],
       },
-      afterNodes,
+      parent,
     );
 
     return {

@@ -14,6 +14,8 @@ export interface EksAddonArgs {
     oidcProviderArn: pulumi.Input<string>;
     oidcIssuer: pulumi.Input<string>;
   };
+  /** What the add-on needs before it can become healthy, e.g. nodes for its pods. */
+  dependsOn?: pulumi.Resource[];
 }
 
 /** One EKS managed add-on, optionally with an IRSA role scoped to its service account. */
@@ -52,7 +54,7 @@ export class EksAddon extends pulumi.ComponentResource {
         resolveConflictsOnUpdate: "OVERWRITE",
         ...(serviceAccountRoleArn ? { serviceAccountRoleArn } : {}),
       },
-      { parent: this, dependsOn: attachments },
+      { parent: this, dependsOn: [...attachments, ...(args.dependsOn ?? [])] },
     );
     this.registerOutputs({ addonName: this.addon.addonName });
   }

@@ -1,0 +1,178 @@
+import { describe, expect, it } from "vitest";
+import type { RecordedResource } from "../synth/runtime";
+import { revealSecrets } from "../synth/runtime";
+import { baseRaw, byType, deploy, one, parse } from "./helpers/stack";
+
+const key = (r: RecordedResource) => `${r.type}::${r.name}`;
+
+/** Everything a created cluster brings, independent of GPU pools. */
+const createdClusterResources = [
+  "aws:ec2/eip:Eip::cluster-vpc-nat-us-west-2a",
+  "aws:ec2/internetGateway:InternetGateway::cluster-vpc-igw",
+  "aws:ec2/launchTemplate:LaunchTemplate::cluster-system",
+  "aws:ec2/natGateway:NatGateway::cluster-vpc-nat-us-west-2a",
+  "aws:ec2/routeTable:RouteTable::cluster-vpc-private-us-west-2a",
+  "aws:ec2/routeTable:RouteTable::cluster-vpc-private-us-west-2b",
+  "aws:ec2/routeTable:RouteTable::cluster-vpc-public",
+  "aws:ec2/routeTableAssociation:RouteTableAssociation::cluster-vpc-private-us-west-2a",
+  "aws:ec2/routeTableAssociation:RouteTableAssociation::cluster-vpc-private-us-west-2b",
+  "aws:ec2/routeTableAssociation:RouteTableAssociation::cluster-vpc-public-us-west-2a",
+  "aws:ec2/routeTableAssociation:RouteTableAssociation::cluster-vpc-public-us-west-2b",
+  "aws:ec2/subnet:Subnet::cluster-vpc-private-us-west-2a",
+  "aws:ec2/subnet:Subnet::cluster-vpc-private-us-west-2b",
+  "aws:ec2/subnet:Subnet::cluster-vpc-public-us-west-2a",
+  "aws:ec2/subnet:Subnet::cluster-vpc-public-us-west-2b",
+  "aws:ec2/vpc:Vpc::cluster-vpc",
+  "aws:eks/addon:Addon::cluster-coredns",
+  "aws:eks/addon:Addon::cluster-ebs-csi",
+  "aws:eks/addon:Addon::cluster-kube-proxy",
+  "aws:eks/addon:Addon::cluster-vpc-cni",
+  "aws:eks/cluster:Cluster::cluster",
+  "aws:eks/nodeGroup:NodeGroup::cluster-system",
+  "aws:iam/openIdConnectProvider:OpenIdConnectProvider::cluster-oidc",
+  "aws:iam/role:Role::cluster-control-plane",
+  "aws:iam/role:Role::cluster-ebs-csi-irsa",
+  "aws:iam/role:Role::cluster-system-role",
+  "aws:iam/role:Role::cluster-vpc-cni-irsa",
+  "aws:iam/rolePolicyAttachment:RolePolicyAttachment::cluster-control-plane-cluster",
+  "aws:iam/rolePolicyAttachment:RolePolicyAttachment::cluster-ebs-csi-irsa-ebs",
+  "aws:iam/rolePolicyAttachment:RolePolicyAttachment::cluster-system-role-ecr",
+  "aws:iam/rolePolicyAttachment:RolePolicyAttachment::cluster-system-role-worker",
+  "aws:iam/rolePolicyAttachment:RolePolicyAttachment::cluster-vpc-cni-irsa-cni",
+  "infermesh:cluster:Cluster::cluster",
+  "infermesh:cluster:EksAddon::cluster-coredns",
+  "infermesh:cluster:EksAddon::cluster-ebs-csi",
+  "infermesh:cluster:EksAddon::cluster-kube-proxy",
+  "infermesh:cluster:EksAddon::cluster-vpc-cni",
+  "infermesh:compute:NodeRole::cluster-system-role",
+  "infermesh:network:Vpc::cluster-vpc",
+  "pulumi:providers:kubernetes::cluster-k8s",
+];
+
+const l4Pool = [
+  "aws:ec2/launchTemplate:LaunchTemplate::gpu-l4",
+  "aws:eks/nodeGroup:NodeGroup::gpu-l4",
+  "aws:iam/role:Role::gpu-l4-role",
+  "aws:iam/rolePolicyAttachment:RolePolicyAttachment::gpu-l4-role-ecr",
+  "aws:iam/rolePolicyAttachment:RolePolicyAttachment::gpu-l4-role-worker",
+  "infermesh:compute:GpuNodeGroup::gpu-l4",
+  "infermesh:compute:NodeRole::gpu-l4-role",
+];
+
+describe("created cluster", () => {
+  it("registers exactly the VPC, control plane, OIDC, add-ons, system nodes and each pool", async () => {
+    const resources = await deploy(parse(baseRaw()));
+    expect(resources.map(key).sort()).toEqual([...createdClusterResources, ...l4Pool, "pulumi:providers:aws::aws"].sort());
+  });
+
+  it("uses one tagged AWS provider for every AWS resource", async () => {
+    const resources = await deploy(parse(baseRaw()));
+    const provider = one(resources, "pulumi:providers:aws", "aws");
+    expect(provider.inputs).toMatchObject({ region: "us-west-2", defaultTags: JSON.stringify({ tags: { project: "infermesh", stack: "dev", environment: "dev" } }) });
+    const awsResources = resources.filter((r) => r.type.startsWith("aws:"));
+    expect(awsResources.length).toBeGreaterThan(30);
+    for (const r of awsResources) expect(r.provider, key(r)).toBe(`${provider.urn}::aws-id`);
+  });
+
+  it("configures the control plane, OIDC and add-ons", async () => {
+    const resources = await deploy(parse(baseRaw()));
+    const cluster = one(resources, "aws:eks/cluster:Cluster", "cluster");
+    expect(cluster.inputs).toEqual({
+      name: "infermesh-dev",
+      version: "1.34",
+      roleArn: "arn:aws:synth:000000000000:cluster-control-plane",
+      vpcConfig: {
+        subnetIds: ["cluster-vpc-private-us-west-2a-id", "cluster-vpc-private-us-west-2b-id", "cluster-vpc-public-us-west-2a-id", "cluster-vpc-public-us-west-2b-id"],
+        endpointPrivateAccess: true,
+        endpointPublicAccess: true,
+        publicAccessCidrs: ["0.0.0.0/0"],
+      },
+      accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: true },
+      bootstrapSelfManagedAddons: false,
+      kubernetesNetworkConfig: { serviceIpv4Cidr: "172.20.0.0/16" },
+      enabledClusterLogTypes: ["api", "audit", "authenticator"],
+      deletionProtection: false,
+    });
+    expect(one(resources, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "cluster-oidc").inputs).toEqual({
+      url: "https://oidc.eks.synth.invalid/id/cluster",
+      clientIdLists: ["sts.amazonaws.com"],
+    });
+    expect(byType(resources, "aws:eks/addon:Addon").map((r) => [r.name, r.inputs.addonName, r.inputs.serviceAccountRoleArn ?? null]).sort()).toEqual([
+      ["cluster-coredns", "coredns", null],
+      ["cluster-ebs-csi", "aws-ebs-csi-driver", "arn:aws:synth:000000000000:cluster-ebs-csi-irsa"],
+      ["cluster-kube-proxy", "kube-proxy", null],
+      ["cluster-vpc-cni", "vpc-cni", "arn:aws:synth:000000000000:cluster-vpc-cni-irsa"],
+    ]);
+    const ebsTrust = JSON.parse(one(resources, "aws:iam/role:Role", "cluster-ebs-csi-irsa").inputs.assumeRolePolicy as string);
+    expect(ebsTrust.Statement[0].Condition.StringEquals).toEqual({
+      "oidc.eks.synth.invalid/id/cluster:sub": "system:serviceaccount:kube-system:ebs-csi-controller-sa",
+      "oidc.eks.synth.invalid/id/cluster:aud": "sts.amazonaws.com",
+    });
+  });
+
+  it("orders nodes after the networking add-ons, and workload add-ons after the system nodes", async () => {
+    const resources = await deploy(parse(baseRaw()));
+    const urn = (type: string, name: string) => one(resources, type, name).urn;
+    const networking = [urn("aws:eks/addon:Addon", "cluster-vpc-cni"), urn("aws:eks/addon:Addon", "cluster-kube-proxy")];
+    for (const group of ["cluster-system", "gpu-l4"]) {
+      expect(one(resources, "aws:eks/nodeGroup:NodeGroup", group).dependsOn).toEqual(expect.arrayContaining(networking));
+    }
+    for (const addon of ["cluster-coredns", "cluster-ebs-csi"]) {
+      expect(one(resources, "aws:eks/addon:Addon", addon).dependsOn).toContain(urn("aws:eks/nodeGroup:NodeGroup", "cluster-system"));
+    }
+  });
+
+  it("lays out subnets per zone with discovery tags", async () => {
+    const resources = await deploy(parse(baseRaw()));
+    expect(byType(resources, "aws:ec2/subnet:Subnet").map((r) => [r.name, r.inputs.availabilityZone, r.inputs.cidrBlock, r.inputs.tags]).sort()).toEqual([
+      ["cluster-vpc-private-us-west-2a", "us-west-2a", "10.40.0.0/19", { Name: "cluster-vpc-private-us-west-2a", "kubernetes.io/role/internal-elb": "1", "kubernetes.io/cluster/infermesh-dev": "shared" }],
+      ["cluster-vpc-private-us-west-2b", "us-west-2b", "10.40.32.0/19", { Name: "cluster-vpc-private-us-west-2b", "kubernetes.io/role/internal-elb": "1", "kubernetes.io/cluster/infermesh-dev": "shared" }],
+      ["cluster-vpc-public-us-west-2a", "us-west-2a", "10.40.128.0/21", { Name: "cluster-vpc-public-us-west-2a", "kubernetes.io/role/elb": "1", "kubernetes.io/cluster/infermesh-dev": "shared" }],
+      ["cluster-vpc-public-us-west-2b", "us-west-2b", "10.40.136.0/21", { Name: "cluster-vpc-public-us-west-2b", "kubernetes.io/role/elb": "1", "kubernetes.io/cluster/infermesh-dev": "shared" }],
+    ]);
+  });
+
+  it("builds a kubeconfig that authenticates through aws eks get-token, held as a secret", async () => {
+    const resources = await deploy(parse(baseRaw()));
+    const provider = one(resources, "pulumi:providers:kubernetes", "cluster-k8s");
+    const kubeconfig = JSON.parse(revealSecrets(provider.inputs.kubeconfig) as string);
+    expect(provider.inputs.kubeconfig).not.toBeTypeOf("string");
+    expect(kubeconfig.clusters).toEqual([{ name: "infermesh-dev", cluster: { server: "https://infermesh-dev.eks.synth.invalid", "certificate-authority-data": "c3ludGgtY2E=" } }]);
+    expect(kubeconfig.users[0].user.exec).toEqual({
+      apiVersion: "client.authentication.k8s.io/v1beta1",
+      command: "aws",
+      args: ["eks", "get-token", "--cluster-name", "infermesh-dev", "--region", "us-west-2", "--output", "json"],
+      interactiveMode: "Never",
+    });
+  });
+});
+
+describe("existing cluster", () => {
+  const existing = () => ({ ...baseRaw(), cluster: { mode: "existing", name: "shared-gpu" } });
+
+  it("creates no cluster resources, only the pools and a Kubernetes provider", async () => {
+    const resources = await deploy(parse(existing()));
+    expect(resources.map(key).sort()).toEqual(
+      [
+        "infermesh:cluster:Cluster::cluster",
+        "pulumi:providers:kubernetes::cluster-k8s",
+        "pulumi:providers:aws::aws",
+        ...l4Pool,
+        // The attached cluster's aws-node may rely on the node role for ENIs.
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment::gpu-l4-role-cni",
+      ].sort(),
+    );
+  });
+
+  it("places pools in the cluster's subnets, or in the configured ones", async () => {
+    const fromCluster = await deploy(parse(existing()));
+    expect(one(fromCluster, "aws:eks/nodeGroup:NodeGroup", "gpu-l4").inputs).toMatchObject({
+      clusterName: "shared-gpu",
+      subnetIds: ["subnet-0000000000000000a", "subnet-0000000000000000b"],
+    });
+    const raw = existing();
+    raw.cluster = { ...raw.cluster, subnetIds: ["subnet-0123456789abcdef0"] } as typeof raw.cluster;
+    const configured = await deploy(parse(raw));
+    expect(one(configured, "aws:eks/nodeGroup:NodeGroup", "gpu-l4").inputs.subnetIds).toEqual(["subnet-0123456789abcdef0"]);
+  });
+});

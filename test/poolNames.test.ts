@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import type { RecordedResource } from "../synth/runtime";
+import { baseRaw, deploy, parse } from "./helpers/stack";
+
+const pools = {
+  alpha: { instanceTypes: ["g6.xlarge"], scaling: { min: 0, desired: 1, max: 2 } },
+  beta: { instanceTypes: ["g5.12xlarge"], scaling: { min: 0, desired: 0, max: 2 } },
+  gamma: { instanceTypes: ["p5.48xlarge"], migProfile: "1g.10gb", scaling: { min: 0, desired: 0, max: 1 } },
+};
+
+/** URN → inputs, for every resource that does not belong to the given pools. */
+function others(resources: RecordedResource[], excluded: string[]): Map<string, unknown> {
+  const belongs = (r: RecordedResource) => excluded.some((pool) => r.urn.endsWith(`::gpu-${pool}`) || r.urn.includes(`::gpu-${pool}-`));
+  return new Map(resources.filter((r) => !belongs(r)).map((r) => [r.urn, r.inputs]));
+}
+
+async function deployPools(gpuPools: Record<string, unknown>) {
+  return deploy(parse({ ...baseRaw(), gpuPools }));
+}
+
+describe("pools are keyed by name", () => {
+  it("renaming one pool changes no other resource's name or inputs", async () => {
+    const before = await deployPools(pools);
+    const { beta, ...rest } = pools;
+    const after = await deployPools({ ...rest, delta: beta });
+    const unchanged = others(before, ["beta"]);
+    expect(unchanged.size).toBeGreaterThan(40);
+    expect(others(after, ["delta"])).toEqual(unchanged);
+    expect(after.filter((r) => r.urn.includes("gpu-delta")).length).toBe(before.filter((r) => r.urn.includes("gpu-beta")).length);
+  });
+
+  it("removing one pool changes no other resource's name or inputs", async () => {
+    const before = await deployPools(pools);
+    const { alpha: _removed, ...rest } = pools;
+    const after = await deployPools(rest);
+    expect(others(after, [])).toEqual(others(before, ["alpha"]));
+  });
+
+  it("reordering pools changes nothing", async () => {
+    const before = await deployPools(pools);
+    const after = await deployPools({ gamma: pools.gamma, alpha: pools.alpha, beta: pools.beta });
+    expect(others(after, [])).toEqual(others(before, []));
+  });
+});
