@@ -84,6 +84,8 @@ const cases: Case[] = [
   { name: "negative queue threshold", change: (r) => (r.models["gpt-7b"].queueDepthMax = -5), path: "infermesh:models.gpt-7b.queueDepthMax", says: ["got -5", ">0"] },
   { name: "bad model name", change: (r) => (r.models["gpt 7b"] = {}), path: "infermesh:models.gpt 7b", says: ['"gpt 7b"', "model names are"] },
   { name: "reserved tag key", change: (r) => (r.tags = { "aws:owner": "x" }), path: "infermesh:tags.aws:owner", says: ['"aws:owner"', "reserved"] },
+  { name: "tag that would hide the stack's own", change: (r) => (r.tags = { environment: "other" }), path: "infermesh:tags.environment", says: ['"environment"', "project, stack, environment, expires-at are reserved"] },
+  { name: "pool label the stack owns", change: (r) => (pool(r).labels = { "nvidia.com/mig.config": "all-disabled" }), path: "infermesh:gpuPools.l4.labels", says: ['["nvidia.com/mig.config"]', "set by the stack"] },
   { name: "unknown safety override", change: (r) => (r.safety = { protect: true }), path: "infermesh:safety.protect", says: ["unknown key", "protectStateful"] },
 ];
 

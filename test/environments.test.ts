@@ -38,9 +38,6 @@ describe("environment defaults", () => {
     });
   });
 
-  it("lets stack tags not override the identifying tags", () => {
-    expect(parse({ ...rawFor("dev"), tags: { environment: "other", stack: "x" } }).tags).toMatchObject({ environment: "dev", stack: "dev" });
-  });
 });
 
 describe("overrides win over environment defaults", () => {

@@ -58,6 +58,8 @@ const labels = z.record(
   }),
 );
 
+const isReservedLabel = (key: string) => key.startsWith("infermesh.io/") || key.startsWith("nvidia.com/");
+
 export const gpuPoolSchema = obj({
   /** One or more instance types with the same GPU model and CPU architecture. */
   instanceTypes: z.array(instanceType).min(1),
@@ -68,7 +70,12 @@ export const gpuPoolSchema = obj({
   amiFamily: z.enum(["al2023", "bottlerocket"]).default("al2023"),
   /** Uniform MIG layout, e.g. `1g.10gb`; only on MIG-capable GPUs. */
   migProfile: z.string().optional(),
-  labels: labels.default({}),
+  labels: labels
+    .refine((l) => !Object.keys(l).some(isReservedLabel), {
+      error: (i) =>
+        `got ${JSON.stringify(Object.keys(i.input as object).filter(isReservedLabel))}; keys under infermesh.io/ and nvidia.com/ are set by the stack`,
+    })
+    .default({}),
 }).superRefine((pool, ctx) => {
   const gpus = pool.instanceTypes.map((t) => ({ type: t, info: lookupGpuInstance(t) }));
   const known = gpus.flatMap((g) => (g.info ? [{ type: g.type, ...g.info }] : []));
@@ -172,9 +179,16 @@ export const safetySchema = obj({
   requireExpiry: z.boolean().optional(),
 });
 
+/** Tags the stack sets itself on every resource. */
+export const stackTagKeys = ["project", "stack", "environment", "expires-at"];
 const tagKeyPattern = /^[\w .:/=+\-@]{1,128}$/;
 export const tagsSchema = z.record(
-  z.string().regex(tagKeyPattern, { error: (i) => `got ${JSON.stringify(i.input)}; AWS tag keys are 1-128 of letters, digits, spaces and _ . : / = + - @` }).refine((k) => !k.startsWith("aws:"), { error: (i) => `got ${JSON.stringify(i.input)}; keys starting with "aws:" are reserved` }),
+  z
+    .string()
+    .regex(tagKeyPattern, { error: (i) => `got ${JSON.stringify(i.input)}; AWS tag keys are 1-128 of letters, digits, spaces and _ . : / = + - @` })
+    .refine((k) => !k.startsWith("aws:") && !stackTagKeys.includes(k), {
+      error: (i) => `got ${JSON.stringify(i.input)}; keys starting with "aws:" and ${stackTagKeys.join(", ")} are reserved`,
+    }),
   z.string().max(256),
 );
 
