@@ -8,3 +8,5 @@ export const clusterName = outputs.clusterName;
 export const clusterEndpoint = outputs.clusterEndpoint;
 export const kubeconfig = outputs.kubeconfig;
 export const gpuNodeGroupNames = outputs.gpuNodeGroupNames;
+export const prometheusUrl = outputs.prometheusUrl;
+export const ampEndpoint = outputs.ampEndpoint;

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "./components/cluster";
 import type { StackConfig } from "./components/config";
 import { GpuNodeGroup } from "./components/gpuNodeGroup";
+import { Telemetry } from "./components/telemetry";
 
 /** What a stack exports. */
 export interface StackOutputs {
@@ -11,6 +12,9 @@ export interface StackOutputs {
   clusterEndpoint: pulumi.Output<string>;
   kubeconfig: pulumi.Output<string>;
   gpuNodeGroupNames: pulumi.Output<Record<string, string>>;
+  prometheusUrl: string;
+  /** Set when the metrics backend is Amazon Managed Prometheus. */
+  ampEndpoint?: pulumi.Output<string>;
 }
 
 /** Composes one environment's stack from its validated configuration. */
@@ -39,11 +43,14 @@ export function infermesh(config: StackConfig): StackOutputs {
       ),
       ] as const,
   );
+  const telemetry = new Telemetry("telemetry", { config, cluster }, { providers: [awsProvider, cluster.provider] });
   return {
     region: config.region,
     clusterName: cluster.name,
     clusterEndpoint: cluster.endpoint,
     kubeconfig: cluster.kubeconfig,
     gpuNodeGroupNames: pulumi.all(Object.fromEntries(pools.map(([key, group]) => [key, group.nodeGroupName]))),
+    prometheusUrl: telemetry.prometheus.url,
+    ...(telemetry.prometheus.ampWorkspace ? { ampEndpoint: telemetry.prometheus.ampWorkspace.prometheusEndpoint } : {}),
   };
 }

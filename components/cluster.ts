@@ -48,6 +48,12 @@ export class Cluster extends pulumi.ComponentResource {
    * the VPC CNI is removed.
    */
   readonly nodeDependencies: pulumi.Resource[];
+  /**
+   * What in-cluster workloads need before they can start: somewhere to run
+   * (system nodes), DNS, and the EBS CSI driver for volumes. Empty for an
+   * attached cluster, which already has them.
+   */
+  readonly workloadDependencies: pulumi.Resource[];
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super(Cluster.type, name, {}, opts);
@@ -59,6 +65,7 @@ export class Cluster extends pulumi.ComponentResource {
     this.oidcProviderArn = created.oidcProviderArn;
     this.nodeSubnetIds = created.nodeSubnetIds;
     this.nodeDependencies = created.nodeDependencies;
+    this.workloadDependencies = created.workloadDependencies;
     this.kubeconfig = pulumi.secret(
       pulumi
         .all([this.name, this.endpoint, this.certificateAuthority])
@@ -144,8 +151,8 @@ export class Cluster extends pulumi.ComponentResource {
     );
 
     // Workload add-ons run as pods, so they wait for the system nodes.
-    new EksAddon(`${name}-coredns`, { clusterName: cluster.name, addonName: "coredns", dependsOn: [systemNodes] }, parent);
-    new EksAddon(
+    const coredns = new EksAddon(`${name}-coredns`, { clusterName: cluster.name, addonName: "coredns", dependsOn: [systemNodes] }, parent);
+    const ebsCsi = new EksAddon(
       `${name}-ebs-csi`,
       {
         clusterName: cluster.name,
@@ -164,6 +171,7 @@ export class Cluster extends pulumi.ComponentResource {
       oidcProviderArn: oidc.arn,
       nodeSubnetIds: pulumi.all(vpc.privateSubnetIds),
       nodeDependencies,
+      workloadDependencies: [systemNodes, coredns, ebsCsi] as pulumi.Resource[],
     };
   }
 
@@ -179,6 +187,7 @@ export class Cluster extends pulumi.ComponentResource {
       oidcProviderArn: oidc.arn,
       nodeSubnetIds: config.subnetIds ? pulumi.output(config.subnetIds) : cluster.vpcConfig.subnetIds,
       nodeDependencies: [] as pulumi.Resource[],
+      workloadDependencies: [] as pulumi.Resource[],
     };
   }
 }

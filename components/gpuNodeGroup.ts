@@ -15,6 +15,8 @@ export function gpuNodeLabels(pool: GpuPoolConfig): Record<string, string> {
     "infermesh.io/pool": pool.name,
     "infermesh.io/gpu-model": pool.gpu,
     "infermesh.io/capacity": pool.capacity,
+    // Bottlerocket ships its own device plugin; the stack's must stay off those nodes.
+    "infermesh.io/ami-family": pool.amiFamily,
     // Set up front (GPU feature discovery would set the same) so GPU agents can
     // select the node before any NVIDIA software runs on it.
     "nvidia.com/gpu.present": "true",

@@ -9,3 +9,18 @@ export type KubernetesVersion = (typeof supportedKubernetesVersions)[number];
 
 /** Used when a stack does not set `cluster.kubernetesVersion`. */
 export const defaultKubernetesVersion: KubernetesVersion = "1.34";
+
+export interface ChartVersion {
+  repo: string;
+  chart: string;
+  version: string;
+}
+
+/** Helm charts the stack installs. */
+export const charts = {
+  /** NVIDIA k8s-device-plugin; AL2023 NVIDIA AMIs ship drivers and toolkit but not the plugin. */
+  devicePlugin: { repo: "https://nvidia.github.io/k8s-device-plugin", chart: "nvidia-device-plugin", version: "0.20.0" },
+  /** dcgm-exporter chart 4.8.2 runs image 4.5.3-4.8.2-distroless (emits `Hostname`; later builds emit `hostname`). */
+  dcgmExporter: { repo: "https://nvidia.github.io/dcgm-exporter/helm-charts", chart: "dcgm-exporter", version: "4.8.2" },
+  kubePrometheusStack: { repo: "https://prometheus-community.github.io/helm-charts", chart: "kube-prometheus-stack", version: "82.6.0" },
+} as const satisfies Record<string, ChartVersion>;

@@ -1,8 +1,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
+import { loadConfig } from "../components/config/load";
+import { scrapeConfig } from "../components/scrapeJobs";
+import { monitoringNamespace, telemetryPlan } from "../components/telemetry";
 import { offlineLookups } from "./lookups";
-import { buildPlan, summarizePlan } from "./plan";
+import { buildPlan, summarizePlan, type Plan } from "./plan";
 import { runUnderMocks } from "./runtime";
 import { readStackFile } from "./stackFile";
 
@@ -45,8 +48,15 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   const run = await runUnderMocks({ project, stack: options.stack, config, secretKeys, calls: offlineLookups }, () => import("../index"));
   const plan = buildPlan(project, options.stack, run.resources);
 
+  // The program has validated this config already; reading it again gives the pure, config-derived artifacts.
+  const telemetry = telemetryPlan(loadConfig());
   const artifacts: Record<string, string> = {
     "plan.json": `${JSON.stringify(plan, null, 2)}\n`,
+    "prometheus/scrape-configs.yaml": yamlDocument(
+      "Prometheus scrape configuration equivalent to the stack's PodMonitors (same discovery, relabeling and order).",
+      { scrape_configs: telemetry.jobs.map((job) => scrapeConfig(job, monitoringNamespace)) },
+    ),
+    ...helmArtifacts(plan),
   };
 
   const outDir = resolve(options.outDir ?? join(root, "out", options.stack));
@@ -60,4 +70,19 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   mkdirSync(dirname(outDir), { recursive: true });
   renameSync(scratch, outDir);
   return { outDir, files: Object.keys(artifacts), summary: summarizePlan(plan) };
+}
+
+function yamlDocument(comment: string, value: unknown): string {
+  return `# ${comment}\n${stringify(value, { lineWidth: 0, aliasDuplicateObjects: false })}`;
+}
+
+/** Each Helm release's values as the plan records them (secrets already redacted), and the DCGM counters file. */
+function helmArtifacts(plan: Plan): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const r of plan.resources.filter((res) => res.type === "kubernetes:helm.sh/v3:Release")) {
+    const inputs = r.inputs as { name: string; chart: string; version: string; values: Record<string, unknown> };
+    files[`helm/${inputs.name}.yaml`] = yamlDocument(`Values of Helm release ${inputs.name} (chart ${inputs.chart} ${inputs.version}).`, inputs.values);
+    if (typeof inputs.values.customMetrics === "string") files["dcgm/counters.csv"] = inputs.values.customMetrics;
+  }
+  return files;
 }

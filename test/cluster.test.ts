@@ -49,6 +49,25 @@ const createdClusterResources = [
   "pulumi:providers:kubernetes::cluster-k8s",
 ];
 
+/** The in-cluster telemetry pipeline with the default in-cluster backend. */
+export const telemetryResources = [
+  "infermesh:monitoring:Telemetry::telemetry",
+  "kubernetes:core/v1:Namespace::telemetry-monitoring",
+  "kubernetes:core/v1:Namespace::telemetry-device-plugin",
+  "infermesh:gpu:DevicePlugin::telemetry-device-plugin",
+  "kubernetes:helm.sh/v3:Release::telemetry-device-plugin",
+  "infermesh:gpu:DcgmExporter::telemetry-dcgm",
+  "kubernetes:helm.sh/v3:Release::telemetry-dcgm",
+  "infermesh:monitoring:PrometheusStack::telemetry-prometheus",
+  "kubernetes:storage.k8s.io/v1:StorageClass::telemetry-prometheus-gp3",
+  "kubernetes:helm.sh/v3:Release::telemetry-prometheus",
+  "infermesh:monitoring:ScrapeTargets::telemetry-scrape",
+  "kubernetes:monitoring.coreos.com/v1:PodMonitor::telemetry-scrape-dcgm-exporter",
+  "kubernetes:monitoring.coreos.com/v1:PodMonitor::telemetry-scrape-infermesh-router",
+  "kubernetes:monitoring.coreos.com/v1:PodMonitor::telemetry-scrape-infermesh-agent",
+  "kubernetes:monitoring.coreos.com/v1:PodMonitor::telemetry-scrape-infermesh-adapter",
+];
+
 const l4Pool = [
   "aws:ec2/launchTemplate:LaunchTemplate::gpu-l4",
   "aws:eks/nodeGroup:NodeGroup::gpu-l4",
@@ -62,7 +81,7 @@ const l4Pool = [
 describe("created cluster", () => {
   it("registers exactly the VPC, control plane, OIDC, add-ons, system nodes and each pool", async () => {
     const resources = await deploy(parse(baseRaw()));
-    expect(resources.map(key).sort()).toEqual([...createdClusterResources, ...l4Pool, "pulumi:providers:aws::aws"].sort());
+    expect(resources.map(key).sort()).toEqual([...createdClusterResources, ...l4Pool, ...telemetryResources, "pulumi:providers:aws::aws"].sort());
   });
 
   it("uses one tagged AWS provider for every AWS resource", async () => {
@@ -150,7 +169,7 @@ describe("created cluster", () => {
 describe("existing cluster", () => {
   const existing = () => ({ ...baseRaw(), cluster: { mode: "existing", name: "shared-gpu" } });
 
-  it("creates no cluster resources, only the pools and a Kubernetes provider", async () => {
+  it("creates no cluster resources, only the pools, a Kubernetes provider and telemetry", async () => {
     const resources = await deploy(parse(existing()));
     expect(resources.map(key).sort()).toEqual(
       [
@@ -158,6 +177,7 @@ describe("existing cluster", () => {
         "pulumi:providers:kubernetes::cluster-k8s",
         "pulumi:providers:aws::aws",
         ...l4Pool,
+        ...telemetryResources,
         // The attached cluster's aws-node may rely on the node role for ENIs.
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment::gpu-l4-role-cni",
       ].sort(),

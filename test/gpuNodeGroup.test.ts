@@ -79,6 +79,7 @@ describe("GpuNodeGroup", () => {
           "infermesh.io/pool": "serve",
           "infermesh.io/gpu-model": c.gpuModel,
           "infermesh.io/capacity": c.capacity,
+          "infermesh.io/ami-family": c.amiFamily ?? "al2023",
           "nvidia.com/gpu.present": "true",
           ...(c.migConfig ? { "nvidia.com/mig.config": c.migConfig } : {}),
         },

@@ -11,7 +11,7 @@ import {
 } from "../gpuInstances";
 import type { KubernetesVersion } from "../versions";
 import { ConfigError, configPath, problemsFromZod, show, type ConfigProblem } from "./errors";
-import { sections, type Sections } from "./schema";
+import { durationSeconds, sections, type Sections } from "./schema";
 
 export { ConfigError, type ConfigProblem } from "./errors";
 
@@ -54,6 +54,19 @@ export interface ExistingClusterConfig {
   subnetIds?: string[];
 }
 
+export type MigStrategy = "none" | "single" | "mixed";
+
+export interface TelemetryConfig {
+  backend: "in-cluster" | "amp";
+  /** Prometheus duration, e.g. `30s`. */
+  scrapeInterval: string;
+  scrapeIntervalSeconds: number;
+  retention: string;
+  volumeSizeGiB: number;
+  migStrategy: MigStrategy;
+  infermesh: Sections["telemetry"]["infermesh"];
+}
+
 export interface ModelConfig {
   queueDepthMax?: number;
   latencyP95MaxMs?: number;
@@ -72,6 +85,7 @@ export interface StackConfig {
   cluster: CreateClusterConfig | ExistingClusterConfig;
   gpuPools: Record<string, GpuPoolConfig>;
   models: Record<string, ModelConfig>;
+  telemetry: TelemetryConfig;
 }
 
 /** Raw values by top-level key (`region` is `aws:region`; the rest are `infermesh:<key>`). */
@@ -99,6 +113,7 @@ export function parseStackConfig(raw: RawConfig, ctx: { project: string; stack: 
   const policy = parsed.environment ? { ...environmentPolicies[parsed.environment], ...definedOnly(parsed.safety ?? {}) } : undefined;
   if (policy) problems.push(...policyProblems(parsed, raw, policy));
   if (parsed.cluster?.mode === "create") problems.push(...networkProblems(parsed.cluster, parsed.region));
+  if (parsed.telemetry && parsed.gpuPools) problems.push(...telemetryProblems(parsed.telemetry, parsed.gpuPools));
 
   if (problems.length > 0) throw new ConfigError(problems);
   // Every section parsed (or a problem was recorded above), so these are defined.
@@ -123,7 +138,29 @@ export function parseStackConfig(raw: RawConfig, ctx: { project: string; stack: 
     cluster: resolveCluster(s.cluster, ctx.stack),
     gpuPools: Object.fromEntries(Object.entries(s.gpuPools).map(([name, pool]) => [name, resolvePool(name, pool, p)])),
     models: s.models,
+    telemetry: {
+      backend: s.telemetry.backend,
+      scrapeInterval: s.telemetry.scrapeInterval,
+      scrapeIntervalSeconds: durationSeconds(s.telemetry.scrapeInterval),
+      retention: s.telemetry.retention,
+      volumeSizeGiB: s.telemetry.volumeSizeGiB,
+      migStrategy: s.telemetry.migStrategy ?? (Object.values(s.gpuPools).some((p) => p.migProfile) ? "single" : "none"),
+      infermesh: s.telemetry.infermesh,
+    },
   };
+}
+
+function telemetryProblems(telemetry: Sections["telemetry"], pools: Sections["gpuPools"]): ConfigProblem[] {
+  const migPools = Object.entries(pools).filter(([, p]) => p.migProfile !== undefined).map(([name]) => name);
+  if (telemetry.migStrategy === "none" && migPools.length > 0) {
+    return [
+      {
+        path: "infermesh:telemetry.migStrategy",
+        message: `got "none" while pools ${migPools.join(", ")} set migProfile; with "none" the device plugin ignores MIG instances (allowed here: single | mixed)`,
+      },
+    ];
+  }
+  return [];
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

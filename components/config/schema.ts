@@ -192,6 +192,49 @@ export const tagsSchema = z.record(
   z.string().max(256),
 );
 
+const durationPattern = /^(\d+)(ms|s|m|h|d|w|y)$/;
+const durationUnits: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
+
+/** Seconds in a Prometheus duration such as `30s` or `15d`. */
+export function durationSeconds(text: string): number {
+  const match = durationPattern.exec(text);
+  if (!match) throw new Error(`not a duration: ${text}`);
+  return Number(match[1]) * (durationUnits[match[2] as string] as number);
+}
+
+/** A Prometheus duration between `min` and `max` (both durations), e.g. `30s`. */
+function duration(min: string, max: string) {
+  return z.string().superRefine((value, ctx) => {
+    const ok = durationPattern.test(value) && durationSeconds(value) >= durationSeconds(min) && durationSeconds(value) <= durationSeconds(max);
+    if (!ok) ctx.addIssue({ code: "custom", input: value, message: `got ${JSON.stringify(value)}; expected a duration like 30s, 5m or 15d between ${min} and ${max}` });
+  });
+}
+
+export const infermeshComponents = ["router", "agent", "adapter"] as const;
+
+export const telemetrySchema = obj({
+  /** `in-cluster`: Prometheus keeps the data; `amp`: it also remote-writes to Amazon Managed Prometheus. */
+  backend: z.enum(["in-cluster", "amp"]).default("in-cluster"),
+  scrapeInterval: duration("5s", "5m").default("30s"),
+  /** How long the in-cluster Prometheus keeps data. */
+  retention: duration("2h", "2y").default("15d"),
+  volumeSizeGiB: int().min(10).max(16384).default(100),
+  /** Device plugin MIG strategy; defaults to `single` when a pool has a MIG profile, `none` otherwise. */
+  migStrategy: z.enum(["none", "single", "mixed"]).optional(),
+  /** Which infermesh pods are scraped. */
+  infermesh: obj({
+    /** Namespaces to look in; empty means all. */
+    namespaces: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: (i) => `got ${JSON.stringify(i.input)}; not a Kubernetes namespace name` })).default([]),
+    /** Value of `app.kubernetes.io/part-of` on infermesh pods. */
+    partOf: z.string().regex(labelValuePattern, { error: (i) => `got ${JSON.stringify(i.input)}; not a Kubernetes label value` }).min(1).default("infermesh"),
+    /** Values of `app.kubernetes.io/component`, one scrape job each. */
+    components: z.array(z.enum(infermeshComponents)).min(1).default([...infermeshComponents]),
+    /** Name of the container port serving /metrics. */
+    port: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/, { error: (i) => `got ${JSON.stringify(i.input)}; a container port name is 1-15 of a-z, 0-9, '-'` }).default("metrics"),
+    path: z.string().regex(/^\/[\w./-]*$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected an absolute URL path like /metrics` }).default("/metrics"),
+  }).default({ namespaces: [], partOf: "infermesh", components: [...infermeshComponents], port: "metrics", path: "/metrics" }),
+});
+
 /** Each top-level key of the stack's config, validated on its own so one bad section never hides another's problems. */
 export const sections = {
   region: z.string({ error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : undefined) }).regex(regionPattern, { error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : `got ${JSON.stringify(i.input)}; not an AWS region name like us-west-2`) }),
@@ -201,6 +244,7 @@ export const sections = {
   models: modelsSchema.default({}),
   safety: safetySchema.default({}),
   tags: tagsSchema.default({}),
+  telemetry: telemetrySchema.default(telemetrySchema.parse({})),
   expiresAt: z.iso.datetime({ error: (i) => `got ${JSON.stringify(i.input)}; expected an ISO-8601 UTC time like 2026-12-01T00:00:00Z` }).optional(),
 } as const;
 

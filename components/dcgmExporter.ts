@@ -1,0 +1,58 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { dcgmCountersCsv, type CounterField } from "./dcgmCounters";
+import { gpuToleration } from "./devicePlugin";
+import { charts } from "./versions";
+
+export const dcgmRelease = "dcgm-exporter";
+
+export function dcgmExporterValues(args: { scrapeIntervalSeconds: number; fields: readonly CounterField[] }) {
+  return {
+    // Collect as often as Prometheus scrapes: the exporter's 30 s default would
+    // serve the same sample twice at a 15 s scrape, or miss changes at 60 s.
+    arguments: ["-f", "/etc/dcgm-exporter/default-counters.csv", "-c", String(args.scrapeIntervalSeconds * 1000)],
+    customMetrics: dcgmCountersCsv(args.fields),
+    nodeSelector: { "nvidia.com/gpu.present": "true" },
+    tolerations: [gpuToleration],
+    // 512Mi (the chart's limit) is OOM-killed on dense 8-GPU nodes.
+    resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "1Gi" } },
+    // Scraping is the stack's PodMonitor, with the label-contract relabeling.
+    serviceMonitor: { enabled: false },
+    kubernetes: {
+      // Copy the model identity of the pod holding a GPU onto its series;
+      // the allowlist keeps other pod labels (and their cardinality) out.
+      enablePodLabels: true,
+      podLabelAllowlistRegex: ["^infermesh[._]io[/_](model|revision|tenant)$"],
+    },
+  };
+}
+
+export interface DcgmExporterArgs {
+  namespace: pulumi.Input<string>;
+  scrapeIntervalSeconds: number;
+  fields: readonly CounterField[];
+}
+
+/** NVIDIA dcgm-exporter on every GPU node, with the counters the dashboards and alerts read. */
+export class DcgmExporter extends pulumi.ComponentResource {
+  static readonly type = "infermesh:gpu:DcgmExporter";
+  readonly release: k8s.helm.v3.Release;
+
+  constructor(name: string, args: DcgmExporterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(DcgmExporter.type, name, {}, opts);
+    const chart = charts.dcgmExporter;
+    this.release = new k8s.helm.v3.Release(
+      name,
+      {
+        name: dcgmRelease,
+        chart: chart.chart,
+        version: chart.version,
+        repositoryOpts: { repo: chart.repo },
+        namespace: args.namespace,
+        values: dcgmExporterValues(args),
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ release: this.release.name });
+  }
+}

@@ -1,0 +1,69 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { MigStrategy } from "./config";
+import { gpuTaint } from "./gpuNodeGroup";
+import { charts } from "./versions";
+
+/** Tolerates the GPU taint, so GPU agents can run on GPU nodes. */
+export const gpuToleration = { key: gpuTaint.key, operator: "Exists", effect: "NoSchedule" } as const;
+
+/**
+ * Where the stack's device plugin runs: GPU nodes, except Bottlerocket ones,
+ * which ship NVIDIA's device plugin in the OS (a second copy would advertise
+ * every GPU twice).
+ */
+export const devicePluginAffinity = {
+  nodeAffinity: {
+    requiredDuringSchedulingIgnoredDuringExecution: {
+      nodeSelectorTerms: [
+        {
+          matchExpressions: [
+            { key: "infermesh.io/node-class", operator: "In", values: ["gpu"] },
+            { key: "infermesh.io/ami-family", operator: "NotIn", values: ["bottlerocket"] },
+          ],
+        },
+      ],
+    },
+  },
+};
+
+export function devicePluginValues(migStrategy: MigStrategy) {
+  return {
+    migStrategy,
+    // Replaces the chart's default affinity, which waits for node feature discovery labels.
+    affinity: devicePluginAffinity,
+    tolerations: [gpuToleration],
+    priorityClassName: "system-node-critical",
+    gfd: { enabled: false },
+    nfd: { enabled: false },
+  };
+}
+
+export interface DevicePluginArgs {
+  namespace: pulumi.Input<string>;
+  migStrategy: MigStrategy;
+}
+
+/** NVIDIA's Kubernetes device plugin, advertising `nvidia.com/gpu` (or MIG slices) on GPU nodes. */
+export class DevicePlugin extends pulumi.ComponentResource {
+  static readonly type = "infermesh:gpu:DevicePlugin";
+  readonly release: k8s.helm.v3.Release;
+
+  constructor(name: string, args: DevicePluginArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(DevicePlugin.type, name, {}, opts);
+    const chart = charts.devicePlugin;
+    this.release = new k8s.helm.v3.Release(
+      name,
+      {
+        name: "nvidia-device-plugin",
+        chart: chart.chart,
+        version: chart.version,
+        repositoryOpts: { repo: chart.repo },
+        namespace: args.namespace,
+        values: devicePluginValues(args.migStrategy),
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ release: this.release.name });
+  }
+}

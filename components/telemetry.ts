@@ -1,0 +1,73 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Cluster } from "./cluster";
+import type { StackConfig } from "./config";
+import { contractDcgmFields, type CounterField } from "./dcgmCounters";
+import { DcgmExporter, dcgmRelease } from "./dcgmExporter";
+import { DevicePlugin } from "./devicePlugin";
+import { monitorSelectorLabels, PrometheusStack } from "./prometheusStack";
+import { dcgmScrapeJob, infermeshScrapeJobs, type ScrapeJob } from "./scrapeJobs";
+import { ScrapeTargets } from "./scrapeTargets";
+
+export const monitoringNamespace = "monitoring";
+export const devicePluginNamespace = "nvidia-device-plugin";
+
+/** What the telemetry pipeline collects and scrapes, derived from config alone (also what synth renders). */
+export function telemetryPlan(config: StackConfig): { jobs: ScrapeJob[]; counterFields: CounterField[] } {
+  return {
+    jobs: [dcgmScrapeJob(config.telemetry, monitoringNamespace, dcgmRelease), ...infermeshScrapeJobs(config.telemetry)],
+    counterFields: contractDcgmFields(),
+  };
+}
+
+export interface TelemetryArgs {
+  config: StackConfig;
+  cluster: Cluster;
+}
+
+/** GPU agents (device plugin, DCGM exporter), Prometheus and the scrape targets, in the cluster. */
+export class Telemetry extends pulumi.ComponentResource {
+  static readonly type = "infermesh:monitoring:Telemetry";
+  readonly prometheus: PrometheusStack;
+
+  constructor(name: string, args: TelemetryArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(Telemetry.type, name, {}, opts);
+    const { config, cluster } = args;
+    const plan = telemetryPlan(config);
+    const after = { parent: this, dependsOn: cluster.workloadDependencies };
+
+    const monitoring = new k8s.core.v1.Namespace(`${name}-monitoring`, { metadata: { name: monitoringNamespace } }, after);
+    const gpuSystem = new k8s.core.v1.Namespace(`${name}-device-plugin`, { metadata: { name: devicePluginNamespace } }, after);
+
+    new DevicePlugin(`${name}-device-plugin`, { namespace: gpuSystem.metadata.name, migStrategy: config.telemetry.migStrategy }, { parent: this });
+    new DcgmExporter(
+      `${name}-dcgm`,
+      { namespace: monitoring.metadata.name, scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds, fields: plan.counterFields },
+      { parent: this },
+    );
+    this.prometheus = new PrometheusStack(
+      `${name}-prometheus`,
+      {
+        namespace: monitoring.metadata.name,
+        namespaceName: monitoringNamespace,
+        telemetry: config.telemetry,
+        region: config.region,
+        clusterName: cluster.name,
+        environment: config.environment,
+        stack: config.stack,
+        oidcProviderArn: cluster.oidcProviderArn,
+        oidcIssuer: cluster.oidcIssuer,
+        retainVolumes: config.policy.retainVolumes,
+        protect: config.policy.protectStateful,
+        dependsOn: cluster.workloadDependencies,
+      },
+      { parent: this },
+    );
+    new ScrapeTargets(
+      `${name}-scrape`,
+      { namespace: monitoringNamespace, jobs: plan.jobs, selectorLabels: monitorSelectorLabels, dependsOn: [this.prometheus.release] },
+      { parent: this },
+    );
+    this.registerOutputs({ prometheusUrl: this.prometheus.url });
+  }
+}
