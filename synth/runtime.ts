@@ -57,6 +57,8 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
       return { nodeGroupName: inputs.nodeGroupName ?? name, arn: `arn:aws:eks:synth:000000000000:nodegroup/${name}` };
     case "aws:ec2/launchTemplate:LaunchTemplate":
       return { latestVersion: 1 };
+    case "aws:amp/workspace:Workspace":
+      return { arn: `arn:aws:synth:000000000000:${name}`, prometheusEndpoint: `https://aps-workspaces.synth.invalid/workspaces/${name}/` };
     default:
       return type.startsWith("aws:") ? { arn: `arn:aws:synth:000000000000:${name}`, name: inputs.name ?? name } : {};
   }

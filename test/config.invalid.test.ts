@@ -86,6 +86,24 @@ const cases: Case[] = [
   { name: "reserved tag key", change: (r) => (r.tags = { "aws:owner": "x" }), path: "infermesh:tags.aws:owner", says: ['"aws:owner"', "reserved"] },
   { name: "tag that would hide the stack's own", change: (r) => (r.tags = { environment: "other" }), path: "infermesh:tags.environment", says: ['"environment"', "project, stack, environment, expires-at are reserved"] },
   { name: "pool label the stack owns", change: (r) => (pool(r).labels = { "nvidia.com/mig.config": "all-disabled" }), path: "infermesh:gpuPools.l4.labels", says: ['["nvidia.com/mig.config"]', "set by the stack"] },
+  { name: "unknown metrics backend", change: (r) => (r.telemetry = { backend: "thanos" }), path: "infermesh:telemetry.backend", says: ['"thanos"', "in-cluster | amp"] },
+  { name: "scrape interval too short", change: (r) => (r.telemetry = { scrapeInterval: "1s" }), path: "infermesh:telemetry.scrapeInterval", says: ['"1s"', "between 5s and 5m"] },
+  { name: "scrape interval not a duration", change: (r) => (r.telemetry = { scrapeInterval: "30 seconds" }), path: "infermesh:telemetry.scrapeInterval", says: ['"30 seconds"', "like 30s"] },
+  { name: "retention too long", change: (r) => (r.telemetry = { retention: "5y" }), path: "infermesh:telemetry.retention", says: ['"5y"', "between 2h and 2y"] },
+  { name: "volume too small", change: (r) => (r.telemetry = { volumeSizeGiB: 1 }), path: "infermesh:telemetry.volumeSizeGiB", says: ["got 1", ">=10"] },
+  { name: "unknown infermesh component", change: (r) => (r.telemetry = { infermesh: { components: ["router", "gateway"] } }), path: "infermesh:telemetry.infermesh.components.1", says: ['"gateway"', "router | agent | adapter"] },
+  { name: "bad scrape namespace", change: (r) => (r.telemetry = { infermesh: { namespaces: ["Serving"] } }), path: "infermesh:telemetry.infermesh.namespaces.0", says: ['"Serving"', "namespace name"] },
+  { name: "bad metrics port name", change: (r) => (r.telemetry = { infermesh: { port: "metrics_port_9090" } }), path: "infermesh:telemetry.infermesh.port", says: ['"metrics_port_9090"', "1-15 of a-z"] },
+  { name: "relative metrics path", change: (r) => (r.telemetry = { infermesh: { path: "metrics" } }), path: "infermesh:telemetry.infermesh.path", says: ['"metrics"', "/metrics"] },
+  {
+    name: "MIG strategy none with a MIG pool",
+    change: (r) => {
+      r.telemetry = { migStrategy: "none" };
+      r.gpuPools.h100 = { instanceTypes: ["p5.48xlarge"], migProfile: "1g.10gb", scaling: { min: 0, desired: 0, max: 1 } };
+    },
+    path: "infermesh:telemetry.migStrategy",
+    says: ['"none"', "h100", "single | mixed"],
+  },
   { name: "unknown safety override", change: (r) => (r.safety = { protect: true }), path: "infermesh:safety.protect", says: ["unknown key", "protectStateful"] },
 ];
 

@@ -1,0 +1,222 @@
+import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
+import { Namespace } from "kubernetes-models/v1/Namespace";
+import { StorageClass } from "kubernetes-models/storage.k8s.io/v1/StorageClass";
+import { describe, expect, it } from "vitest";
+import { contractDcgmFields, dcgmCountersCsv } from "../components/dcgmCounters";
+import { metrics } from "../dashboards/metrics";
+import type { RecordedResource } from "../synth/runtime";
+import { baseRaw, byType, deploy, one, parse } from "./helpers/stack";
+
+const gpuToleration = { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" };
+const system = { nodeSelector: { "infermesh.io/node-class": "system" } };
+
+function withTelemetry(telemetry: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return parse({ ...baseRaw(), telemetry, ...extra });
+}
+
+const release = (resources: RecordedResource[], name: string) => one(resources, "kubernetes:helm.sh/v3:Release", name).inputs as Record<string, any>;
+
+describe("Helm releases", () => {
+  it("device plugin: pinned chart, GPU nodes except Bottlerocket, MIG strategy from the pools", async () => {
+    const raw = baseRaw() as Record<string, any>;
+    raw.gpuPools.h100 = { instanceTypes: ["p5.48xlarge"], migProfile: "1g.10gb", scaling: { min: 0, desired: 0, max: 1 } };
+    const resources = await deploy(parse(raw));
+    expect(release(resources, "telemetry-device-plugin")).toEqual({
+      name: "nvidia-device-plugin",
+      chart: "nvidia-device-plugin",
+      version: "0.20.0",
+      repositoryOpts: { repo: "https://nvidia.github.io/k8s-device-plugin" },
+      namespace: "nvidia-device-plugin",
+      compat: "true",
+      values: {
+        migStrategy: "single",
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [
+                {
+                  matchExpressions: [
+                    { key: "infermesh.io/node-class", operator: "In", values: ["gpu"] },
+                    { key: "infermesh.io/ami-family", operator: "NotIn", values: ["bottlerocket"] },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+        tolerations: [gpuToleration],
+        priorityClassName: "system-node-critical",
+        gfd: { enabled: false },
+        nfd: { enabled: false },
+      },
+    });
+    const plain = await deploy(parse(baseRaw()));
+    expect(release(plain, "telemetry-device-plugin").values.migStrategy).toBe("none");
+    const mixed = await deploy(withTelemetry({ migStrategy: "mixed" }));
+    expect(release(mixed, "telemetry-device-plugin").values.migStrategy).toBe("mixed");
+  });
+
+  it("DCGM exporter: GPU nodes only, 1Gi, collection interval = scrape interval, contract counters, stack-owned scraping", async () => {
+    const resources = await deploy(withTelemetry({ scrapeInterval: "15s" }));
+    expect(release(resources, "telemetry-dcgm")).toEqual({
+      name: "dcgm-exporter",
+      chart: "dcgm-exporter",
+      version: "4.8.2",
+      repositoryOpts: { repo: "https://nvidia.github.io/dcgm-exporter/helm-charts" },
+      namespace: "monitoring",
+      compat: "true",
+      values: {
+        arguments: ["-f", "/etc/dcgm-exporter/default-counters.csv", "-c", "15000"],
+        customMetrics: dcgmCountersCsv(contractDcgmFields()),
+        nodeSelector: { "nvidia.com/gpu.present": "true" },
+        tolerations: [gpuToleration],
+        resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "1Gi" } },
+        serviceMonitor: { enabled: false },
+        kubernetes: { enablePodLabels: true, podLabelAllowlistRegex: ["^infermesh[._]io[/_](model|revision|tenant)$"] },
+      },
+    });
+  });
+
+  it("kube-prometheus-stack in-cluster: pinned, system nodes, gp3 volume, retention, open selectors, no Grafana", async () => {
+    const resources = await deploy(withTelemetry({ retention: "30d", volumeSizeGiB: 250 }));
+    const kps = release(resources, "telemetry-prometheus");
+    expect({ ...kps, values: undefined }).toEqual({
+      name: "kps",
+      chart: "kube-prometheus-stack",
+      version: "82.6.0",
+      repositoryOpts: { repo: "https://prometheus-community.github.io/helm-charts" },
+      namespace: "monitoring",
+      compat: "true",
+      timeout: 900,
+      values: undefined,
+    });
+    const selector = { matchLabels: { release: "kps" } };
+    expect(kps.values).toEqual({
+      fullnameOverride: "kps",
+      grafana: { enabled: false },
+      prometheusOperator: { ...system, admissionWebhooks: { patch: system } },
+      "kube-state-metrics": system,
+      "prometheus-node-exporter": { tolerations: [gpuToleration] },
+      alertmanager: { alertmanagerSpec: system },
+      prometheus: {
+        serviceAccount: { annotations: {} },
+        prometheusSpec: {
+          ...system,
+          scrapeInterval: "30s",
+          evaluationInterval: "30s",
+          retention: "30d",
+          externalLabels: { cluster: "infermesh-dev", environment: "dev" },
+          serviceMonitorSelector: selector,
+          podMonitorSelector: selector,
+          ruleSelector: selector,
+          serviceMonitorNamespaceSelector: {},
+          podMonitorNamespaceSelector: {},
+          ruleNamespaceSelector: {},
+          storageSpec: { volumeClaimTemplate: { spec: { storageClassName: "gp3", accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "250Gi" } } } } },
+          persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Retain" },
+          remoteWrite: [],
+        },
+      },
+    });
+    expect(byType(resources, "aws:amp/workspace:Workspace")).toEqual([]);
+  });
+
+  it("kube-prometheus-stack with AMP: SigV4 remote write through an IRSA role on the Prometheus service account", async () => {
+    const resources = await deploy(withTelemetry({ backend: "amp" }));
+    const spec = release(resources, "telemetry-prometheus").values.prometheus;
+    expect(spec.serviceAccount).toEqual({ annotations: { "eks.amazonaws.com/role-arn": "arn:aws:synth:000000000000:telemetry-prometheus-amp-writer" } });
+    expect(spec.prometheusSpec.remoteWrite).toEqual([
+      {
+        url: "https://aps-workspaces.synth.invalid/workspaces/telemetry-prometheus-amp/api/v1/remote_write",
+        sigv4: { region: "us-west-2" },
+        queueConfig: { capacity: 2500, maxSamplesPerSend: 1000, maxShards: 200 },
+      },
+    ]);
+    expect(one(resources, "aws:amp/workspace:Workspace", "telemetry-prometheus-amp").inputs).toEqual({ alias: "infermesh-dev" });
+    const trust = JSON.parse(one(resources, "aws:iam/role:Role", "telemetry-prometheus-amp-writer").inputs.assumeRolePolicy as string);
+    expect(trust.Statement[0].Condition.StringEquals["oidc.eks.synth.invalid/id/cluster:sub"]).toBe("system:serviceaccount:monitoring:kps-prometheus");
+  });
+
+  it("AMP remote-write policy allows exactly aps:RemoteWrite on the workspace", async () => {
+    const resources = await deploy(withTelemetry({ backend: "amp" }));
+    const policy = one(resources, "aws:iam/rolePolicy:RolePolicy", "telemetry-prometheus-amp-writer");
+    expect(policy.inputs.role).toBe("telemetry-prometheus-amp-writer-id");
+    expect(JSON.parse(policy.inputs.policy as string)).toEqual({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Action: ["aps:RemoteWrite"], Resource: "arn:aws:synth:000000000000:telemetry-prometheus-amp" }],
+    });
+  });
+
+  it("prod keeps volumes and protects the AMP workspace", async () => {
+    const raw = { ...baseRaw(), environment: "prod", telemetry: { backend: "amp" } } as Record<string, any>;
+    raw.gpuPools.l4.scaling = { min: 1, desired: 1, max: 2 };
+    raw.gpuPools.l4.capacity = "on-demand";
+    const resources = await deploy(parse(raw));
+    expect(one(resources, "aws:amp/workspace:Workspace", "telemetry-prometheus-amp").protect).toBe(true);
+    expect(one(resources, "kubernetes:storage.k8s.io/v1:StorageClass", "telemetry-prometheus-gp3").inputs.reclaimPolicy).toBe("Retain");
+    expect(release(resources, "telemetry-prometheus").values.prometheus.prometheusSpec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
+  });
+});
+
+describe("Kubernetes objects", () => {
+  const models: Record<string, (inputs: any) => { validate(): void }> = {
+    "kubernetes:core/v1:Namespace": (i) => new Namespace(i),
+    "kubernetes:storage.k8s.io/v1:StorageClass": (i) => new StorageClass(i),
+    "kubernetes:monitoring.coreos.com/v1:PodMonitor": (i) => new PodMonitor(i),
+  };
+
+  it("every object the stack creates is valid against its published schema", async () => {
+    const resources = (await deploy(parse(baseRaw()))).filter((r) => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:helm.sh/v3:Release");
+    expect(resources.length).toBeGreaterThanOrEqual(7);
+    for (const r of resources) {
+      const model = models[r.type];
+      expect(model, `no schema for ${r.type}`).toBeDefined();
+      const [group, version, kind] = r.type.replace(/^kubernetes:/, "").split(/[/:]/);
+      const apiVersion = group === "core" ? version : `${group}/${version}`;
+      expect(() => model!({ apiVersion, kind, ...r.inputs }).validate(), r.name).not.toThrow();
+    }
+  });
+
+  it("the schema check catches a bad PodMonitor", () => {
+    expect(() => new PodMonitor({ metadata: { name: "x" }, spec: { selector: {}, podMetricsEndpoints: [{ port: "m", relabelings: [{ action: "rename" as never }] }] } }).validate()).toThrow(/action/);
+  });
+});
+
+describe("DCGM counters file", () => {
+  const csv = dcgmCountersCsv(contractDcgmFields());
+  const lines = csv.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("#"));
+
+  it("parses in dcgm-exporter's format: three fields a line, known metric types", () => {
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) {
+      const parts = line.split(",").map((p) => p.trim());
+      expect(parts, line).toHaveLength(3);
+      expect(parts[0], line).toMatch(/^DCGM_(FI|EXP)_[A-Z0-9_]+$/);
+      expect(["gauge", "counter", "histogram", "summary", "label"], line).toContain(parts[1]);
+      expect(parts[2]!.length, line).toBeGreaterThan(0);
+    }
+  });
+
+  it("collects total framebuffer, ECC, throttling, XID, temperature, power and a MIG-capable utilization signal", () => {
+    const names = lines.map((l) => l.split(",")[0]);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "DCGM_FI_DEV_FB_TOTAL",
+        "DCGM_FI_DEV_FB_USED",
+        "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL",
+        "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL",
+        "DCGM_FI_DEV_THERMAL_VIOLATION",
+        "DCGM_FI_DEV_POWER_VIOLATION",
+        "DCGM_FI_DEV_XID_ERRORS",
+        "DCGM_FI_DEV_GPU_TEMP",
+        "DCGM_FI_DEV_POWER_USAGE",
+        "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+      ]),
+    );
+  });
+
+  it("lists exactly the DCGM metrics of the contract, with the contract's types", () => {
+    const dcgm = Object.entries(metrics).filter(([, m]) => m.source === "dcgm");
+    expect(lines.map((l) => l.split(",").slice(0, 2).map((p) => p.trim()))).toEqual(dcgm.map(([name, m]) => [name, m.type]));
+  });
+});
