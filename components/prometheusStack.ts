@@ -50,7 +50,11 @@ export function kubePrometheusStackValues(args: KubePrometheusStackInputs) {
     // Grafana is provisioned separately, per environment mode.
     grafana: { enabled: false },
     prometheusOperator: { ...onSystemNodes, admissionWebhooks: { patch: { ...onSystemNodes } } },
-    "kube-state-metrics": { ...onSystemNodes },
+    // Node labels become kube_node_labels{label_infermesh_io_*}, so alerts can tell GPU nodes apart.
+    "kube-state-metrics": {
+      ...onSystemNodes,
+      metricLabelsAllowlist: ["nodes=[infermesh.io/node-class,infermesh.io/pool,infermesh.io/capacity,topology.kubernetes.io/zone]"],
+    },
     // node-exporter must also run on the tainted GPU nodes.
     "prometheus-node-exporter": { tolerations: [gpuToleration] },
     alertmanager: { alertmanagerSpec: { ...onSystemNodes } },

@@ -13,7 +13,7 @@ export const contractLabels = ["model", "revision", "quant", "runtime", "node", 
 export type ContractLabel = (typeof contractLabels)[number];
 
 export type MetricType = "counter" | "gauge" | "histogram";
-export type MetricSource = "infermesh" | "dcgm";
+export type MetricSource = "infermesh" | "dcgm" | "kube-state-metrics" | "prometheus";
 
 /** Semantic units; dashboards map them to Grafana units. */
 export type MetricUnit =
@@ -268,6 +268,22 @@ export const metrics = {
     dcgmType: "gauge",
     help: "Value of the last XID error encountered (0 when none).",
     labels: dcgmLabels,
+  },
+
+  // Series the alerts need from Prometheus itself and kube-state-metrics.
+  up: {
+    type: "gauge",
+    unit: "bool",
+    source: "prometheus",
+    help: "1 when Prometheus' last scrape of the target succeeded.",
+    labels: ["job", "instance", "namespace", "pod", "container", "endpoint", "node", "zone"],
+  },
+  kube_node_labels: {
+    type: "gauge",
+    unit: "bool",
+    source: "kube-state-metrics",
+    help: "Node labels allowlisted in kube-state-metrics, as label_<name> (e.g. label_infermesh_io_node_class).",
+    labels: ["node", "label_infermesh_io_node_class", "label_infermesh_io_pool", "label_infermesh_io_capacity", "label_topology_kubernetes_io_zone"],
   },
 } as const satisfies Record<string, MetricDefinition>;
 

@@ -95,7 +95,10 @@ describe("Helm releases", () => {
       fullnameOverride: "kps",
       grafana: { enabled: false },
       prometheusOperator: { ...system, admissionWebhooks: { patch: system } },
-      "kube-state-metrics": system,
+      "kube-state-metrics": {
+        ...system,
+        metricLabelsAllowlist: ["nodes=[infermesh.io/node-class,infermesh.io/pool,infermesh.io/capacity,topology.kubernetes.io/zone]"],
+      },
       "prometheus-node-exporter": { tolerations: [gpuToleration] },
       alertmanager: { alertmanagerSpec: system },
       prometheus: {

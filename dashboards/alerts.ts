@@ -1,0 +1,253 @@
+/**
+ * The alert catalog: every alert as data, following monitoring-mixin
+ * conventions. One catalog is rendered to Grafana-managed rule groups,
+ * Prometheus rule files / PrometheusRule objects, and AMP rule groups.
+ *
+ * Severities:
+ * - `critical`: users are affected now or data is being corrupted; pages someone.
+ * - `warning`: will affect users if left alone; goes to the team's chat.
+ * - `info`: worth knowing, no action expected soon; chat or email only.
+ */
+import { rateWindow, recordedNames, type RecordedNames } from "./recording";
+
+export const severities = ["critical", "warning", "info"] as const;
+export type Severity = (typeof severities)[number];
+
+export type AlertGroup = "serving" | "gpu" | "routing" | "targets";
+
+export interface AlertRule {
+  /** CamelCase `<Component><Symptom>`, prefixed `Infermesh`. */
+  name: string;
+  group: AlertGroup;
+  /** PromQL returning one series per firing instance. */
+  expr: string;
+  /** Always explicit; `0s` fires on the first evaluation that matches. */
+  for: string;
+  severity: Severity;
+  /** Short, static. */
+  summary: string;
+  /** Templated with `{{ $labels.… }}` and `{{ $value }}`. */
+  description: string;
+  /**
+   * What a Grafana-evaluated rule does when its query returns nothing. `OK`
+   * for threshold alerts (no series means nothing is over the line);
+   * alerts built on `absent`/`unless` return nothing when healthy too.
+   */
+  noDataState: "OK" | "NoData" | "Alerting" | "KeepLast";
+  /** What a Grafana-evaluated rule does when its query fails: surface it as an error, never as healthy. */
+  execErrState: "Error" | "Alerting" | "OK" | "KeepLast";
+}
+
+/** An alert as delivered: with `runbook_url` and the stack's labels. */
+export interface DeliveredAlert extends AlertRule {
+  labels: Record<string, string>;
+  annotations: { summary: string; description: string; runbook_url: string };
+}
+
+export interface AlertThresholds {
+  /** Default queue depth limit for models without their own. */
+  queueDepthMax: number;
+  /** Default p95 latency limit (ms) for models without their own. */
+  latencyP95MaxMs: number;
+  vramUsedRatioMax: number;
+  rejectionRatioMax: number;
+  errorRatioMax: number;
+  /** Share of time a GPU may spend thermally throttled before it counts as sustained throttling. */
+  thermalThrottleRatioMax: number;
+}
+
+export const defaultThresholds: AlertThresholds = {
+  queueDepthMax: 100,
+  latencyP95MaxMs: 2000,
+  vramUsedRatioMax: 0.9,
+  rejectionRatioMax: 0.05,
+  errorRatioMax: 0.05,
+  thermalThrottleRatioMax: 0.1,
+};
+
+export interface AlertContext {
+  thresholds: AlertThresholds;
+  /** Per-model overrides; models not listed use the defaults. */
+  models: Record<string, { queueDepthMax?: number; latencyP95MaxMs?: number }>;
+  scrapeIntervalSeconds: number;
+}
+
+const quote = (value: string) => JSON.stringify(value);
+const regexAlternation = (values: string[]) => values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\\\$&")).join("|");
+
+/**
+ * `series > threshold` with a threshold per model: one term per configured
+ * model, and one for every other model at the default. The terms select
+ * disjoint models, so `or` never hides one behind another.
+ */
+export function perModelThreshold(series: (matcher: string) => string, defaultLimit: number, limits: Record<string, number>): string {
+  const models = Object.keys(limits).sort();
+  const terms = models.map((m) => `${series(`model=${quote(m)}`)} > ${limits[m]}`);
+  const rest = models.length === 0 ? "" : `model!~"${regexAlternation(models)}"`;
+  terms.push(`${series(rest)} > ${defaultLimit}`);
+  return terms.length === 1 ? (terms[0] as string) : terms.map((t) => `(${t})`).join(" or ");
+}
+
+const selector = (name: string, matcher: string) => (matcher ? `${name}{${matcher}}` : name);
+
+function limitsOf(models: AlertContext["models"], key: "queueDepthMax" | "latencyP95MaxMs"): Record<string, number> {
+  return Object.fromEntries(Object.entries(models).flatMap(([m, t]) => (t[key] === undefined ? [] : [[m, t[key] as number]])));
+}
+
+export function alertCatalog(ctx: AlertContext): AlertRule[] {
+  const r: RecordedNames = recordedNames(rateWindow(ctx.scrapeIntervalSeconds));
+  const t = ctx.thresholds;
+  return [
+    {
+      name: "InfermeshHighQueueDepth",
+      group: "serving",
+      expr: perModelThreshold((m) => selector(r.queueDepth, m), t.queueDepthMax, limitsOf(ctx.models, "queueDepthMax")),
+      for: "5m",
+      severity: "warning",
+      summary: "Requests are piling up in a model's queue.",
+      description: "Average queue depth of model {{ $labels.model }} is {{ $value }}, above its limit, for 5 minutes.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+    {
+      name: "InfermeshGpuNearOom",
+      group: "gpu",
+      expr: `${r.vramRatio} > ${t.vramUsedRatioMax}`,
+      for: "5m",
+      severity: "warning",
+      summary: "A GPU is close to running out of memory.",
+      description: "GPU {{ $labels.gpu_uuid }} {{ $labels.mig_profile }} on node {{ $labels.node }} has used {{ $value | humanizePercentage }} of its memory for 5 minutes.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+    {
+      name: "InfermeshLatencyP95Breach",
+      group: "serving",
+      expr: perModelThreshold(
+        (m) => `histogram_quantile(0.95, sum by (model, le) (${selector(r.latencyBuckets, m)}))`,
+        t.latencyP95MaxMs,
+        limitsOf(ctx.models, "latencyP95MaxMs"),
+      ),
+      for: "10m",
+      severity: "critical",
+      summary: "A model's p95 inference latency is over its limit.",
+      description: "p95 latency of model {{ $labels.model }} is {{ $value | humanize }} ms, above its limit, for 10 minutes.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+    {
+      name: "InfermeshNodeDown",
+      group: "serving",
+      expr: "max by (node) (infermesh_node_healthy) == 0",
+      for: "2m",
+      severity: "critical",
+      summary: "An infermesh node is unhealthy.",
+      description: "Node {{ $labels.node }} has been reported unhealthy by gossip for 2 minutes.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+    {
+      name: "InfermeshGpuEccDoubleBitErrors",
+      group: "gpu",
+      expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_DBE_VOL_TOTAL[10m])) > 0`,
+      for: "0s",
+      severity: "critical",
+      summary: "A GPU reported uncorrectable (double-bit) ECC errors.",
+      description: "GPU {{ $labels.gpu_uuid }} on node {{ $labels.node }} reported {{ $value }} double-bit ECC errors in 10 minutes; its results may be corrupt. Drain the node.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+    {
+      name: "InfermeshGpuThermalThrottling",
+      group: "gpu",
+      expr: `max by (gpu_uuid, node) (rate(DCGM_FI_DEV_THERMAL_VIOLATION[5m])) / 1e9 > ${t.thermalThrottleRatioMax}`,
+      for: "15m",
+      severity: "warning",
+      summary: "A GPU is thermally throttled most of the time.",
+      description: "GPU {{ $labels.gpu_uuid }} on node {{ $labels.node }} spent {{ $value | humanizePercentage }} of the last 5 minutes thermally throttled, for 15 minutes.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+    {
+      name: "InfermeshGpuXidErrors",
+      group: "gpu",
+      // The field holds the last XID code and keeps it; a change in the last 15 minutes is a new error.
+      expr: "max by (gpu_uuid, node) (DCGM_FI_DEV_XID_ERRORS) != 0 and on (gpu_uuid, node) max by (gpu_uuid, node) (changes(DCGM_FI_DEV_XID_ERRORS[15m])) > 0",
+      for: "0s",
+      severity: "warning",
+      summary: "A GPU reported an XID error.",
+      description: "GPU {{ $labels.gpu_uuid }} on node {{ $labels.node }} reported XID {{ $value }}.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+    {
+      name: "InfermeshGpuMetricsAbsent",
+      group: "targets",
+      expr: 'max by (node) (kube_node_labels{label_infermesh_io_node_class="gpu"}) unless on (node) max by (node) (DCGM_FI_DEV_FB_TOTAL)',
+      for: "10m",
+      severity: "warning",
+      summary: "A GPU node has no GPU metrics.",
+      description: "Node {{ $labels.node }} is a GPU node but no DCGM metrics have arrived from it for 10 minutes; check the dcgm-exporter pod there.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+    {
+      name: "InfermeshDcgmExporterDown",
+      group: "targets",
+      expr: 'up{job="monitoring/dcgm-exporter"} == 0',
+      for: "5m",
+      severity: "warning",
+      summary: "A dcgm-exporter cannot be scraped.",
+      description: "dcgm-exporter {{ $labels.instance }} on node {{ $labels.node }} has failed every scrape for 5 minutes.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+    {
+      name: "InfermeshTargetDown",
+      group: "targets",
+      expr: 'up{job=~"monitoring/infermesh-.*"} == 0',
+      for: "5m",
+      severity: "warning",
+      summary: "An infermesh Router, Agent or Adapter cannot be scraped.",
+      description: "{{ $labels.job }} pod {{ $labels.namespace }}/{{ $labels.pod }} on node {{ $labels.node }} has failed every scrape for 5 minutes.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+    {
+      name: "InfermeshAdmissionRejectionsHigh",
+      group: "routing",
+      expr: `sum by (model) (${r.rejections}) / sum by (model) (${r.routerRequests}) > ${t.rejectionRatioMax}`,
+      for: "10m",
+      severity: "warning",
+      summary: "Routers reject a large share of a model's requests.",
+      description: "Routers rejected {{ $value | humanizePercentage }} of requests for model {{ $labels.model }} (HTTP 429) for 10 minutes.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+    {
+      name: "InfermeshErrorRateHigh",
+      group: "serving",
+      expr: `sum by (model) (${r.errors}) / sum by (model) (${r.inferences}) > ${t.errorRatioMax}`,
+      for: "10m",
+      severity: "critical",
+      summary: "A large share of a model's inferences fail.",
+      description: "{{ $value | humanizePercentage }} of inferences of model {{ $labels.model }} failed for 10 minutes.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+  ];
+}
+
+/** Anchor of an alert's section in the runbook. */
+export function runbookUrl(base: string, alert: string): string {
+  return `${base}#${alert.toLowerCase()}`;
+}
+
+/** The single pass that gives every alert its runbook link and the stack's labels. */
+export function deliver(rules: readonly AlertRule[], opts: { runbookBaseUrl: string; labels: Record<string, string> }): DeliveredAlert[] {
+  return rules.map((rule) => ({
+    ...rule,
+    labels: { severity: rule.severity, ...opts.labels },
+    annotations: { summary: rule.summary, description: rule.description, runbook_url: runbookUrl(opts.runbookBaseUrl, rule.name) },
+  }));
+}

@@ -1,0 +1,122 @@
+/**
+ * The query catalog: every PromQL expression a dashboard panel runs, as typed
+ * functions of the stack's settings, separate from panel layout. Each query
+ * filters by the dashboard variables on exactly the labels its series carry
+ * and reads recorded series where a recording rule precomputes the
+ * aggregation (see recording.ts).
+ */
+import { metrics } from "./metrics";
+import { modelLevel, recordedNames, type RecordedNames } from "./recording";
+
+/** Dashboard variables that filter series, each named after the label it filters. */
+export const filterVariables = ["model", "revision", "node", "zone", "tenant"] as const;
+export type FilterVariable = (typeof filterVariables)[number];
+
+/**
+ * Label matchers for the dashboard variables a series can be filtered by.
+ * Variables are multi-value with an All value of `.*`, so `=~` matches one,
+ * several, or every value (including series without the label).
+ */
+export function filters(labels: readonly string[], extra: readonly string[] = []): string {
+  const matchers = [...extra, ...filterVariables.filter((v) => labels.includes(v)).map((v) => `${v}=~"$${v}"`)];
+  return matchers.length === 0 ? "" : `{${matchers.join(", ")}}`;
+}
+
+export interface PanelQuery {
+  expr: string;
+  /** Grafana legend format. */
+  legend: string;
+  /** Instant query (stat, gauge, table, bar chart) rather than a range. */
+  instant?: boolean;
+  /** Heatmap buckets (`le`) rather than time series. */
+  format?: "heatmap" | "table";
+  /** Reference id within its panel. */
+  refId?: string;
+}
+
+const gpuLabels = metrics.DCGM_FI_DEV_FB_USED.labels;
+const routerLabels = metrics.infermesh_router_requests_total.labels;
+
+export interface QueryContext {
+  /** Recorded series names for the stack's rate window. */
+  recorded: RecordedNames;
+}
+
+export function queryContext(window: string): QueryContext {
+  return { recorded: recordedNames(window) };
+}
+
+/** Every panel query, by panel key. */
+export function panelQueries({ recorded: r }: QueryContext) {
+  const model = filters(modelLevel);
+  const gpu = filters(gpuLabels);
+  const gpuWithUuid = filters(gpuLabels, ['gpu_uuid!=""']);
+  const router = filters(routerLabels);
+  const fleetQuantile = (q: number) => `histogram_quantile(${q}, sum by (le) (${r.latencyBuckets}${model}))`;
+  const modelQuantile = (q: number) => `histogram_quantile(${q}, sum by (le, model) (${r.latencyBuckets}${model}))`;
+  return {
+    // Overview
+    fleetGpuUtilization: [{ expr: `avg(${r.gpuUtilization}${gpu})`, legend: "fleet", instant: true }],
+    totalThroughput: [{ expr: `sum(${r.inferences}${model})`, legend: "inferences/s" }],
+    fleetLatency: [
+      { expr: fleetQuantile(0.5), legend: "p50", refId: "A" },
+      { expr: fleetQuantile(0.95), legend: "p95", refId: "B" },
+      { expr: fleetQuantile(0.99), legend: "p99", refId: "C" },
+    ],
+
+    // Seed panel 1: the seed's `rate(...[1m])` becomes the recorded rate.
+    throughputByModel: [{ expr: `sum by (model, revision) (${r.inferences}${model})`, legend: "{{model}} {{revision}}" }],
+    // Seed panel 2: the seed's `[30s]` window holds fewer than two samples at
+    // 15-30 s scrapes (gaps, or nothing on Prometheus 3); recorded at four scrape intervals.
+    tokensByModel: [{ expr: `sum by (model, revision) (${r.tokens}${model})`, legend: "{{model}} {{revision}}" }],
+    // Seed panel 3: already one sample per output point; a rule would buy nothing.
+    queueDepthByModelNode: [
+      { expr: `avg by (model, node) (infermesh_model_queue_depth${filters(metrics.infermesh_model_queue_depth.labels)})`, legend: "{{model}} @ {{node}}", format: "table", instant: true },
+    ],
+    latencyP95ByModel: [{ expr: modelQuantile(0.95), legend: "{{model}} p95" }],
+    latencyHeatmap: [{ expr: `sum by (le) (${r.latencyBuckets}${model})`, legend: "{{le}}", format: "heatmap" }],
+    errorRateByModel: [
+      {
+        expr: `sum by (model) (${r.errors}${model}) / sum by (model) (${r.inferences}${model})`,
+        legend: "{{model}}",
+      },
+    ],
+
+    // Seed panel 4: MIG instances report no GPU_UTIL, so the recorded
+    // utilization (graphics-engine activity there) is shown per instance.
+    gpuUtilization: [{ expr: `avg by (gpu_uuid, mig_profile, node) (${r.gpuUtilization}${gpuWithUuid})`, legend: "{{node}} {{gpu_uuid}} {{mig_profile}}" }],
+    // Seed panel 5, per GPU or MIG instance, recorded.
+    vramHeadroom: [{ expr: `max by (gpu_uuid, mig_profile, node) (${r.vramRatio}${gpuWithUuid})`, legend: "{{node}} {{gpu_uuid}} {{mig_profile}}", instant: true }],
+    // Seed panel 10: errors over the dashboard's range read better in a table than a per-second rate.
+    eccErrors: [
+      { expr: `sum by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_DBE_AGG_TOTAL${gpu}[$__range]))`, legend: "double-bit (lifetime)", format: "table", instant: true, refId: "A" },
+      { expr: `sum by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_DBE_VOL_TOTAL${gpu}[$__range]))`, legend: "double-bit (since driver load)", format: "table", instant: true, refId: "B" },
+      { expr: `sum by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_SBE_AGG_TOTAL${gpu}[$__range]))`, legend: "single-bit (lifetime)", format: "table", instant: true, refId: "C" },
+      { expr: `sum by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_SBE_VOL_TOTAL${gpu}[$__range]))`, legend: "single-bit (since driver load)", format: "table", instant: true, refId: "D" },
+    ],
+    // Violation counters are nanoseconds throttled; per second of wall time that is the throttled fraction.
+    thermalThrottling: [
+      { expr: `max by (gpu_uuid, node) (rate(DCGM_FI_DEV_THERMAL_VIOLATION${gpu}[$__rate_interval])) / 1e9`, legend: "{{node}} {{gpu_uuid}} thermal", refId: "A" },
+      { expr: `max by (gpu_uuid, node) (rate(DCGM_FI_DEV_POWER_VIOLATION${gpu}[$__rate_interval])) / 1e9`, legend: "{{node}} {{gpu_uuid}} power", refId: "B" },
+    ],
+    // Device-level readings repeat on every MIG instance of a GPU: max, not sum.
+    gpuTemperature: [{ expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_GPU_TEMP${gpu})`, legend: "{{node}} {{gpu_uuid}}" }],
+    gpuPower: [{ expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_POWER_USAGE${gpu})`, legend: "{{node}} {{gpu_uuid}}" }],
+    xidErrors: [{ expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_XID_ERRORS${gpu})`, legend: "{{node}} {{gpu_uuid}}", format: "table", instant: true }],
+
+    // Seed panel 7: the seed's `count by (target_node) (rate(...))` counts
+    // routers per node; how often a node is chosen is the sum of the rates.
+    targetChoices: [{ expr: `sum by (target_node) (${r.targetChoices}${router})`, legend: "{{target_node}}", instant: true }],
+    // Seed panel 8, recorded.
+    rejectionsByReason: [{ expr: `sum by (reason, model) (${r.rejections}${router})`, legend: "{{reason}} {{model}}" }],
+    // Seed panel 9, as written.
+    nodeHealth: [{ expr: `max by (node) (infermesh_node_healthy${filters(metrics.infermesh_node_healthy.labels)})`, legend: "{{node}}", format: "table", instant: true }],
+    hedgeEffectiveness: [
+      { expr: `sum(${r.hedged}${router}) / sum(${r.routerRequests}${router})`, legend: "hedged share of requests", refId: "A" },
+      { expr: `sum(${r.hedgeWins}${router}) / sum(${r.hedged}${router})`, legend: "hedges that won", refId: "B" },
+    ],
+    cancellationsByReason: [{ expr: `sum by (reason) (${r.cancellations}${router})`, legend: "{{reason}}" }],
+  } satisfies Record<string, PanelQuery[]>;
+}
+
+export type PanelKey = keyof ReturnType<typeof panelQueries>;

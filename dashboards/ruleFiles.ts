@@ -1,0 +1,47 @@
+/**
+ * Prometheus rule-file form of the recording rules and the alert catalog:
+ * what promtool checks and tests, what a PrometheusRule object carries and
+ * what an AMP rule groups namespace holds. Pure.
+ */
+import type { AlertGroup, DeliveredAlert } from "./alerts";
+import type { RecordingRule } from "./recording";
+
+export interface PrometheusRecordingRule {
+  record: string;
+  expr: string;
+}
+
+export interface PrometheusAlertingRule {
+  alert: string;
+  expr: string;
+  for: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export interface PrometheusRuleGroup {
+  name: string;
+  interval: string;
+  rules: Array<PrometheusRecordingRule | PrometheusAlertingRule>;
+}
+
+export const recordingGroupName = "infermesh-recording";
+export const alertGroupName = (group: AlertGroup) => `infermesh-${group}-alerts`;
+
+/** One recording group and one group per alert domain, in a stable order. */
+export function prometheusRuleGroups(alerts: readonly DeliveredAlert[], recording: readonly RecordingRule[], interval: string): PrometheusRuleGroup[] {
+  const groups: PrometheusRuleGroup[] = [
+    { name: recordingGroupName, interval, rules: recording.map(({ record, expr }) => ({ record, expr })) },
+  ];
+  const domains = [...new Set(alerts.map((a) => a.group))];
+  for (const domain of domains) {
+    groups.push({
+      name: alertGroupName(domain),
+      interval,
+      rules: alerts
+        .filter((a) => a.group === domain)
+        .map((a) => ({ alert: a.name, expr: a.expr, for: a.for, labels: a.labels, annotations: { ...a.annotations } })),
+    });
+  }
+  return groups;
+}
