@@ -10,3 +10,5 @@ export const kubeconfig = outputs.kubeconfig;
 export const gpuNodeGroupNames = outputs.gpuNodeGroupNames;
 export const prometheusUrl = outputs.prometheusUrl;
 export const ampEndpoint = outputs.ampEndpoint;
+export const grafanaUrl = outputs.grafanaUrl;
+export const dashboardUrls = outputs.dashboardUrls;

@@ -3,7 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "./components/cluster";
 import type { StackConfig } from "./components/config";
 import { GpuNodeGroup } from "./components/gpuNodeGroup";
-import { Telemetry } from "./components/telemetry";
+import { Alerting } from "./components/alerting";
+import { GrafanaContent, dataSourceTarget } from "./components/grafanaContent";
+import { GrafanaEndpoint } from "./components/grafanaEndpoint";
+import { monitoringNamespace, Telemetry } from "./components/telemetry";
 
 /** What a stack exports. */
 export interface StackOutputs {
@@ -15,6 +18,9 @@ export interface StackOutputs {
   prometheusUrl: string;
   /** Set when the metrics backend is Amazon Managed Prometheus. */
   ampEndpoint?: pulumi.Output<string>;
+  /** Set when the stack manages a Grafana. */
+  grafanaUrl?: pulumi.Output<string>;
+  dashboardUrls?: pulumi.Output<Record<string, string>>;
 }
 
 /** Composes one environment's stack from its validated configuration. */
@@ -43,7 +49,39 @@ export function infermesh(config: StackConfig): StackOutputs {
       ),
       ] as const,
   );
-  const telemetry = new Telemetry("telemetry", { config, cluster }, { providers: [awsProvider, cluster.provider] });
+  const inCluster = { providers: [awsProvider, cluster.provider] };
+  const telemetry = new Telemetry("telemetry", { config, cluster }, inCluster);
+
+  let grafanaSide: { endpoint: GrafanaEndpoint; content: GrafanaContent } | undefined;
+  if (config.grafana) {
+    const endpoint = new GrafanaEndpoint(
+      "grafana",
+      {
+        config: config.grafana,
+        stack: config.stack,
+        deployedAt: config.deployedAt,
+        namespace: telemetry.monitoringNamespace,
+        sns: Object.values(config.alerting.contactPoints).some((cp) => cp.type === "sns"),
+        protect: config.policy.protectStateful,
+        dependsOn: cluster.workloadDependencies,
+      },
+      inCluster,
+    );
+    const content = new GrafanaContent("grafana", { config, provider: endpoint.provider, dataSource: dataSourceTarget(config, telemetry.prometheus) });
+    grafanaSide = { endpoint, content };
+  }
+  new Alerting(
+    "alerting",
+    {
+      config,
+      prometheus: telemetry.prometheus,
+      namespace: monitoringNamespace,
+      ...(grafanaSide
+        ? { grafana: { provider: grafanaSide.endpoint.provider, folderUid: grafanaSide.content.folderUid, datasourceUid: grafanaSide.content.dataSourceUid } }
+        : {}),
+    },
+    inCluster,
+  );
   return {
     region: config.region,
     clusterName: cluster.name,
@@ -52,5 +90,6 @@ export function infermesh(config: StackConfig): StackOutputs {
     gpuNodeGroupNames: pulumi.all(Object.fromEntries(pools.map(([key, group]) => [key, group.nodeGroupName]))),
     prometheusUrl: telemetry.prometheus.url,
     ...(telemetry.prometheus.ampWorkspace ? { ampEndpoint: telemetry.prometheus.ampWorkspace.prometheusEndpoint } : {}),
+    ...(grafanaSide ? { grafanaUrl: grafanaSide.endpoint.url, dashboardUrls: grafanaSide.content.dashboardUrls } : {}),
   };
 }

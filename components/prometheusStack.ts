@@ -14,6 +14,8 @@ export const monitorSelectorLabels = { release: prometheusRelease } as const;
 /** Service account the Prometheus pods run as (`<fullnameOverride>-prometheus`). */
 export const prometheusServiceAccount = `${prometheusRelease}-prometheus`;
 export const storageClassName = "gp3";
+/** Secret holding the in-cluster Alertmanager's configuration when Prometheus evaluates the alerts. */
+export const alertmanagerSecretName = "alertmanager-infermesh";
 
 /** In-cluster URL of the Prometheus API. */
 export function prometheusUrl(namespace: string): string {
@@ -39,6 +41,8 @@ export interface KubePrometheusStackInputs {
   externalLabels: Record<string, string>;
   /** Set in `amp` mode. */
   amp?: { remoteWriteUrl: string; region: string; roleArn: string };
+  /** Alertmanager reads the stack's routing from a Secret (Prometheus evaluates the alerts). */
+  alertmanagerFromSecret: boolean;
 }
 
 export function kubePrometheusStackValues(args: KubePrometheusStackInputs) {
@@ -57,7 +61,12 @@ export function kubePrometheusStackValues(args: KubePrometheusStackInputs) {
     },
     // node-exporter must also run on the tainted GPU nodes.
     "prometheus-node-exporter": { tolerations: [gpuToleration] },
-    alertmanager: { alertmanagerSpec: { ...onSystemNodes } },
+    alertmanager: {
+      alertmanagerSpec: {
+        ...onSystemNodes,
+        ...(args.alertmanagerFromSecret ? { useExistingSecret: true, configSecret: alertmanagerSecretName } : {}),
+      },
+    },
     prometheus: {
       serviceAccount: { annotations: args.amp ? { "eks.amazonaws.com/role-arn": args.amp.roleArn } : {} },
       prometheusSpec: {
@@ -110,6 +119,8 @@ export interface PrometheusStackArgs {
   oidcIssuer: pulumi.Input<string>;
   retainVolumes: boolean;
   protect: boolean;
+  /** The in-cluster Alertmanager takes its configuration from the stack (Prometheus evaluates alerts). */
+  alertmanagerFromSecret: boolean;
   /** What the Prometheus pods and volume need first (system nodes, EBS CSI driver). */
   dependsOn?: pulumi.Resource[];
 }
@@ -178,6 +189,7 @@ export class PrometheusStack extends pulumi.ComponentResource {
         kubePrometheusStackValues({
           telemetry: args.telemetry,
           retainVolumes: args.retainVolumes,
+          alertmanagerFromSecret: args.alertmanagerFromSecret,
           externalLabels: { cluster, environment: args.environment },
           ...(ampArgs ? { amp: ampArgs } : {}),
         }),

@@ -29,6 +29,8 @@ export interface TelemetryArgs {
 export class Telemetry extends pulumi.ComponentResource {
   static readonly type = "infermesh:monitoring:Telemetry";
   readonly prometheus: PrometheusStack;
+  /** The monitoring namespace, once created. */
+  readonly monitoringNamespace: pulumi.Output<string>;
 
   constructor(name: string, args: TelemetryArgs, opts?: pulumi.ComponentResourceOptions) {
     super(Telemetry.type, name, {}, opts);
@@ -37,6 +39,7 @@ export class Telemetry extends pulumi.ComponentResource {
     const after = { parent: this, dependsOn: cluster.workloadDependencies };
 
     const monitoring = new k8s.core.v1.Namespace(`${name}-monitoring`, { metadata: { name: monitoringNamespace } }, after);
+    this.monitoringNamespace = monitoring.metadata.name;
     const gpuSystem = new k8s.core.v1.Namespace(`${name}-device-plugin`, { metadata: { name: devicePluginNamespace } }, after);
 
     new DevicePlugin(`${name}-device-plugin`, { namespace: gpuSystem.metadata.name, migStrategy: config.telemetry.migStrategy }, { parent: this });
@@ -58,6 +61,7 @@ export class Telemetry extends pulumi.ComponentResource {
         oidcProviderArn: cluster.oidcProviderArn,
         oidcIssuer: cluster.oidcIssuer,
         retainVolumes: config.policy.retainVolumes,
+        alertmanagerFromSecret: config.alerting.evaluator === "prometheus" && config.telemetry.backend === "in-cluster",
         protect: config.policy.protectStateful,
         dependsOn: cluster.workloadDependencies,
       },

@@ -24,3 +24,6 @@ export const charts = {
   dcgmExporter: { repo: "https://nvidia.github.io/dcgm-exporter/helm-charts", chart: "dcgm-exporter", version: "4.8.2" },
   kubePrometheusStack: { repo: "https://prometheus-community.github.io/helm-charts", chart: "kube-prometheus-stack", version: "82.6.0" },
 } as const satisfies Record<string, ChartVersion>;
+
+/** Grafana chart for the `in-cluster` Grafana mode. */
+export const grafanaChart: ChartVersion = { repo: "https://grafana.github.io/helm-charts", chart: "grafana", version: "10.1.0" };

@@ -19,14 +19,26 @@ export function readStackFile(path: string): StackFileConfig {
   const config: Record<string, string> = {};
   const secretKeys: string[] = [];
   for (const [key, value] of Object.entries(doc.config ?? {})) {
-    if (isEncrypted(value)) {
-      config[key] = encryptedPlaceholder;
-      secretKeys.push(key);
-    } else {
-      config[key] = typeof value === "string" ? value : JSON.stringify(value);
-    }
+    const { value: plain, encrypted } = decryptless(value);
+    config[key] = typeof plain === "string" ? plain : JSON.stringify(plain);
+    // Like the CLI: a key holding any encrypted value (even nested, set with --path) is secret as a whole.
+    if (encrypted) secretKeys.push(key);
   }
   return { config, secretKeys };
+}
+
+/** Replaces every `{secure: …}` inside a value with the placeholder and says whether there was one. */
+function decryptless(value: unknown): { value: unknown; encrypted: boolean } {
+  if (isEncrypted(value)) return { value: encryptedPlaceholder, encrypted: true };
+  if (Array.isArray(value)) {
+    const items = value.map(decryptless);
+    return { value: items.map((i) => i.value), encrypted: items.some((i) => i.encrypted) };
+  }
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value).map(([k, v]) => [k, decryptless(v)] as const);
+    return { value: Object.fromEntries(entries.map(([k, v]) => [k, v.value])), encrypted: entries.some(([, v]) => v.encrypted) };
+  }
+  return { value, encrypted: false };
 }
 
 function isEncrypted(value: unknown): boolean {

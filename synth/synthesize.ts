@@ -4,12 +4,19 @@ import { parse, stringify } from "yaml";
 import { loadConfig } from "../components/config/load";
 import { scrapeConfig } from "../components/scrapeJobs";
 import { monitoringNamespace, telemetryPlan } from "../components/telemetry";
+import { alertingPlan } from "../components/alerting";
+import { dashboardsFor, dataSourceUid } from "../components/grafanaContent";
+import { grafanaUid } from "../components/naming";
+import { grafanaRuleGroups } from "../dashboards/grafanaRules";
+import type { StackConfig } from "../components/config";
 import { offlineLookups } from "./lookups";
 import { buildPlan, summarizePlan, type Plan } from "./plan";
 import { runUnderMocks } from "./runtime";
 import { readStackFile } from "./stackFile";
 
 export const projectRoot = resolve(__dirname, "..");
+/** Deploy time the offline render pins, unless INFERMESH_DEPLOY_TIME says otherwise. */
+export const synthDeployTime = "2000-01-01T00:00:00Z";
 
 export interface SynthOptions {
   stack: string;
@@ -45,11 +52,14 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   }
   const project = (parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as { name: string }).name;
   const { config, secretKeys } = readStackFile(stackFile);
+  // A pinned deploy time keeps the render reproducible (it names the Grafana token the stack renews on each deploy).
+  process.env.INFERMESH_DEPLOY_TIME ??= synthDeployTime;
   const run = await runUnderMocks({ project, stack: options.stack, config, secretKeys, calls: offlineLookups }, () => import("../index"));
   const plan = buildPlan(project, options.stack, run.resources);
 
   // The program has validated this config already; reading it again gives the pure, config-derived artifacts.
-  const telemetry = telemetryPlan(loadConfig());
+  const stackConfig = loadConfig();
+  const telemetry = telemetryPlan(stackConfig);
   const artifacts: Record<string, string> = {
     "plan.json": `${JSON.stringify(plan, null, 2)}\n`,
     "prometheus/scrape-configs.yaml": yamlDocument(
@@ -57,6 +67,8 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
       { scrape_configs: telemetry.jobs.map((job) => scrapeConfig(job, monitoringNamespace)) },
     ),
     ...helmArtifacts(plan),
+    ...alertArtifacts(stackConfig),
+    ...dashboardArtifacts(stackConfig),
   };
 
   const outDir = resolve(options.outDir ?? join(root, "out", options.stack));
@@ -85,4 +97,33 @@ function helmArtifacts(plan: Plan): Record<string, string> {
     if (typeof inputs.values.customMetrics === "string") files["dcgm/counters.csv"] = inputs.values.customMetrics;
   }
   return files;
+}
+
+function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** Rule files (recording and alert groups) and the Grafana-managed form of the alerts. */
+function alertArtifacts(config: StackConfig): Record<string, string> {
+  const { alerts, groups } = alertingPlan(config);
+  const files: Record<string, string> = {};
+  for (const group of groups) {
+    files[`prometheus/rules/${group.name}.yaml`] = yamlDocument(`Prometheus rule group ${group.name} (rule-file format).`, { groups: [group] });
+  }
+  files["grafana/alert-rules.json"] = json(
+    grafanaRuleGroups(alerts, {
+      datasourceUid: dataSourceUid(config.stack),
+      intervalSeconds: Math.max(10, Math.ceil(config.telemetry.scrapeIntervalSeconds / 10) * 10),
+      uidPrefix: grafanaUid(config.stack, "alert"),
+      groupBy: config.alerting.groupBy,
+    }),
+  );
+  return files;
+}
+
+/** Each dashboard as Grafana imports it, named by uid. */
+function dashboardArtifacts(config: StackConfig): Record<string, string> {
+  return Object.fromEntries(
+    Object.values(dashboardsFor(config)).map((dashboard) => [`grafana/dashboards/${(dashboard as { uid: string }).uid}.json`, json(dashboard)]),
+  );
 }

@@ -100,7 +100,8 @@ describe("Helm releases", () => {
         metricLabelsAllowlist: ["nodes=[infermesh.io/node-class,infermesh.io/pool,infermesh.io/capacity,topology.kubernetes.io/zone]"],
       },
       "prometheus-node-exporter": { tolerations: [gpuToleration] },
-      alertmanager: { alertmanagerSpec: system },
+      // No Grafana in this stack, so Prometheus evaluates the alerts and Alertmanager routes them from the stack's Secret.
+      alertmanager: { alertmanagerSpec: { ...system, useExistingSecret: true, configSecret: "alertmanager-infermesh" } },
       prometheus: {
         serviceAccount: { annotations: {} },
         prometheusSpec: {

@@ -1,3 +1,5 @@
+import * as pulumi from "@pulumi/pulumi";
+import { defaultThresholds, type AlertThresholds, type Severity } from "../../dashboards/alerts";
 import { contains, defaultSubnets, overlaps, parseCidr, type Cidr, type ZoneSubnets } from "../cidr";
 import { environmentPolicies, type CapacityType, type EnvironmentKind, type EnvironmentPolicy } from "../environments";
 import {
@@ -67,6 +69,29 @@ export interface TelemetryConfig {
   infermesh: Sections["telemetry"]["infermesh"];
 }
 
+/** A notification channel; its secret part stays a Pulumi secret from config to state. */
+export type ContactPoint =
+  | { name: string; type: "slack"; webhookUrl: pulumi.Output<string>; channel?: string }
+  | { name: string; type: "pagerduty"; integrationKey: pulumi.Output<string> }
+  | { name: string; type: "email"; addresses: pulumi.Output<string[]> }
+  | { name: string; type: "sns"; topicArn: string };
+
+export interface AlertingConfig {
+  evaluator: "grafana" | "prometheus";
+  policy: "tree" | "per-rule";
+  runbookBaseUrl: string;
+  thresholds: AlertThresholds;
+  contactPoints: Record<string, ContactPoint>;
+  routes: Record<Severity, string[]>;
+  groupBy: string[];
+  repeatInterval: Record<Severity, string>;
+}
+
+export type GrafanaConfig =
+  | { mode: "managed"; authentication: ("AWS_SSO" | "SAML")[]; grafanaVersion: string; tokenTtlDays: number; prometheusUrl?: string }
+  | { mode: "external"; url: string; token: pulumi.Output<string>; prometheusUrl?: string }
+  | { mode: "in-cluster"; url: string };
+
 export interface ModelConfig {
   queueDepthMax?: number;
   latencyP95MaxMs?: number;
@@ -86,6 +111,11 @@ export interface StackConfig {
   gpuPools: Record<string, GpuPoolConfig>;
   models: Record<string, ModelConfig>;
   telemetry: TelemetryConfig;
+  /** Absent when the stack does not manage a Grafana. */
+  grafana?: GrafanaConfig;
+  alerting: AlertingConfig;
+  /** When this deployment runs (read once, here); short-lived credentials are renewed from it. */
+  deployedAt: string;
 }
 
 /** Raw values by top-level key (`region` is `aws:region`; the rest are `infermesh:<key>`). */
@@ -96,7 +126,10 @@ export type RawConfig = Partial<Record<keyof typeof sections, unknown>> & Record
  * {@link ConfigError} listing every problem found; nothing else in the program
  * reads configuration.
  */
-export function parseStackConfig(raw: RawConfig, ctx: { project: string; stack: string }): StackConfig {
+export function parseStackConfig(
+  raw: RawConfig,
+  ctx: { project: string; stack: string; secretKeys?: readonly string[]; now?: Date },
+): StackConfig {
   const problems: ConfigProblem[] = [];
   const parsed: Partial<Sections> = {};
   for (const key of Object.keys(raw)) {
@@ -114,6 +147,7 @@ export function parseStackConfig(raw: RawConfig, ctx: { project: string; stack: 
   if (policy) problems.push(...policyProblems(parsed, raw, policy));
   if (parsed.cluster?.mode === "create") problems.push(...networkProblems(parsed.cluster, parsed.region));
   if (parsed.telemetry && parsed.gpuPools) problems.push(...telemetryProblems(parsed.telemetry, parsed.gpuPools));
+  problems.push(...alertingProblems(parsed, raw, ctx.secretKeys ?? []));
 
   if (problems.length > 0) throw new ConfigError(problems);
   // Every section parsed (or a problem was recorded above), so these are defined.
@@ -147,7 +181,95 @@ export function parseStackConfig(raw: RawConfig, ctx: { project: string; stack: 
       migStrategy: s.telemetry.migStrategy ?? (Object.values(s.gpuPools).some((p) => p.migProfile) ? "single" : "none"),
       infermesh: s.telemetry.infermesh,
     },
+    ...(s.grafana ? { grafana: resolveGrafana(s.grafana, s.secrets) } : {}),
+    alerting: resolveAlerting(s.alerting, s.grafana, s.secrets),
+    deployedAt: (ctx.now ?? new Date()).toISOString(),
   };
+}
+
+const secretValue = (secrets: Record<string, string>, name: string) => pulumi.secret(secrets[name] as string);
+
+function resolveGrafana(grafana: Sections["grafana"] & object, secrets: Record<string, string>): GrafanaConfig {
+  if (grafana.mode === "external") {
+    return { mode: "external", url: grafana.url, token: secretValue(secrets, grafana.tokenSecret), ...(grafana.prometheusUrl ? { prometheusUrl: grafana.prometheusUrl } : {}) };
+  }
+  return grafana;
+}
+
+function resolveAlerting(alerting: Sections["alerting"], grafana: Sections["grafana"], secrets: Record<string, string>): AlertingConfig {
+  const contactPoints = Object.fromEntries(
+    Object.entries(alerting.contactPoints).map(([name, cp]): [string, ContactPoint] => {
+      switch (cp.type) {
+        case "slack":
+          return [name, { name, type: "slack", webhookUrl: secretValue(secrets, cp.secret), ...(cp.channel ? { channel: cp.channel } : {}) }];
+        case "pagerduty":
+          return [name, { name, type: "pagerduty", integrationKey: secretValue(secrets, cp.secret) }];
+        case "email":
+          return [name, { name, type: "email", addresses: secretValue(secrets, cp.secret).apply((list) => list.split(",").map((a) => a.trim())) }];
+        case "sns":
+          return [name, { name, type: "sns", topicArn: cp.topicArn }];
+      }
+    }),
+  );
+  return {
+    evaluator: alerting.evaluator ?? (grafana ? "grafana" : "prometheus"),
+    policy: alerting.policy ?? (grafana?.mode === "external" ? "per-rule" : "tree"),
+    runbookBaseUrl: alerting.runbookBaseUrl,
+    thresholds: { ...defaultThresholds, ...definedOnly(alerting.thresholds) },
+    contactPoints,
+    routes: alerting.routes,
+    groupBy: alerting.groupBy,
+    repeatInterval: alerting.repeatInterval,
+  };
+}
+
+/** Secrets stay secret, references resolve, and the evaluator can reach what it needs. */
+function alertingProblems(parsed: Partial<Sections>, raw: RawConfig, secretKeys: readonly string[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const at = (path: string, message: string) => problems.push({ path, message });
+  const secrets = parsed.secrets ?? {};
+  if (raw.secrets !== undefined && !secretKeys.includes("secrets")) {
+    at("infermesh:secrets", "holds values in plaintext; set each with `pulumi config set --secret --path 'infermesh:secrets.<name>' <value>`");
+  }
+  const requireSecret = (path: string, name: string) => {
+    if (!Object.hasOwn(secrets, name)) {
+      at(path, `got ${JSON.stringify(name)}, which is not in infermesh:secrets (present: ${Object.keys(secrets).join(", ") || "none"})`);
+    }
+  };
+  const grafana = parsed.grafana;
+  if (grafana?.mode === "external") requireSecret("infermesh:grafana.tokenSecret", grafana.tokenSecret);
+  if (grafana && grafana.mode !== "in-cluster" && parsed.telemetry?.backend === "in-cluster" && grafana.prometheusUrl === undefined) {
+    at(
+      "infermesh:grafana.prometheusUrl",
+      `is required with grafana mode "${grafana.mode}" and the in-cluster metrics backend (the Prometheus service is only reachable inside the cluster); set it, or use infermesh:telemetry.backend: amp`,
+    );
+  }
+  const alerting = parsed.alerting;
+  if (!alerting) return problems;
+  const evaluator = alerting.evaluator ?? (grafana ? "grafana" : "prometheus");
+  if (evaluator === "grafana" && !grafana) {
+    at("infermesh:alerting.evaluator", `got "grafana" but no infermesh:grafana is configured; allowed here: prometheus`);
+  }
+  for (const [name, cp] of Object.entries(alerting.contactPoints)) {
+    if (cp.type !== "sns") requireSecret(`infermesh:alerting.contactPoints.${name}.secret`, cp.secret);
+    if (cp.type === "sns" && evaluator === "grafana" && grafana?.mode !== "managed") {
+      at(`infermesh:alerting.contactPoints.${name}.type`, `got "sns"; Grafana sends to SNS only as Amazon Managed Grafana (infermesh:grafana.mode: managed); allowed here: slack | pagerduty | email`);
+    }
+    if (cp.type === "email" && evaluator === "prometheus" && parsed.telemetry?.backend !== "amp") {
+      at(`infermesh:alerting.contactPoints.${name}.type`, `got "email"; the stack's Alertmanager has no SMTP relay configured; allowed here: slack | pagerduty | sns`);
+    }
+    if (cp.type !== "sns" && evaluator === "prometheus" && parsed.telemetry?.backend === "amp") {
+      at(`infermesh:alerting.contactPoints.${name}.type`, `got "${cp.type}"; Amazon Managed Prometheus' alert manager delivers only to SNS; allowed here: sns`);
+    }
+  }
+  for (const severity of ["critical", "warning", "info"] as const) {
+    alerting.routes[severity].forEach((name, i) => {
+      if (!Object.hasOwn(alerting.contactPoints, name)) {
+        at(`infermesh:alerting.routes.${severity}.${i}`, `got ${JSON.stringify(name)}; contact points defined: ${Object.keys(alerting.contactPoints).join(", ") || "none"}`);
+      }
+    });
+  }
+  return problems;
 }
 
 function telemetryProblems(telemetry: Sections["telemetry"], pools: Sections["gpuPools"]): ConfigProblem[] {

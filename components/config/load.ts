@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { parseStackConfig, type RawConfig, type StackConfig } from "./index";
 
 /**
@@ -9,12 +10,21 @@ import { parseStackConfig, type RawConfig, type StackConfig } from "./index";
 export function loadConfig(): StackConfig {
   const project = pulumi.getProject();
   const raw: RawConfig = {};
+  const secretKeys: string[] = [];
   for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
     if (key === "aws:region") raw.region = value;
-    else if (key.startsWith(`${project}:`)) raw[key.slice(project.length + 1)] = decode(value);
+    else if (key.startsWith(`${project}:`)) {
+      const name = key.slice(project.length + 1);
+      raw[name] = decode(value);
+      if (isConfigSecret(key)) secretKeys.push(name);
+    }
   }
-  return parseStackConfig(raw, { project, stack: pulumi.getStack() });
+  return parseStackConfig(raw, { project, stack: pulumi.getStack(), secretKeys, now: deployTime() });
 }
+
+// Which keys the CLI holds encrypted. The SDK marks this internal (its typings
+// omit it) but it is how `pulumi.Config` itself decides secretness.
+const isConfigSecret = (runtimeConfig as unknown as { isConfigSecret(key: string): boolean }).isConfigSecret;
 
 /** Structured values arrive as JSON text; plain strings stay strings. */
 function decode(value: string): unknown {
@@ -23,4 +33,13 @@ function decode(value: string): unknown {
   } catch {
     return value;
   }
+}
+
+/**
+ * When this deployment runs. `INFERMESH_DEPLOY_TIME` pins it (the offline
+ * render does, so its output is reproducible); otherwise it is the clock.
+ */
+function deployTime(): Date {
+  const pinned = process.env.INFERMESH_DEPLOY_TIME;
+  return pinned ? new Date(pinned) : new Date();
 }

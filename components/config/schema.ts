@@ -235,6 +235,77 @@ export const telemetrySchema = obj({
   }).default({ namespaces: [], partOf: "infermesh", components: [...infermeshComponents], port: "metrics", path: "/metrics" }),
 });
 
+const httpUrl = z.string().regex(/^https?:\/\/[^\s/$.?#][^\s]*$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected an http(s) URL` });
+/** Name of a value in `infermesh:secrets`. */
+const secretName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,62}$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected the name of an entry in infermesh:secrets` });
+
+export const grafanaSchema = z.discriminatedUnion("mode", [
+  obj({
+    /** Amazon Managed Grafana workspace created by the stack. */
+    mode: z.literal("managed"),
+    authentication: z.array(z.enum(["AWS_SSO", "SAML"])).min(1).default(["AWS_SSO"]),
+    grafanaVersion: z.enum(["10.4", "12.4"]).default("12.4"),
+    /** Lifetime of the service-account token the stack creates on every deploy (AWS allows at most 30 days). */
+    tokenTtlDays: int().min(1).max(30).default(7),
+    /** Prometheus URL the workspace can reach; needed with the in-cluster backend (the service is not reachable from AWS). */
+    prometheusUrl: httpUrl.optional(),
+  }),
+  obj({
+    /** A Grafana the stack does not run. */
+    mode: z.literal("external"),
+    url: httpUrl,
+    /** Entry in infermesh:secrets holding a service-account token. */
+    tokenSecret: secretName.default("grafanaToken"),
+    prometheusUrl: httpUrl.optional(),
+  }),
+  obj({
+    /** Grafana via Helm on the system nodes; ClusterIP only. */
+    mode: z.literal("in-cluster"),
+    /** Where Pulumi reaches it, e.g. http://localhost:3000 through `kubectl port-forward`. */
+    url: httpUrl,
+  }),
+]);
+
+const contactPointSchema = z.discriminatedUnion("type", [
+  obj({ type: z.literal("slack"), secret: secretName, channel: z.string().regex(/^[#@]?[\w.-]{1,80}$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected a Slack channel like #alerts` }).optional() }),
+  obj({ type: z.literal("pagerduty"), secret: secretName }),
+  obj({ type: z.literal("email"), secret: secretName }),
+  obj({ type: z.literal("sns"), topicArn: z.string().regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected an SNS topic ARN` }) }),
+]);
+
+export const alertingSchema = obj({
+  /** Who evaluates alert rules; defaults to Grafana when the stack manages one. */
+  evaluator: z.enum(["grafana", "prometheus"]).optional(),
+  /**
+   * `tree`: the stack owns the Grafana org's notification policy tree (a
+   * Grafana of its own). `per-rule`: each rule names its contact point, for a
+   * Grafana shared with other stacks. Defaults to per-rule for an external Grafana.
+   */
+  policy: z.enum(["tree", "per-rule"]).optional(),
+  runbookBaseUrl: httpUrl.default("https://github.com/infermesh/infermesh-stack/blob/main/RUNBOOKS.md"),
+  thresholds: obj({
+    queueDepthMax: z.number().positive().optional(),
+    latencyP95MaxMs: z.number().positive().optional(),
+    vramUsedRatioMax: z.number().gt(0).lt(1).optional(),
+    rejectionRatioMax: z.number().gt(0).lt(1).optional(),
+    errorRatioMax: z.number().gt(0).lt(1).optional(),
+    thermalThrottleRatioMax: z.number().gt(0).lt(1).optional(),
+  }).default({}),
+  contactPoints: z.record(dnsLabelKey, contactPointSchema).default({}),
+  /** Contact points each severity notifies. */
+  routes: obj({
+    critical: z.array(dnsLabelKey).default([]),
+    warning: z.array(dnsLabelKey).default([]),
+    info: z.array(dnsLabelKey).default([]),
+  }).default({ critical: [], warning: [], info: [] }),
+  groupBy: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, { error: (i) => `got ${JSON.stringify(i.input)}; not a label name` })).min(1).default(["alertname", "model", "node"]),
+  repeatInterval: obj({
+    critical: duration("1m", "5d").default("1h"),
+    warning: duration("1m", "5d").default("4h"),
+    info: duration("1m", "5d").default("24h"),
+  }).default({ critical: "1h", warning: "4h", info: "24h" }),
+});
+
 /** Each top-level key of the stack's config, validated on its own so one bad section never hides another's problems. */
 export const sections = {
   region: z.string({ error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : undefined) }).regex(regionPattern, { error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : `got ${JSON.stringify(i.input)}; not an AWS region name like us-west-2`) }),
@@ -245,6 +316,10 @@ export const sections = {
   safety: safetySchema.default({}),
   tags: tagsSchema.default({}),
   telemetry: telemetrySchema.default(telemetrySchema.parse({})),
+  grafana: grafanaSchema.optional(),
+  alerting: alertingSchema.default(alertingSchema.parse({})),
+  /** Secret values (tokens, webhook URLs, keys), set with `pulumi config set --secret --path 'infermesh:secrets.<name>'`. */
+  secrets: z.record(secretName, z.string().min(1)).default({}),
   expiresAt: z.iso.datetime({ error: (i) => `got ${JSON.stringify(i.input)}; expected an ISO-8601 UTC time like 2026-12-01T00:00:00Z` }).optional(),
 } as const;
 

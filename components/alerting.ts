@@ -1,0 +1,160 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as grafana from "@pulumiverse/grafana";
+import { stringify } from "yaml";
+import { alertCatalog, deliver, type DeliveredAlert } from "../dashboards/alerts";
+import { grafanaRuleGroups } from "../dashboards/grafanaRules";
+import { recordingRules } from "../dashboards/recording";
+import { prometheusRuleGroups, recordingGroupName, type PrometheusRuleGroup } from "../dashboards/ruleFiles";
+import type { StackConfig } from "./config";
+import { grafanaUid } from "./naming";
+import type { PrometheusStack } from "./prometheusStack";
+import { alertmanagerSecretName, monitorSelectorLabels } from "./prometheusStack";
+import { PrometheusRules } from "./prometheusRules";
+import { alertmanagerConfig, grafanaPolicyTree, routedSeverities, severityReceiver, type ResolvedSecrets } from "./routing";
+
+/** The stack's alerts as delivered (runbook links, environment label) and its rule groups, from config alone. */
+export function alertingPlan(config: StackConfig): { alerts: DeliveredAlert[]; groups: PrometheusRuleGroup[] } {
+  const alerts = deliver(
+    alertCatalog({ thresholds: config.alerting.thresholds, models: config.models, scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds }),
+    { runbookBaseUrl: config.alerting.runbookBaseUrl, labels: { environment: config.environment } },
+  );
+  return { alerts, groups: prometheusRuleGroups(alerts, recordingRules(config.telemetry.scrapeIntervalSeconds), config.telemetry.scrapeInterval) };
+}
+
+/** Secret halves of the contact points, resolved together (still secret as an Output). */
+export function resolvedSecrets(config: StackConfig): pulumi.Output<ResolvedSecrets> {
+  const entries = Object.values(config.alerting.contactPoints).map((cp) => {
+    switch (cp.type) {
+      case "slack":
+        return cp.webhookUrl.apply((webhookUrl) => [cp.name, { webhookUrl }] as const);
+      case "pagerduty":
+        return cp.integrationKey.apply((integrationKey) => [cp.name, { integrationKey }] as const);
+      case "email":
+        return cp.addresses.apply((addresses) => [cp.name, { addresses }] as const);
+      case "sns":
+        return pulumi.output([cp.name, {}] as const);
+    }
+  });
+  return pulumi.all(entries).apply((pairs) => Object.fromEntries(pairs) as ResolvedSecrets);
+}
+
+export interface AlertingArgs {
+  config: StackConfig;
+  prometheus: PrometheusStack;
+  namespace: string;
+  /** Where Grafana-evaluated rules live; required when the evaluator is Grafana. */
+  grafana?: { provider: grafana.Provider; folderUid: pulumi.Input<string>; datasourceUid: string };
+}
+
+/**
+ * Recording rules (always evaluated by Prometheus or AMP), the alert catalog
+ * (evaluated by Grafana or Prometheus, per config) and routing to the
+ * configured contact points.
+ */
+export class Alerting extends pulumi.ComponentResource {
+  static readonly type = "infermesh:monitoring:Alerting";
+
+  constructor(name: string, args: AlertingArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(Alerting.type, name, {}, opts);
+    const { config, prometheus } = args;
+    const { alerts, groups } = alertingPlan(config);
+    const ruleTarget: ConstructorParameters<typeof PrometheusRules>[1]["target"] = prometheus.ampWorkspace
+      ? { kind: "amp", workspaceId: prometheus.ampWorkspace.id }
+      : { kind: "in-cluster", namespace: args.namespace, selectorLabels: monitorSelectorLabels, dependsOn: [prometheus.release] };
+
+    new PrometheusRules(
+      `${name}-recording`,
+      { groups: groups.filter((g) => g.name === recordingGroupName), target: ruleTarget, ruleName: "infermesh-recording" },
+      { parent: this },
+    );
+
+    if (config.alerting.evaluator === "prometheus") {
+      new PrometheusRules(
+        `${name}-alerts`,
+        { groups: groups.filter((g) => g.name !== recordingGroupName), target: ruleTarget, ruleName: "infermesh-alerts" },
+        { parent: this },
+      );
+      const definition = resolvedSecrets(config).apply((secrets) =>
+        stringify(alertmanagerConfig(config.alerting, secrets, { stack: config.stack, environment: config.environment, region: config.region }), {
+          lineWidth: 0,
+          aliasDuplicateObjects: false,
+        }),
+      );
+      if (prometheus.ampWorkspace) {
+        new aws.amp.AlertManagerDefinition(
+          `${name}-alertmanager`,
+          { workspaceId: prometheus.ampWorkspace.id, definition: definition.apply((cfg) => stringify({ alertmanager_config: cfg }, { lineWidth: 0 })) },
+          { parent: this },
+        );
+      } else {
+        new k8s.core.v1.Secret(
+          `${name}-alertmanager`,
+          {
+            metadata: { name: alertmanagerSecretName, namespace: args.namespace },
+            type: "Opaque",
+            stringData: { "alertmanager.yaml": pulumi.secret(definition) },
+          },
+          { parent: this },
+        );
+      }
+    } else {
+      this.grafanaAlerting(name, args, alerts);
+    }
+    this.registerOutputs({});
+  }
+
+  private grafanaAlerting(name: string, args: AlertingArgs, alerts: DeliveredAlert[]) {
+    const { config } = args;
+    const target = args.grafana;
+    if (!target) throw new pulumi.ResourceError("Grafana-evaluated alerts need a Grafana (infermesh:grafana)", this);
+    const opts = { parent: this, provider: target.provider };
+    const routed = routedSeverities(config.alerting);
+
+    const contactPoints = routed.map(({ severity, contactPoints: cps }) => {
+      const of = <T extends (typeof cps)[number]["type"]>(type: T) => cps.filter((cp): cp is Extract<(typeof cps)[number], { type: T }> => cp.type === type);
+      return new grafana.alerting.ContactPoint(
+        `${name}-${severity}`,
+        {
+          name: severityReceiver(config.stack, severity),
+          slacks: of("slack").map((cp) => ({ url: cp.webhookUrl, ...(cp.channel ? { recipient: cp.channel } : {}) })),
+          pagerduties: of("pagerduty").map((cp) => ({ integrationKey: cp.integrationKey, severity: severity === "critical" ? "critical" : "warning" })),
+          emails: of("email").map((cp) => ({ addresses: cp.addresses })),
+          sns: of("sns").map((cp) => ({ topic: cp.topicArn })),
+        },
+        opts,
+      );
+    });
+
+    const perRule = config.alerting.policy === "per-rule";
+    const ruleGroups = grafanaRuleGroups(alerts, {
+      datasourceUid: target.datasourceUid,
+      intervalSeconds: Math.max(10, Math.ceil(config.telemetry.scrapeIntervalSeconds / 10) * 10),
+      uidPrefix: grafanaUid(config.stack, "alert"),
+      groupBy: config.alerting.groupBy,
+      ...(perRule
+        ? {
+            routeBySeverity: Object.fromEntries(
+              routed.map(({ severity }) => [severity, { contactPoint: severityReceiver(config.stack, severity), repeatInterval: config.alerting.repeatInterval[severity] }]),
+            ),
+          }
+        : {}),
+    });
+    for (const group of ruleGroups) {
+      new grafana.alerting.RuleGroup(
+        `${name}-${group.name}`,
+        {
+          name: group.name,
+          folderUid: target.folderUid,
+          intervalSeconds: group.intervalSeconds,
+          rules: group.rules,
+        },
+        { ...opts, dependsOn: contactPoints },
+      );
+    }
+
+    const tree = perRule ? undefined : grafanaPolicyTree(config.alerting, config.stack, config.environment);
+    if (tree) new grafana.alerting.NotificationPolicy(`${name}-policy`, tree, { ...opts, dependsOn: contactPoints });
+  }
+}

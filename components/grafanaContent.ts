@@ -1,0 +1,121 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as grafana from "@pulumiverse/grafana";
+import { buildDashboards } from "../dashboards";
+import { dashboardKeys } from "../dashboards/context";
+import type { StackConfig } from "./config";
+import { grafanaUid } from "./naming";
+import type { PrometheusStack } from "./prometheusStack";
+
+/** The environment's folder: its uid and title. */
+export function folderFor(config: StackConfig) {
+  return { uid: grafanaUid(config.stack, "folder"), title: `infermesh · ${config.stack} (${config.environment})` };
+}
+
+export function dataSourceUid(stack: string): string {
+  return grafanaUid(stack, "prometheus");
+}
+
+export interface DataSourceTarget {
+  url: pulumi.Input<string>;
+  /** Region of an AMP workspace, signed with SigV4. */
+  sigV4?: { region: string; authType: "ec2_iam_role" | "default" };
+}
+
+/**
+ * Where Grafana reads metrics: the in-cluster Prometheus service for an
+ * in-cluster Grafana; AMP (SigV4) for a Grafana outside the cluster when AMP
+ * holds the data; otherwise the URL the stack was given for Prometheus.
+ */
+export function dataSourceTarget(config: StackConfig, prometheus: PrometheusStack): DataSourceTarget {
+  const g = config.grafana;
+  if (!g || g.mode === "in-cluster") return { url: prometheus.url };
+  if (prometheus.ampWorkspace) {
+    return {
+      url: prometheus.ampWorkspace.prometheusEndpoint.apply((endpoint) => endpoint.replace(/\/$/, "")),
+      // A managed workspace signs with its own IAM role; another Grafana with the credentials of the host it runs on.
+      sigV4: { region: config.region, authType: g.mode === "managed" ? "ec2_iam_role" : "default" },
+    };
+  }
+  // Validation requires prometheusUrl in this case.
+  return { url: g.prometheusUrl as string };
+}
+
+/** The Prometheus data source every dashboard and Grafana-evaluated rule reads. */
+export function dataSourceArgs(config: StackConfig, target: DataSourceTarget) {
+  return {
+    type: "prometheus",
+    name: `infermesh-${config.stack}`,
+    uid: dataSourceUid(config.stack),
+    url: target.url,
+    accessMode: "proxy",
+    // Never the org default: other stacks may share this Grafana.
+    isDefault: false,
+    jsonDataEncoded: JSON.stringify({
+      httpMethod: "POST",
+      timeInterval: config.telemetry.scrapeInterval,
+      ...(target.sigV4 ? { sigV4Auth: true, sigV4AuthType: target.sigV4.authType, sigV4Region: target.sigV4.region } : {}),
+    }),
+  };
+}
+
+/**
+ * The dashboards as Grafana imports them: the `datasource` variable preselects
+ * this stack's data source, so they show data without a click.
+ */
+export function dashboardsFor(config: StackConfig): Record<string, object> {
+  const built = buildDashboards({
+    stack: config.stack,
+    environment: config.environment,
+    scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds,
+    thresholds: config.alerting.thresholds,
+    models: config.models,
+  });
+  const source = { text: `infermesh-${config.stack}`, value: dataSourceUid(config.stack) };
+  return Object.fromEntries(
+    dashboardKeys.map((key) => {
+      const dashboard = JSON.parse(JSON.stringify(built[key])) as { templating?: { list?: Array<Record<string, unknown>> } };
+      for (const variable of dashboard.templating?.list ?? []) {
+        if (variable.type === "datasource") variable.current = source;
+      }
+      return [key, dashboard];
+    }),
+  );
+}
+
+export interface GrafanaContentArgs {
+  config: StackConfig;
+  provider: grafana.Provider;
+  dataSource: DataSourceTarget;
+}
+
+/** The environment's folder, its Prometheus data source and the four dashboards. */
+export class GrafanaContent extends pulumi.ComponentResource {
+  static readonly type = "infermesh:grafana:Content";
+  readonly folderUid: pulumi.Output<string>;
+  readonly dataSourceUid: string;
+  readonly dashboardUrls: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: GrafanaContentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(GrafanaContent.type, name, {}, opts);
+    const { config } = args;
+    const parent = { parent: this, provider: args.provider };
+    // Nothing in the folder is kept by hand, so deleting it with its contents is always safe.
+    const folder = new grafana.oss.Folder(`${name}-folder`, { ...folderFor(config), preventDestroyIfNotEmpty: false }, parent);
+    const dataSource = new grafana.oss.DataSource(`${name}-prometheus`, dataSourceArgs(config, args.dataSource), parent);
+    const dashboards = Object.entries(dashboardsFor(config)).map(
+      ([key, json]) =>
+        [
+          key,
+          new grafana.oss.Dashboard(
+            `${name}-${key}`,
+            { configJson: JSON.stringify(json), folder: folder.uid, overwrite: true, message: `infermesh ${config.stack}` },
+            { ...parent, dependsOn: [dataSource] },
+          ),
+        ] as const,
+    );
+    this.folderUid = folder.uid;
+    this.dataSourceUid = dataSourceUid(config.stack);
+    this.dashboardUrls = pulumi.all(Object.fromEntries(dashboards.map(([key, d]) => [key, d.url])));
+    this.registerOutputs({ folderUid: this.folderUid, dashboardUrls: this.dashboardUrls });
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Per-Model Drilldown: traffic, latency, queues and errors per model, with
+ * each model's own alert limits drawn where it has them.
+ */
+import { RowBuilder, type DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
+import { TableCellDisplayMode } from "@grafana/grafana-foundation-sdk/common";
+import {
+  catalog,
+  dashboardShell,
+  dashboardUrl,
+  heatmapPanel,
+  limitSteps,
+  link,
+  modelLimits,
+  perModelFieldThresholds,
+  perModelSeriesThresholds,
+  seedText,
+  tablePanel,
+  timeseriesPanel,
+  units,
+} from "./common";
+import type { DashboardContext } from "./context";
+
+export function modelDrilldownDashboard(ctx: DashboardContext): DashboardBuilder {
+  const q = catalog(ctx);
+  // Clicking a model's series narrows the whole dashboard to that model.
+  const focusModel = [link("Only model ${__field.labels.model}", dashboardUrl(ctx, "modelDrilldown", ["var-model=${__field.labels.model}"]))];
+  const p95Query = q.latencyP95ByModel[0];
+  if (!p95Query) throw new Error("the query catalog has no `latencyP95ByModel` query");
+
+  return dashboardShell(ctx, "modelDrilldown", "Throughput, tokens, queue depth, latency and errors per model and revision.")
+    .withRow(new RowBuilder("Traffic"))
+    .withPanel(timeseriesPanel({ ...seedText("throughputByModel"), unit: units.requestsPerSecond, queries: q.throughputByModel, width: 12, min: 0, dataLinks: focusModel }))
+    .withPanel(timeseriesPanel({ ...seedText("tokensByModel"), unit: units.tokensPerSecond, queries: q.tokensByModel, width: 12, min: 0, dataLinks: focusModel }))
+    .withRow(new RowBuilder("Latency"))
+    .withPanel(
+      timeseriesPanel({
+        ...seedText("latencyP95ByModel", "The dashed line is the latency alert's default limit; a model with its own limit turns red at that limit instead."),
+        unit: units.milliseconds,
+        queries: q.latencyP95ByModel,
+        width: 12,
+        min: 0,
+        thresholds: limitSteps(ctx.thresholds.latencyP95MaxMs),
+        overrides: perModelSeriesThresholds(p95Query, modelLimits(ctx, "latencyP95MaxMs")),
+        dataLinks: focusModel,
+      }),
+    )
+    .withPanel(
+      heatmapPanel({
+        title: "Latency Histogram",
+        description: "Inferences per second in each latency bucket (upper bound in ms), over the selected models.",
+        unit: units.requestsPerSecond,
+        bucketUnit: units.milliseconds,
+        queries: q.latencyHeatmap,
+        width: 12,
+      }),
+    )
+    .withRow(new RowBuilder("Queues and errors"))
+    .withPanel(
+      tablePanel({
+        ...seedText(
+          "queueDepthByModelNode",
+          "Nodes in rows, models in columns. A cell turns red at its model's queue-depth alert limit (the alert itself fires on the model's average over nodes).",
+        ),
+        unit: units.count,
+        queries: q.queueDepthByModelNode,
+        width: 12,
+        // One column per model, so each model's limit applies to its own column.
+        transformations: [{ id: "groupingToMatrix", options: { columnField: "model", rowField: "node", valueField: "Value", emptyValue: "null" } }],
+        thresholds: limitSteps(ctx.thresholds.queueDepthMax),
+        overrides: perModelFieldThresholds(modelLimits(ctx, "queueDepthMax")),
+        cellDisplay: TableCellDisplayMode.ColorBackground,
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: "Error Rate by Model",
+        description: "Share of each model's inferences that failed, of any error kind. The dashed line is the error-rate alert limit.",
+        unit: units.ratio,
+        queries: q.errorRateByModel,
+        width: 12,
+        min: 0,
+        thresholds: limitSteps(ctx.thresholds.errorRatioMax),
+        dataLinks: focusModel,
+      }),
+    );
+}

@@ -1,0 +1,123 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import YAML from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { alertCatalog, deliver, runbookUrl, severities, type DeliveredAlert } from "../dashboards/alerts";
+import { recordingRules } from "../dashboards/recording";
+import { prometheusRuleGroups } from "../dashboards/ruleFiles";
+import { promtool } from "../verify/prometheus";
+import {
+  alertCaseKinds,
+  alertCases,
+  alertScenarios,
+  durationSeconds,
+  promtoolContext,
+  recordingScenarios,
+  recordsWithCases,
+  renderPromtoolTests,
+} from "../verify/promtoolCases";
+
+const runbookBaseUrl = "https://runbooks.example/infermesh.md";
+const delivered = deliver(alertCatalog(promtoolContext), { runbookBaseUrl, labels: { environment: "staging" } });
+const recording = recordingRules(30);
+const ruleFile = "infermesh-rules.yml";
+const ruleYaml = YAML.stringify({ groups: prometheusRuleGroups(delivered, recording, "30s") }, { aliasDuplicateObjects: false, lineWidth: 0 });
+
+const output = (r: { code: number; stdout: string; stderr: string }) => `promtool exited ${r.code}\n${r.stdout}\n${r.stderr}`;
+
+describe("alert catalog and recording rules under promtool", () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "alerts-promtool-"));
+    await writeFile(join(dir, ruleFile), ruleYaml);
+    await writeFile(join(dir, "tests.yml"), renderPromtoolTests(delivered, [ruleFile]));
+  });
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("promtool check rules accepts the rendered rule file", async () => {
+    const result = await promtool(["check", "rules", ruleFile], { cwd: dir });
+    expect(result.code, output(result)).toBe(0);
+    expect(result.stdout).toContain(`SUCCESS: ${delivered.length + recording.length} rules found`);
+  });
+
+  it("promtool test rules passes every alert and recording case", async () => {
+    const result = await promtool(["test", "rules", "tests.yml"], { cwd: dir });
+    expect(result.code, output(result)).toBe(0);
+    expect(result.stdout).toMatch(/SUCCESS/);
+  });
+
+  it("fails when an expectation is wrong (wrong severity on one alert)", async () => {
+    const target = delivered[0] as DeliveredAlert;
+    const wrongSeverity = severities.find((s) => s !== target.severity) as string;
+    const wrong = delivered.map((a) => (a === target ? { ...a, labels: { ...a.labels, severity: wrongSeverity } } : a));
+    await writeFile(join(dir, "tests-wrong.yml"), renderPromtoolTests(wrong, [ruleFile]));
+    const result = await promtool(["test", "rules", "tests-wrong.yml"], { cwd: dir });
+    expect(result.code, output(result)).not.toBe(0);
+    expect(`${result.stdout}${result.stderr}`).toContain(`alertname: ${target.name}`);
+    expect(`${result.stdout}${result.stderr}`).toContain(`severity="${wrongSeverity}"`);
+  });
+});
+
+describe("promtool case coverage", () => {
+  const cases = alertCases(delivered);
+
+  it("every catalog alert has a quiet healthy case, a quiet case one evaluation before `for`, and a firing case", () => {
+    const missing = delivered.flatMap((alert) =>
+      alertCaseKinds.filter((kind) => !cases.some((c) => c.alert === alert.name && c.kind === kind)).map((kind) => `${alert.name}: no ${kind} case`),
+    );
+    expect(missing).toEqual([]);
+    for (const c of cases) {
+      if (c.kind === "firing") expect(c.expected.length, `${c.alert} / ${c.scenario}`).toBeGreaterThan(0);
+      else expect(c.expected, `${c.alert} / ${c.scenario} (${c.kind})`).toEqual([]);
+    }
+  });
+
+  it("every firing case fires exactly when `for` elapses and its before case is one evaluation earlier", () => {
+    for (const alert of delivered) {
+      const hold = durationSeconds(alert.for);
+      for (const scenario of alertScenarios.filter((s) => s.alert === alert.name && s.kind === "breach")) {
+        if (scenario.kind !== "breach") continue;
+        const ofScenario = cases.filter((c) => c.scenario === scenario.name);
+        const firing = ofScenario.find((c) => c.kind === "firing");
+        const before = ofScenario.find((c) => c.kind === "beforeFor");
+        expect(firing?.evalSeconds, scenario.name).toBe(durationSeconds(scenario.conditionFrom) + hold);
+        expect(before?.evalSeconds, scenario.name).toBe((firing?.evalSeconds ?? 0) - promtoolContext.scrapeIntervalSeconds);
+      }
+    }
+  });
+
+  it("every case names a catalog alert", () => {
+    const names = new Set(delivered.map((a) => a.name));
+    expect(alertScenarios.filter((s) => !names.has(s.alert)).map((s) => s.alert)).toEqual([]);
+  });
+
+  it("every recording rule has a promql_expr_test, and every test reads a recording rule", () => {
+    const covered = recordsWithCases();
+    const records = new Set(recording.map((r) => r.record));
+    expect(recording.filter((r) => !covered.has(r.record)).map((r) => r.record)).toEqual([]);
+    expect([...covered].filter((r) => !records.has(r))).toEqual([]);
+    for (const scenario of recordingScenarios) {
+      for (const c of scenario.cases) expect(c.expected.length, c.record).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe("delivered alert conventions", () => {
+  it.each(delivered.map((a) => [a.name, a] as const))("%s", (_name, alert) => {
+    expect(alert.name).toMatch(/^Infermesh(?:[A-Z][a-z0-9]*)+$/);
+    expect(alert.for).toMatch(/^(\d+(ms|s|m|h|d|w|y))+$/);
+    expect(durationSeconds(alert.for)).toBeGreaterThanOrEqual(0);
+    expect(severities).toContain(alert.severity);
+    expect(alert.labels).toEqual({ severity: alert.severity, environment: "staging" });
+    expect(alert.annotations.summary).not.toBe("");
+    expect(alert.annotations.summary).not.toContain("{{");
+    expect(alert.annotations.description).toMatch(/\{\{ \$labels\.|\{\{ \$value/);
+    expect(alert.annotations.runbook_url).toBe(runbookUrl(runbookBaseUrl, alert.name));
+    expect(alert.annotations.runbook_url.startsWith(`${runbookBaseUrl}#`)).toBe(true);
+  });
+});
