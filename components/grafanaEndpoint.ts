@@ -110,7 +110,7 @@ export class GrafanaEndpoint extends pulumi.ComponentResource {
         {
           metadata: { name: grafanaAdminSecret, namespace: args.namespace },
           type: "Opaque",
-          stringData: { "admin-user": "admin", "admin-password": password.result },
+          stringData: { "admin-user": "admin", "admin-password": pulumi.secret(password.result) },
         },
         { parent: this, dependsOn: args.dependsOn },
       );

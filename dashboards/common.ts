@@ -405,7 +405,7 @@ function defaultTableTransformations(spec: TableSpec): DataTransformerConfig[] {
 export function tablePanel(spec: TableSpec): TableBuilder {
   const panel = withCommon(new TableBuilder(), spec);
   for (const t of spec.transformations ?? defaultTableTransformations(spec)) panel.withTransformation(t);
-  const cell: TableCellOptions = { type: spec.cellDisplay ?? TableCellDisplayMode.ColorText } as TableCellOptions;
+  const cell: TableCellOptions = spec.cellDisplay === TableCellDisplayMode.ColorBackground ? { type: TableCellDisplayMode.ColorBackground } : { type: TableCellDisplayMode.ColorText };
   return panel.cellOptions(cell);
 }
 

@@ -35,7 +35,6 @@ export interface PanelQuery {
 }
 
 const gpuLabels = metrics.DCGM_FI_DEV_FB_USED.labels;
-const routerLabels = metrics.infermesh_router_requests_total.labels;
 
 export interface QueryContext {
   /** Recorded series names for the stack's rate window. */
@@ -51,7 +50,8 @@ export function panelQueries({ recorded: r }: QueryContext) {
   const model = filters(modelLevel);
   const gpu = filters(gpuLabels);
   const gpuWithUuid = filters(gpuLabels, ['gpu_uuid!=""']);
-  const router = filters(routerLabels);
+  // Recorded router series keep the model level only; `node` is not on them, so it does not filter.
+  const router = filters(modelLevel);
   const fleetQuantile = (q: number) => `histogram_quantile(${q}, sum by (le) (${r.latencyBuckets}${model}))`;
   const modelQuantile = (q: number) => `histogram_quantile(${q}, sum by (le, model) (${r.latencyBuckets}${model}))`;
   return {

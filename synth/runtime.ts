@@ -57,6 +57,16 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
       return { nodeGroupName: inputs.nodeGroupName ?? name, arn: `arn:aws:eks:synth:000000000000:nodegroup/${name}` };
     case "aws:ec2/launchTemplate:LaunchTemplate":
       return { latestVersion: 1 };
+    case "aws:grafana/workspace:Workspace":
+      return { arn: `arn:aws:grafana:synth:000000000000:/workspaces/${name}`, endpoint: `${name}.grafana-workspace.synth.invalid` };
+    case "aws:grafana/workspaceServiceAccount:WorkspaceServiceAccount":
+      return { serviceAccountId: `${name}-sa` };
+    case "aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken":
+      return { key: `synth-token-for-${name}`, serviceAccountTokenId: `${name}-token` };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: `synth-password-for-${name}` };
+    case "grafana:oss/dashboard:Dashboard":
+      return { url: `https://grafana.synth.invalid/d/${name}` };
     case "aws:amp/workspace:Workspace":
       return { arn: `arn:aws:synth:000000000000:${name}`, prometheusEndpoint: `https://aps-workspaces.synth.invalid/workspaces/${name}/` };
     default:

@@ -12,10 +12,12 @@ import {
   alertCases,
   alertScenarios,
   durationSeconds,
+  seriesSpanSeconds,
   promtoolContext,
   recordingScenarios,
   recordsWithCases,
   renderPromtoolTests,
+  type BreachScenario,
 } from "../verify/promtoolCases";
 
 const runbookBaseUrl = "https://runbooks.example/infermesh.md";
@@ -64,9 +66,13 @@ describe("alert catalog and recording rules under promtool", () => {
 });
 
 describe("promtool case coverage", () => {
-  const cases = alertCases(delivered);
+  it("every case names a catalog alert", () => {
+    const names = new Set(delivered.map((a) => a.name));
+    expect(alertScenarios.filter((s) => !names.has(s.alert)).map((s) => `${s.alert}: ${s.name}`)).toEqual([]);
+  });
 
   it("every catalog alert has a quiet healthy case, a quiet case one evaluation before `for`, and a firing case", () => {
+    const cases = alertCases(delivered);
     const missing = delivered.flatMap((alert) =>
       alertCaseKinds.filter((kind) => !cases.some((c) => c.alert === alert.name && c.kind === kind)).map((kind) => `${alert.name}: no ${kind} case`),
     );
@@ -78,10 +84,10 @@ describe("promtool case coverage", () => {
   });
 
   it("every firing case fires exactly when `for` elapses and its before case is one evaluation earlier", () => {
+    const cases = alertCases(delivered);
     for (const alert of delivered) {
       const hold = durationSeconds(alert.for);
-      for (const scenario of alertScenarios.filter((s) => s.alert === alert.name && s.kind === "breach")) {
-        if (scenario.kind !== "breach") continue;
+      for (const scenario of alertScenarios.filter((s): s is BreachScenario => s.alert === alert.name && s.kind === "breach")) {
         const ofScenario = cases.filter((c) => c.scenario === scenario.name);
         const firing = ofScenario.find((c) => c.kind === "firing");
         const before = ofScenario.find((c) => c.kind === "beforeFor");
@@ -91,9 +97,18 @@ describe("promtool case coverage", () => {
     }
   });
 
-  it("every case names a catalog alert", () => {
-    const names = new Set(delivered.map((a) => a.name));
-    expect(alertScenarios.filter((s) => !names.has(s.alert)).map((s) => s.alert)).toEqual([]);
+  it("every case is evaluated while all of its input series still have samples", () => {
+    // A series that has ended would make a quiet case pass for the wrong reason.
+    const late = [
+      ...alertCases(delivered).flatMap((c) => {
+        const scenario = alertScenarios.find((s) => s.name === c.scenario);
+        return (scenario?.input ?? []).filter((i) => seriesSpanSeconds(i.values) < c.evalSeconds).map((i) => `${c.alert} ${c.kind} at ${c.evalSeconds}s: ${i.series}`);
+      }),
+      ...recordingScenarios.flatMap((s) =>
+        s.cases.flatMap((c) => s.input.filter((i) => seriesSpanSeconds(i.values) < durationSeconds(c.evalTime)).map((i) => `${c.record} at ${c.evalTime}: ${i.series}`)),
+      ),
+    ];
+    expect(late).toEqual([]);
   });
 
   it("every recording rule has a promql_expr_test, and every test reads a recording rule", () => {

@@ -68,6 +68,16 @@ export const telemetryResources = [
   "kubernetes:monitoring.coreos.com/v1:PodMonitor::telemetry-scrape-infermesh-adapter",
 ];
 
+/** Alerting of a stack without Grafana: Prometheus evaluates, the in-cluster Alertmanager routes. */
+export const alertingResources = [
+  "infermesh:monitoring:Alerting::alerting",
+  "infermesh:monitoring:PrometheusRules::alerting-recording",
+  "kubernetes:monitoring.coreos.com/v1:PrometheusRule::alerting-recording",
+  "infermesh:monitoring:PrometheusRules::alerting-alerts",
+  "kubernetes:monitoring.coreos.com/v1:PrometheusRule::alerting-alerts",
+  "kubernetes:core/v1:Secret::alerting-alertmanager",
+];
+
 const l4Pool = [
   "aws:ec2/launchTemplate:LaunchTemplate::gpu-l4",
   "aws:eks/nodeGroup:NodeGroup::gpu-l4",
@@ -81,7 +91,7 @@ const l4Pool = [
 describe("created cluster", () => {
   it("registers exactly the VPC, control plane, OIDC, add-ons, system nodes and each pool", async () => {
     const resources = await deploy(parse(baseRaw()));
-    expect(resources.map(key).sort()).toEqual([...createdClusterResources, ...l4Pool, ...telemetryResources, "pulumi:providers:aws::aws"].sort());
+    expect(resources.map(key).sort()).toEqual([...createdClusterResources, ...l4Pool, ...telemetryResources, ...alertingResources, "pulumi:providers:aws::aws"].sort());
   });
 
   it("uses one tagged AWS provider for every AWS resource", async () => {
@@ -178,6 +188,7 @@ describe("existing cluster", () => {
         "pulumi:providers:aws::aws",
         ...l4Pool,
         ...telemetryResources,
+        ...alertingResources,
         // The attached cluster's aws-node may rely on the node role for ENIs.
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment::gpu-l4-role-cni",
       ].sort(),

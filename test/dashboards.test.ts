@@ -3,7 +3,7 @@ import type { Dashboard, DashboardLink, Panel, RowPanel, Threshold } from "@graf
 import { parser } from "@prometheus-io/lezer-promql";
 import { describe, expect, it } from "vitest";
 import { alertCatalog, defaultThresholds } from "../dashboards/alerts";
-import { datasource, seedDescriptions } from "../dashboards/common";
+import { seedDescriptions } from "../dashboards/common";
 import { dashboardKeys, dashboardUid, type DashboardContext } from "../dashboards/context";
 import { buildDashboards, dashboardTitles } from "../dashboards/index";
 import { contractLabels, metricOfSeries, metrics } from "../dashboards/metrics";
@@ -420,7 +420,6 @@ describe("every panel", () => {
     expect(p.fieldConfig?.defaults.unit).toMatch(/\S/);
     expect(p.description).toMatch(/\S/);
     expect(p.datasource).toEqual({ type: "prometheus", uid: "${datasource}" });
-    expect(datasource).toEqual({ type: "prometheus", uid: "${datasource}" });
     const targets = targetsOf(p);
     expect(targets.length).toBeGreaterThan(0);
     for (const t of targets) expect(t.datasource).toEqual({ type: "prometheus", uid: "${datasource}" });
@@ -585,6 +584,21 @@ describe("links", () => {
   });
 });
 
+/**
+ * A deep copy without the SDK's `_implements…` marker methods (how it tells
+ * query types apart at runtime; not data, and dropped by JSON). Everything
+ * else, functions included, is kept so the round trip notices it.
+ */
+function withoutSdkMarkers(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutSdkMarkers);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k, v]) => !(k.startsWith("_implements") && typeof v === "function"))
+      .map(([k, v]) => [k, withoutSdkMarkers(v)]),
+  );
+}
+
 describe("identity and settings", () => {
   it("gives the four dashboards distinct uids, stable across builds", () => {
     const uids = dashboardKeys.map((k) => built[k].uid);
@@ -622,6 +636,6 @@ describe("identity and settings", () => {
   });
 
   it.each(dashboardKeys)("%s survives a JSON round trip", (key) => {
-    expect(JSON.parse(JSON.stringify(built[key]))).toEqual(built[key]);
+    expect(JSON.parse(JSON.stringify(built[key]))).toEqual(withoutSdkMarkers(built[key]));
   });
 });

@@ -1,10 +1,12 @@
 import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
+import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
+import { Secret } from "kubernetes-models/v1/Secret";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { StorageClass } from "kubernetes-models/storage.k8s.io/v1/StorageClass";
 import { describe, expect, it } from "vitest";
 import { contractDcgmFields, dcgmCountersCsv } from "../components/dcgmCounters";
 import { metrics } from "../dashboards/metrics";
-import type { RecordedResource } from "../synth/runtime";
+import { revealSecrets, type RecordedResource } from "../synth/runtime";
 import { baseRaw, byType, deploy, one, parse } from "./helpers/stack";
 
 const gpuToleration = { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" };
@@ -167,11 +169,17 @@ describe("Kubernetes objects", () => {
     "kubernetes:core/v1:Namespace": (i) => new Namespace(i),
     "kubernetes:storage.k8s.io/v1:StorageClass": (i) => new StorageClass(i),
     "kubernetes:monitoring.coreos.com/v1:PodMonitor": (i) => new PodMonitor(i),
+    "kubernetes:monitoring.coreos.com/v1:PrometheusRule": (i) => new PrometheusRule(i),
+    "kubernetes:core/v1:Secret": (i) => new Secret(i),
   };
 
   it("every object the stack creates is valid against its published schema", async () => {
-    const resources = (await deploy(parse(baseRaw()))).filter((r) => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:helm.sh/v3:Release");
-    expect(resources.length).toBeGreaterThanOrEqual(7);
+    // Prometheus-evaluated alerts and an in-cluster Grafana between them create every kind of object the stack has.
+    const withGrafana = await deploy(parse({ ...baseRaw(), grafana: { mode: "in-cluster", url: "http://localhost:3000" } }));
+    const resources = [...(await deploy(parse(baseRaw()))), ...withGrafana]
+      .filter((r) => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:helm.sh/v3:Release")
+      .map((r) => ({ ...r, inputs: revealSecrets(r.inputs) as Record<string, unknown> }));
+    expect(new Set(resources.map((r) => r.type)).size).toBe(Object.keys(models).length);
     for (const r of resources) {
       const model = models[r.type];
       expect(model, `no schema for ${r.type}`).toBeDefined();

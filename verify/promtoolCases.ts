@@ -312,7 +312,7 @@ export const alertScenarios: AlertScenario[] = [
     firing: [
       {
         labels: nearOomMig,
-        description: `GPU ${a100c.gpu_uuid} 3g.40gb on node gpu-node-b has used 95% of its memory for 5 minutes.`,
+        description: `GPU ${a100c.gpu_uuid} (3g.40gb) on node gpu-node-b has used 95% of its memory for 5 minutes.`,
       },
     ],
   },
@@ -339,9 +339,9 @@ export const alertScenarios: AlertScenario[] = [
     // A rate needs two samples; every bucket scales alike, so the quantile is exact from the second.
     conditionFrom: "30s",
     firing: [
-      { labels: { model: "llama-70b" }, description: "p95 latency of model llama-70b is 7k ms, above its limit, for 10 minutes." },
-      { labels: { model: "gpt-7b" }, description: "p95 latency of model gpt-7b is 2.5k ms, above its limit, for 10 minutes." },
-      { labels: { model: "mistral-7b" }, description: "p95 latency of model mistral-7b is 3.5k ms, above its limit, for 10 minutes." },
+      { labels: { model: "llama-70b" }, description: "p95 latency of model llama-70b is 7000 ms, above its limit, for 10 minutes." },
+      { labels: { model: "gpt-7b" }, description: "p95 latency of model gpt-7b is 2500 ms, above its limit, for 10 minutes." },
+      { labels: { model: "mistral-7b" }, description: "p95 latency of model mistral-7b is 3500 ms, above its limit, for 10 minutes." },
     ],
   },
   {
@@ -370,8 +370,12 @@ export const alertScenarios: AlertScenario[] = [
   {
     alert: "InfermeshGpuEccDoubleBitErrors",
     kind: "healthy",
-    name: "a GPU with no errors and one with 3 errors from before the window, both unchanged",
-    input: [input("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", dcgm(h100a), "0x40"), input("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", dcgm(h100b), "3x40")],
+    name: "a GPU with no errors, one with 3 errors from before its series, and one whose count a driver reload resets to 0 at 3m",
+    input: [
+      input("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", dcgm(h100a), "0x40"),
+      input("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", dcgm(h100b), "3x40"),
+      input("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", dcgm(a100c), "3x5 0x35"),
+    ],
   },
   {
     alert: "InfermeshGpuEccDoubleBitErrors",
@@ -381,7 +385,7 @@ export const alertScenarios: AlertScenario[] = [
     conditionFrom: "12m",
     firing: [
       {
-        labels: pick(dcgm(h100a), ["gpu_uuid", "node"]),
+        labels: pick(dcgm(h100a), ["gpu_uuid", "node", "zone"]),
         description: `GPU ${h100a.gpu_uuid} on node gpu-node-a reported 1 double-bit ECC errors in 10 minutes; its results may be corrupt. Drain the node.`,
       },
     ],
@@ -404,7 +408,7 @@ export const alertScenarios: AlertScenario[] = [
     conditionFrom: "60s",
     firing: [
       {
-        labels: pick(dcgm(h100a), ["gpu_uuid", "node"]),
+        labels: pick(dcgm(h100a), ["gpu_uuid", "node", "zone"]),
         description: `GPU ${h100a.gpu_uuid} on node gpu-node-a spent 50% of the last 5 minutes thermally throttled, for 15 minutes.`,
       },
     ],
@@ -412,8 +416,12 @@ export const alertScenarios: AlertScenario[] = [
   {
     alert: "InfermeshGpuXidErrors",
     kind: "healthy",
-    name: "a GPU that never had an XID and one whose last XID (13) is older than its series",
-    input: [input("DCGM_FI_DEV_XID_ERRORS", dcgm(h100a), "0x40"), input("DCGM_FI_DEV_XID_ERRORS", dcgm(h100b), "13x40")],
+    name: "a GPU that never had an XID, one whose last XID (13) is older than its series, and one a driver reload clears to 0 at 3m",
+    input: [
+      input("DCGM_FI_DEV_XID_ERRORS", dcgm(h100a), "0x40"),
+      input("DCGM_FI_DEV_XID_ERRORS", dcgm(h100b), "13x40"),
+      input("DCGM_FI_DEV_XID_ERRORS", dcgm(a100c), "13x5 0x35"),
+    ],
   },
   {
     alert: "InfermeshGpuXidErrors",
@@ -421,7 +429,7 @@ export const alertScenarios: AlertScenario[] = [
     name: "a GPU reports XID 79 at 10m; the one still showing an old XID 13 stays quiet",
     input: [input("DCGM_FI_DEV_XID_ERRORS", dcgm(h100a), "0x19 79x30"), input("DCGM_FI_DEV_XID_ERRORS", dcgm(h100b), "13x50")],
     conditionFrom: "10m",
-    firing: [{ labels: pick(dcgm(h100a), ["gpu_uuid", "node"]), description: `GPU ${h100a.gpu_uuid} on node gpu-node-a reported XID 79.` }],
+    firing: [{ labels: pick(dcgm(h100a), ["gpu_uuid", "node", "zone"]), description: `GPU ${h100a.gpu_uuid} on node gpu-node-a reported XID 79.` }],
   },
   {
     alert: "InfermeshGpuMetricsAbsent",
@@ -730,6 +738,18 @@ export const recordingScenarios: RecordingScenario[] = [
 
 // ---------------------------------------------------------------------------
 // Durations and rendering.
+
+/** Seconds from the first to the last sample of a promtool values string (`'1x5 0x30'` has 37 samples: 18m). */
+export function seriesSpanSeconds(values: string): number {
+  const samples = values
+    .trim()
+    .split(/\s+/)
+    .reduce((n, token) => {
+      const repeat = /x(\d+)$/.exec(token);
+      return n + (repeat ? Number(repeat[1]) + 1 : 1);
+    }, 0);
+  return (samples - 1) * promtoolScrapeIntervalSeconds;
+}
 
 const durationUnits: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
 

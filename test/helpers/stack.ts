@@ -23,8 +23,8 @@ export function baseRaw(): RawConfig {
   };
 }
 
-export function parse(raw: RawConfig, stack = "dev"): StackConfig {
-  return parseStackConfig(raw, { project, stack });
+export function parse(raw: RawConfig, stack = "dev", secretKeys: string[] = [], now = new Date("2026-01-01T00:00:00Z")): StackConfig {
+  return parseStackConfig(raw, { project, stack, secretKeys, now });
 }
 
 /** Raw values in the form `pulumi config` hands the program: `ns:key` → string. */
