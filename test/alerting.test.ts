@@ -237,3 +237,12 @@ describe("routing helpers", () => {
     for (const a of alertingPlan(config).alerts) expect(a.labels.environment).toBe("dev");
   });
 });
+
+describe("runbooks", () => {
+  it("every alert in the catalog has a section in RUNBOOKS.md, and no section is stale", async () => {
+    const { readFileSync } = await import("node:fs");
+    const headings = [...readFileSync(join(__dirname, "..", "RUNBOOKS.md"), "utf8").matchAll(/^## (\S+)$/gm)].map((m) => m[1]);
+    const names = alertCatalog({ thresholds: stack({}).alerting.thresholds, models: {}, scrapeIntervalSeconds: 30 }).map((a) => a.name);
+    expect([...headings].sort()).toEqual([...names].sort());
+  });
+});

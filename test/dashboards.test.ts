@@ -260,8 +260,10 @@ function contractViolations(expr: string, rules: Map<string, string>): string[] 
       problems.push(`reads ${metric ?? "an unnamed selector"}, which is neither in the metric contract nor a recording rule`);
       continue;
     }
-    const allowed = allowedFor([metric]);
-    for (const label of matchedLabels) if (!allowed.has(label)) problems.push(`filters ${metric} by ${label}, a label it does not carry`);
+    // Stricter than the contract: a filter on a label the series lacks silently matches nothing
+    // once a value is chosen (e.g. `node` on a recorded series that aggregated it away).
+    const own = new Set<string>(["le", ...(seriesLabels(metric, rules) ?? [])]);
+    for (const label of matchedLabels) if (!own.has(label)) problems.push(`filters ${metric} by ${label}, a label it does not carry`);
   }
   for (const grouping of descendants(top, "GroupingLabels")) {
     // `by (...)` belongs to an aggregation, `on (...)`/`group_left (...)` to a binary operation.
