@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "./components/cluster";
+import { ClusterAutoscaler } from "./components/clusterAutoscaler";
 import type { StackConfig } from "./components/config";
 import { GpuNodeGroup } from "./components/gpuNodeGroup";
 import { Alerting } from "./components/alerting";
@@ -44,12 +45,28 @@ export function infermesh(config: StackConfig): StackOutputs {
           tags: config.tags,
           includeCniPolicy: config.cluster.mode === "existing",
           dependsOn: cluster.nodeDependencies,
+          ...(config.autoscaler.enabled ? { autoscaling: { clusterName: config.cluster.name, migStrategy: config.telemetry.migStrategy } } : {}),
         },
         { providers: [awsProvider] },
       ),
       ] as const,
   );
   const inCluster = { providers: [awsProvider, cluster.provider] };
+  if (config.autoscaler.enabled && pools.length > 0) {
+    new ClusterAutoscaler(
+      "autoscaler",
+      {
+        clusterName: config.cluster.name,
+        region: config.region,
+        kubernetesVersion: cluster.version,
+        autoscaler: config.autoscaler,
+        oidcProviderArn: cluster.oidcProviderArn,
+        oidcIssuer: cluster.oidcIssuer,
+        dependsOn: cluster.workloadDependencies,
+      },
+      inCluster,
+    );
+  }
   const telemetry = new Telemetry("telemetry", { config, cluster }, inCluster);
 
   let grafanaSide: { endpoint: GrafanaEndpoint; content: GrafanaContent } | undefined;

@@ -34,6 +34,8 @@ export const systemNodeLabels = { "infermesh.io/node-class": "system" } as const
 export class Cluster extends pulumi.ComponentResource {
   static readonly type = "infermesh:cluster:Cluster";
   readonly name: pulumi.Output<string>;
+  /** Kubernetes minor version, e.g. `1.34`. */
+  readonly version: pulumi.Output<string>;
   readonly endpoint: pulumi.Output<string>;
   readonly certificateAuthority: pulumi.Output<string>;
   readonly oidcIssuer: pulumi.Output<string>;
@@ -59,6 +61,7 @@ export class Cluster extends pulumi.ComponentResource {
     super(Cluster.type, name, {}, opts);
     const created = args.config.mode === "create" ? this.create(name, args.config, args) : this.attach(args.config);
     this.name = created.name;
+    this.version = created.version;
     this.endpoint = created.endpoint;
     this.certificateAuthority = created.certificateAuthority;
     this.oidcIssuer = created.oidcIssuer;
@@ -165,6 +168,7 @@ export class Cluster extends pulumi.ComponentResource {
 
     return {
       name: cluster.name,
+      version: pulumi.output(config.kubernetesVersion as string),
       endpoint: cluster.endpoint,
       certificateAuthority: cluster.certificateAuthority.apply((ca) => ca.data ?? ""),
       oidcIssuer,
@@ -181,6 +185,7 @@ export class Cluster extends pulumi.ComponentResource {
     const oidc = aws.iam.getOpenIdConnectProviderOutput({ url: oidcIssuer }, { parent: this });
     return {
       name: cluster.name,
+      version: cluster.version,
       endpoint: cluster.endpoint,
       certificateAuthority: cluster.certificateAuthorities.apply((cas) => cas[0]?.data ?? ""),
       oidcIssuer,

@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { GpuPoolConfig } from "./config";
 import { nodeLaunchTemplateArgs } from "./launchTemplate";
 import { NodeRole } from "./nodeRole";
+import { nodeTemplateTags } from "./nodeTemplate";
+import type { MigStrategy } from "./config";
 
 /** The taint every GPU node carries, so only pods that tolerate it (GPU workloads, GPU agents) land there. */
 export const gpuTaint = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" } as const;
@@ -34,7 +36,12 @@ export interface GpuNodeGroupArgs {
   includeCniPolicy?: boolean;
   /** Resources the nodes need before joining (the cluster's networking add-ons). */
   dependsOn?: pulumi.Resource[];
+  /** Tag the pool's Auto Scaling group for Cluster Autoscaler (discovery and scale from zero). */
+  autoscaling?: { clusterName: string; migStrategy: MigStrategy };
 }
+
+/** Stable child-name part for a tag key. */
+const tagSlug = (key: string) => key.replace(/^k8s\.io\/cluster-autoscaler\//, "").replace(/[^A-Za-z0-9]+/g, "-").replace(/-$/, "").toLowerCase();
 
 /** One GPU pool: an EKS managed node group on an NVIDIA AMI, its launch template and node role. */
 export class GpuNodeGroup extends pulumi.ComponentResource {
@@ -76,6 +83,19 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
       },
     );
     this.nodeGroupName = this.nodeGroup.nodeGroupName;
+
+    if (args.autoscaling) {
+      // Tags on the node group do not reach its Auto Scaling group, which is
+      // where Cluster Autoscaler reads them.
+      const asgName = this.nodeGroup.resources.apply((r) => r[0]?.autoscalingGroups[0]?.name ?? "");
+      for (const [key, value] of Object.entries(nodeTemplateTags(pool, args.autoscaling.clusterName, args.autoscaling.migStrategy))) {
+        new aws.autoscaling.Tag(
+          `${name}-asg-${tagSlug(key)}`,
+          { autoscalingGroupName: asgName, tag: { key, value, propagateAtLaunch: false } },
+          { parent: this },
+        );
+      }
+    }
     this.registerOutputs({ nodeGroupName: this.nodeGroupName });
   }
 }

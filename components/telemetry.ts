@@ -5,6 +5,7 @@ import type { StackConfig } from "./config";
 import { contractDcgmFields, type CounterField } from "./dcgmCounters";
 import { DcgmExporter, dcgmRelease } from "./dcgmExporter";
 import { DevicePlugin } from "./devicePlugin";
+import { MigManager } from "./migManager";
 import { monitorSelectorLabels, PrometheusStack } from "./prometheusStack";
 import { dcgmScrapeJob, infermeshScrapeJobs, type ScrapeJob } from "./scrapeJobs";
 import { ScrapeTargets } from "./scrapeTargets";
@@ -43,6 +44,10 @@ export class Telemetry extends pulumi.ComponentResource {
     const gpuSystem = new k8s.core.v1.Namespace(`${name}-device-plugin`, { metadata: { name: devicePluginNamespace } }, after);
 
     new DevicePlugin(`${name}-device-plugin`, { namespace: gpuSystem.metadata.name, migStrategy: config.telemetry.migStrategy }, { parent: this });
+    const migPools = Object.values(config.gpuPools).filter((p) => p.mig);
+    if (migPools.length > 0) {
+      new MigManager(`${name}-mig`, { pools: migPools, strategy: config.telemetry.migStrategy, dependsOn: cluster.workloadDependencies }, { parent: this });
+    }
     new DcgmExporter(
       `${name}-dcgm`,
       { namespace: monitoring.metadata.name, scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds, fields: plan.counterFields },

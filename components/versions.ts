@@ -27,3 +27,17 @@ export const charts = {
 
 /** Grafana chart for the `in-cluster` Grafana mode. */
 export const grafanaChart: ChartVersion = { repo: "https://grafana.github.io/helm-charts", chart: "grafana", version: "10.1.0" };
+
+/** Cluster Autoscaler chart; its image must match the cluster's Kubernetes minor version. */
+export const clusterAutoscalerChart: ChartVersion = { repo: "https://kubernetes.github.io/autoscaler", chart: "cluster-autoscaler", version: "9.46.6" };
+
+export function clusterAutoscalerImageTag(kubernetesVersion: string): string {
+  return `v${kubernetesVersion}.0`;
+}
+
+/**
+ * NVIDIA GPU Operator, installed only for its MIG manager: the EKS NVIDIA AMIs
+ * ship the driver and container toolkit, and the stack runs its own device
+ * plugin and DCGM exporter.
+ */
+export const gpuOperatorChart: ChartVersion = { repo: "https://helm.ngc.nvidia.com/nvidia", chart: "gpu-operator", version: "v26.7.0" };

@@ -11,6 +11,7 @@ export const offlineLookups: Record<string, CallHandler> = {
     return {
       id: name,
       name,
+      version: "1.33",
       arn: `arn:aws:eks:synth:000000000000:cluster/${name}`,
       endpoint: `https://${name}.eks.synth.invalid`,
       certificateAuthorities: [{ data: "c3ludGgtY2E=" }],

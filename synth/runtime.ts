@@ -54,7 +54,11 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
         identities: [{ oidcs: [{ issuer: `https://oidc.eks.synth.invalid/id/${name}` }] }],
       };
     case "aws:eks/nodeGroup:NodeGroup":
-      return { nodeGroupName: inputs.nodeGroupName ?? name, arn: `arn:aws:eks:synth:000000000000:nodegroup/${name}` };
+      return {
+        nodeGroupName: inputs.nodeGroupName ?? name,
+        arn: `arn:aws:eks:synth:000000000000:nodegroup/${name}`,
+        resources: [{ autoscalingGroups: [{ name: `eks-${name}-synth` }] }],
+      };
     case "aws:ec2/launchTemplate:LaunchTemplate":
       return { latestVersion: 1 };
     case "aws:grafana/workspace:Workspace":

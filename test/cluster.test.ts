@@ -78,6 +78,17 @@ export const alertingResources = [
   "kubernetes:core/v1:Secret::alerting-alertmanager",
 ];
 
+/** Cluster Autoscaler, present with GPU pools unless disabled. */
+export const autoscalerResources = [
+  "infermesh:cluster:ClusterAutoscaler::autoscaler",
+  "aws:iam/role:Role::autoscaler-irsa",
+  "aws:iam/rolePolicy:RolePolicy::autoscaler-irsa",
+  "kubernetes:helm.sh/v3:Release::autoscaler",
+];
+
+/** Node-template tags are asserted in test/autoscaling.test.ts; here only the rest of the set. */
+const withoutAsgTags = (keys: string[]) => keys.filter((k) => !k.startsWith("aws:autoscaling/tag:Tag::"));
+
 const l4Pool = [
   "aws:ec2/launchTemplate:LaunchTemplate::gpu-l4",
   "aws:eks/nodeGroup:NodeGroup::gpu-l4",
@@ -91,7 +102,9 @@ const l4Pool = [
 describe("created cluster", () => {
   it("registers exactly the VPC, control plane, OIDC, add-ons, system nodes and each pool", async () => {
     const resources = await deploy(parse(baseRaw()));
-    expect(resources.map(key).sort()).toEqual([...createdClusterResources, ...l4Pool, ...telemetryResources, ...alertingResources, "pulumi:providers:aws::aws"].sort());
+    expect(withoutAsgTags(resources.map(key)).sort()).toEqual(
+      [...createdClusterResources, ...l4Pool, ...telemetryResources, ...alertingResources, ...autoscalerResources, "pulumi:providers:aws::aws"].sort(),
+    );
   });
 
   it("uses one tagged AWS provider for every AWS resource", async () => {
@@ -181,7 +194,7 @@ describe("existing cluster", () => {
 
   it("creates no cluster resources, only the pools, a Kubernetes provider and telemetry", async () => {
     const resources = await deploy(parse(existing()));
-    expect(resources.map(key).sort()).toEqual(
+    expect(withoutAsgTags(resources.map(key)).sort()).toEqual(
       [
         "infermesh:cluster:Cluster::cluster",
         "pulumi:providers:kubernetes::cluster-k8s",
@@ -189,6 +202,7 @@ describe("existing cluster", () => {
         ...l4Pool,
         ...telemetryResources,
         ...alertingResources,
+        ...autoscalerResources,
         // The attached cluster's aws-node may rely on the node role for ENIs.
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment::gpu-l4-role-cni",
       ].sort(),

@@ -23,7 +23,8 @@ const families: FamilyCase[] = [
   { instanceType: "p4d.24xlarge", migProfile: "1g.5gb", amiType: "AL2023_x86_64_NVIDIA", gpuModel: "A100-40GB", device: "/dev/xvda", migConfig: "all-1g.5gb" },
   { instanceType: "p4de.24xlarge", amiType: "AL2023_x86_64_NVIDIA", gpuModel: "A100-80GB", device: "/dev/xvda" },
   { instanceType: "p5.48xlarge", migProfile: "1g.10gb+me", amiType: "AL2023_x86_64_NVIDIA", gpuModel: "H100-80GB", device: "/dev/xvda", migConfig: "all-1g.10gb.me" },
-  { instanceType: "p5e.48xlarge", amiFamily: "bottlerocket", migProfile: "3g.71gb", amiType: "BOTTLEROCKET_x86_64_NVIDIA", gpuModel: "H200-141GB", device: "/dev/xvdb", migConfig: "all-3g.71gb" },
+  { instanceType: "p5e.48xlarge", migProfile: "3g.71gb", amiType: "AL2023_x86_64_NVIDIA", gpuModel: "H200-141GB", device: "/dev/xvda", migConfig: "all-3g.71gb" },
+  { instanceType: "g6e.12xlarge", amiFamily: "bottlerocket", amiType: "BOTTLEROCKET_x86_64_NVIDIA", gpuModel: "L40S", device: "/dev/xvdb" },
   { instanceType: "p5en.48xlarge", amiType: "AL2023_x86_64_NVIDIA", gpuModel: "H200-141GB", device: "/dev/xvda" },
 ];
 

@@ -92,6 +92,19 @@ export type GrafanaConfig =
   | { mode: "external"; url: string; token: pulumi.Output<string>; prometheusUrl?: string }
   | { mode: "in-cluster"; url: string };
 
+export interface AutoscalerConfig {
+  enabled: boolean;
+  scaleDownDelay: string;
+  /** Priority-expander weight of every GPU pool, by pool name. */
+  priorities: Record<string, number>;
+}
+
+export interface CapacityConfig {
+  idleUtilizationPercent: number;
+  idleWindow: string;
+  pendingPodTimeout: string;
+}
+
 export interface ModelConfig {
   queueDepthMax?: number;
   latencyP95MaxMs?: number;
@@ -114,6 +127,8 @@ export interface StackConfig {
   /** Absent when the stack does not manage a Grafana. */
   grafana?: GrafanaConfig;
   alerting: AlertingConfig;
+  autoscaler: AutoscalerConfig;
+  capacity: CapacityConfig;
   /** When this deployment runs (read once, here); short-lived credentials are renewed from it. */
   deployedAt: string;
 }
@@ -147,6 +162,13 @@ export function parseStackConfig(
   if (policy) problems.push(...policyProblems(parsed, raw, policy));
   if (parsed.cluster?.mode === "create") problems.push(...networkProblems(parsed.cluster, parsed.region));
   if (parsed.telemetry && parsed.gpuPools) problems.push(...telemetryProblems(parsed.telemetry, parsed.gpuPools));
+  if (parsed.autoscaler && parsed.gpuPools) {
+    for (const name of Object.keys(parsed.autoscaler.expanderPriorities)) {
+      if (!Object.hasOwn(parsed.gpuPools, name)) {
+        problems.push({ path: `infermesh:autoscaler.expanderPriorities.${name}`, message: `got a pool that does not exist; pools: ${Object.keys(parsed.gpuPools).join(", ") || "none"}` });
+      }
+    }
+  }
   problems.push(...alertingProblems(parsed, raw, ctx.secretKeys ?? []));
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -183,6 +205,17 @@ export function parseStackConfig(
     },
     ...(s.grafana ? { grafana: resolveGrafana(s.grafana, s.secrets) } : {}),
     alerting: resolveAlerting(s.alerting, s.grafana, s.secrets),
+    autoscaler: {
+      enabled: s.autoscaler.enabled,
+      scaleDownDelay: s.autoscaler.scaleDownDelay,
+      priorities: Object.fromEntries(
+        Object.entries(s.gpuPools).map(([name, pool]) => [
+          name,
+          s.autoscaler.expanderPriorities[name] ?? ((pool.capacity ?? p.defaultCapacity) === "spot" ? 20 : 10),
+        ]),
+      ),
+    },
+    capacity: s.capacity,
     deployedAt: (ctx.now ?? new Date()).toISOString(),
   };
 }
@@ -274,15 +307,23 @@ function alertingProblems(parsed: Partial<Sections>, raw: RawConfig, secretKeys:
 
 function telemetryProblems(telemetry: Sections["telemetry"], pools: Sections["gpuPools"]): ConfigProblem[] {
   const migPools = Object.entries(pools).filter(([, p]) => p.migProfile !== undefined).map(([name]) => name);
+  const problems: ConfigProblem[] = [];
+  for (const [name, pool] of Object.entries(pools)) {
+    if (pool.migProfile !== undefined && pool.amiFamily === "bottlerocket") {
+      problems.push({
+        path: `infermesh:gpuPools.${name}.amiFamily`,
+        message: `got "bottlerocket" with migProfile ${JSON.stringify(pool.migProfile)}; the NVIDIA MIG manager cannot repartition Bottlerocket's GPUs (allowed with MIG: al2023)`,
+      });
+    }
+  }
   if (telemetry.migStrategy === "none" && migPools.length > 0) {
-    return [
+    problems.push(
       {
         path: "infermesh:telemetry.migStrategy",
         message: `got "none" while pools ${migPools.join(", ")} set migProfile; with "none" the device plugin ignores MIG instances (allowed here: single | mixed)`,
-      },
-    ];
+      });
   }
-  return [];
+  return problems;
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -306,6 +306,24 @@ export const alertingSchema = obj({
   }).default({ critical: "1h", warning: "4h", info: "24h" }),
 });
 
+export const autoscalerSchema = obj({
+  /** Cluster Autoscaler for the GPU pools (scale from zero, spot first). */
+  enabled: z.boolean().default(true),
+  /** How long a GPU node must be unneeded before it is removed. */
+  scaleDownDelay: duration("1m", "24h").default("10m"),
+  /** Priority-expander weight per pool (higher wins); defaults to 20 for spot pools and 10 for on-demand pools. */
+  expanderPriorities: z.record(z.string(), int().min(1).max(1000)).default({}),
+});
+
+export const capacitySchema = obj({
+  /** A GPU held by a pod below this utilization (percent) counts as idle. */
+  idleUtilizationPercent: z.number().min(0).max(100).default(5),
+  /** ...when it stays there for this long. */
+  idleWindow: duration("10m", "7d").default("1h"),
+  /** GPU pods pending longer than this raise InfermeshGpuPodsPending. */
+  pendingPodTimeout: duration("1m", "24h").default("10m"),
+});
+
 /** Each top-level key of the stack's config, validated on its own so one bad section never hides another's problems. */
 export const sections = {
   region: z.string({ error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : undefined) }).regex(regionPattern, { error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : `got ${JSON.stringify(i.input)}; not an AWS region name like us-west-2`) }),
@@ -317,6 +335,8 @@ export const sections = {
   tags: tagsSchema.default({}),
   telemetry: telemetrySchema.default(telemetrySchema.parse({})),
   grafana: grafanaSchema.optional(),
+  autoscaler: autoscalerSchema.default(autoscalerSchema.parse({})),
+  capacity: capacitySchema.default(capacitySchema.parse({})),
   alerting: alertingSchema.default(alertingSchema.parse({})),
   /** Secret values (tokens, webhook URLs, keys), set with `pulumi config set --secret --path 'infermesh:secrets.<name>'`. */
   secrets: z.record(secretName, z.string().min(1)).default({}),

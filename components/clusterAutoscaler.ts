@@ -1,0 +1,131 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { systemNodeLabels } from "./cluster";
+import type { AutoscalerConfig } from "./config";
+import { irsaAssumeRolePolicy } from "./iam";
+import { discoveryTags } from "./nodeTemplate";
+import { clusterAutoscalerChart, clusterAutoscalerImageTag } from "./versions";
+
+export const autoscalerNamespace = "kube-system";
+export const autoscalerServiceAccount = "cluster-autoscaler";
+
+/**
+ * Describe calls need `*` (they take no resource); the two calls that change
+ * capacity are limited to Auto Scaling groups tagged as this cluster's.
+ */
+export function clusterAutoscalerPolicy(clusterName: string): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "Discover",
+        Effect: "Allow",
+        Action: [
+          "autoscaling:DescribeAutoScalingGroups",
+          "autoscaling:DescribeAutoScalingInstances",
+          "autoscaling:DescribeLaunchConfigurations",
+          "autoscaling:DescribeScalingActivities",
+          "autoscaling:DescribeTags",
+          "ec2:DescribeImages",
+          "ec2:DescribeInstanceTypes",
+          "ec2:DescribeLaunchTemplateVersions",
+          "ec2:GetInstanceTypesFromInstanceRequirements",
+          "eks:DescribeNodegroup",
+        ],
+        Resource: "*",
+      },
+      {
+        Sid: "ScaleOwnGroups",
+        Effect: "Allow",
+        Action: ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+        Resource: "*",
+        Condition: { StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: "owned", "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true" } },
+      },
+    ],
+  });
+}
+
+/** ASG-name patterns of a pool: EKS names a managed group's ASG `eks-<node group name>-<uuid>`, and the node group is auto-named `gpu-<pool>-<7 hex>`. */
+export function poolGroupPattern(pool: string): string {
+  return `^eks-gpu-${pool.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-[0-9a-f]{7}-.*`;
+}
+
+/** Priority-expander configuration: higher weight first, so spot pools are tried before on-demand pools that fit the same pod. */
+export function expanderPriorities(priorities: Record<string, number>): Record<number, string[]> {
+  const byWeight: Record<number, string[]> = {};
+  for (const [pool, weight] of Object.entries(priorities).sort(([a], [b]) => a.localeCompare(b))) {
+    (byWeight[weight] ??= []).push(poolGroupPattern(pool));
+  }
+  // Anything else (the system group) last.
+  (byWeight[1] ??= []).push(".*");
+  return byWeight;
+}
+
+export function clusterAutoscalerValues(args: { clusterName: string; region: string; kubernetesVersion: string; roleArn: string; autoscaler: AutoscalerConfig }) {
+  return {
+    cloudProvider: "aws",
+    awsRegion: args.region,
+    autoDiscovery: { clusterName: args.clusterName, tags: Object.keys(discoveryTags(args.clusterName)) },
+    image: { tag: clusterAutoscalerImageTag(args.kubernetesVersion) },
+    rbac: { serviceAccount: { create: true, name: autoscalerServiceAccount, annotations: { "eks.amazonaws.com/role-arn": args.roleArn } } },
+    nodeSelector: { ...systemNodeLabels },
+    extraArgs: {
+      expander: "priority",
+      "scale-down-unneeded-time": args.autoscaler.scaleDownDelay,
+      "scale-down-delay-after-add": "10m",
+      "balance-similar-node-groups": true,
+      "skip-nodes-with-local-storage": false,
+    },
+    expanderPriorities: expanderPriorities(args.autoscaler.priorities),
+  };
+}
+
+export interface ClusterAutoscalerArgs {
+  clusterName: string;
+  region: string;
+  /** Minor version, e.g. `1.34`; an attached cluster's comes from AWS. */
+  kubernetesVersion: pulumi.Input<string>;
+  autoscaler: AutoscalerConfig;
+  oidcProviderArn: pulumi.Input<string>;
+  oidcIssuer: pulumi.Input<string>;
+  dependsOn?: pulumi.Resource[];
+}
+
+/** Cluster Autoscaler on the system nodes, with an IRSA role that can resize only this cluster's tagged groups. */
+export class ClusterAutoscaler extends pulumi.ComponentResource {
+  static readonly type = "infermesh:cluster:ClusterAutoscaler";
+
+  constructor(name: string, args: ClusterAutoscalerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(ClusterAutoscaler.type, name, {}, opts);
+    const role = new aws.iam.Role(
+      `${name}-irsa`,
+      {
+        assumeRolePolicy: pulumi
+          .all([args.oidcProviderArn, args.oidcIssuer])
+          .apply(([oidcProviderArn, oidcIssuer]) =>
+            irsaAssumeRolePolicy({ oidcProviderArn, oidcIssuer, namespace: autoscalerNamespace, serviceAccount: autoscalerServiceAccount }),
+          ),
+      },
+      { parent: this },
+    );
+    const policy = new aws.iam.RolePolicy(`${name}-irsa`, { role: role.id, policy: clusterAutoscalerPolicy(args.clusterName) }, { parent: this });
+    new k8s.helm.v3.Release(
+      name,
+      {
+        name: "cluster-autoscaler",
+        chart: clusterAutoscalerChart.chart,
+        version: clusterAutoscalerChart.version,
+        repositoryOpts: { repo: clusterAutoscalerChart.repo },
+        namespace: autoscalerNamespace,
+        values: pulumi
+          .all([role.arn, args.kubernetesVersion])
+          .apply(([roleArn, kubernetesVersion]) =>
+            clusterAutoscalerValues({ clusterName: args.clusterName, region: args.region, autoscaler: args.autoscaler, kubernetesVersion, roleArn }),
+          ),
+      },
+      { parent: this, dependsOn: [policy, ...(args.dependsOn ?? [])] },
+    );
+    this.registerOutputs({});
+  }
+}

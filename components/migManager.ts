@@ -1,0 +1,74 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { stringify } from "yaml";
+import type { GpuPoolConfig, MigStrategy } from "./config";
+import { gpuToleration } from "./devicePlugin";
+import { gpuModels } from "./gpuInstances";
+import { gpuOperatorChart } from "./versions";
+
+export const migConfigMapName = "infermesh-mig-parted-config";
+
+/**
+ * NVIDIA mig-parted configuration with exactly the layouts the pools name in
+ * their `nvidia.com/mig.config` label, plus `all-disabled` for GPUs that are
+ * not partitioned.
+ */
+export function migPartedConfig(pools: readonly GpuPoolConfig[]): string {
+  const configs: Record<string, unknown> = { "all-disabled": [{ devices: "all", "mig-enabled": false }] };
+  for (const pool of pools) {
+    if (!pool.mig) continue;
+    configs[pool.mig.config] = [{ devices: "all", "mig-enabled": true, "mig-devices": { [pool.mig.profile]: gpuModels[pool.gpu].migProfiles[pool.mig.profile] } }];
+  }
+  return stringify({ version: "v1", "mig-configs": configs }, { lineWidth: 0 });
+}
+
+export function gpuOperatorValues(pools: readonly GpuPoolConfig[], strategy: MigStrategy) {
+  return {
+    // The EKS NVIDIA AMIs ship the driver and container toolkit; the stack
+    // owns the device plugin and DCGM exporter. Only the MIG manager (and the
+    // node feature discovery it relies on) runs from the operator.
+    driver: { enabled: false },
+    toolkit: { enabled: false },
+    devicePlugin: { enabled: false },
+    dcgmExporter: { enabled: false },
+    dcgm: { enabled: false },
+    gfd: { enabled: false },
+    nfd: { enabled: true },
+    mig: { strategy },
+    migManager: {
+      enabled: true,
+      env: [{ name: "WITH_REBOOT", value: "false" }],
+      config: { create: true, name: migConfigMapName, default: "all-disabled", data: { "config.yaml": migPartedConfig(pools) } },
+    },
+    daemonsets: { tolerations: [gpuToleration] },
+  };
+}
+
+export interface MigManagerArgs {
+  pools: GpuPoolConfig[];
+  strategy: MigStrategy;
+  dependsOn?: pulumi.Resource[];
+}
+
+/** Applies each MIG pool's `nvidia.com/mig.config` layout to its GPUs (the GPU Operator's MIG manager). */
+export class MigManager extends pulumi.ComponentResource {
+  static readonly type = "infermesh:gpu:MigManager";
+
+  constructor(name: string, args: MigManagerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(MigManager.type, name, {}, opts);
+    new k8s.helm.v3.Release(
+      name,
+      {
+        name: "gpu-operator",
+        chart: gpuOperatorChart.chart,
+        version: gpuOperatorChart.version,
+        repositoryOpts: { repo: gpuOperatorChart.repo },
+        namespace: "gpu-operator",
+        createNamespace: true,
+        values: gpuOperatorValues(args.pools, args.strategy),
+      },
+      { parent: this, dependsOn: args.dependsOn },
+    );
+    this.registerOutputs({});
+  }
+}
