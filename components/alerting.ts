@@ -17,10 +17,17 @@ import { alertmanagerConfig, grafanaPolicyTree, routedSeverities, severityReceiv
 /** The stack's alerts as delivered (runbook links, environment label) and its rule groups, from config alone. */
 export function alertingPlan(config: StackConfig): { alerts: DeliveredAlert[]; groups: PrometheusRuleGroup[] } {
   const alerts = deliver(
-    alertCatalog({ thresholds: config.alerting.thresholds, models: config.models, scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds }),
+    alertCatalog({
+      thresholds: config.alerting.thresholds,
+      models: config.models,
+      scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds,
+      poolMaxSizes: Object.fromEntries(Object.values(config.gpuPools).map((p) => [p.name, p.scaling.max])),
+      capacity: config.capacity,
+    }),
     { runbookBaseUrl: config.alerting.runbookBaseUrl, labels: { environment: config.environment } },
   );
-  return { alerts, groups: prometheusRuleGroups(alerts, recordingRules(config.telemetry.scrapeIntervalSeconds), config.telemetry.scrapeInterval) };
+  const recording = recordingRules(config.telemetry.scrapeIntervalSeconds, { idleUtilizationPercent: config.capacity.idleUtilizationPercent });
+  return { alerts, groups: prometheusRuleGroups(alerts, recording, config.telemetry.scrapeInterval) };
 }
 
 /** Secret halves of the contact points, resolved together (still secret as an Output). */

@@ -69,6 +69,7 @@ export function dashboardsFor(config: StackConfig): Record<string, object> {
     scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds,
     thresholds: config.alerting.thresholds,
     models: config.models,
+    idleWindow: config.capacity.idleWindow,
   });
   const source = { text: `infermesh-${config.stack}`, value: dataSourceUid(config.stack) };
   return Object.fromEntries(

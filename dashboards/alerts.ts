@@ -8,12 +8,13 @@
  * - `warning`: will affect users if left alone; goes to the team's chat.
  * - `info`: worth knowing, no action expected soon; chat or email only.
  */
+import { gpuResourceMatcher } from "./queries";
 import { rateWindow, recordedNames, type RecordedNames } from "./recording";
 
 export const severities = ["critical", "warning", "info"] as const;
 export type Severity = (typeof severities)[number];
 
-export type AlertGroup = "serving" | "gpu" | "routing" | "targets";
+export type AlertGroup = "serving" | "gpu" | "routing" | "targets" | "capacity";
 
 export interface AlertRule {
   /** CamelCase `<Component><Symptom>`, prefixed `Infermesh`. */
@@ -70,6 +71,10 @@ export interface AlertContext {
   /** Per-model overrides; models not listed use the defaults. */
   models: Record<string, { queueDepthMax?: number; latencyP95MaxMs?: number }>;
   scrapeIntervalSeconds: number;
+  /** Maximum size of each GPU pool, by pool name (pool-at-max alert). */
+  poolMaxSizes?: Record<string, number>;
+  /** Idle and pending-pod settings; defaults: idle for 1h, pending for 10m. */
+  capacity?: { idleWindow: string; pendingPodTimeout: string };
 }
 
 const quote = (value: string) => JSON.stringify(value);
@@ -94,9 +99,19 @@ function limitsOf(models: AlertContext["models"], key: "queueDepthMax" | "latenc
   return Object.fromEntries(Object.entries(models).flatMap(([m, t]) => (t[key] === undefined ? [] : [[m, t[key] as number]])));
 }
 
+/** `count of the pool's nodes >= its max`, one term per pool (pools are disjoint). */
+function poolAtMaxExpr(nodePool: string, maxSizes: Record<string, number>): string | undefined {
+  const pools = Object.keys(maxSizes).sort();
+  if (pools.length === 0) return undefined;
+  const terms = pools.map((p) => `count by (pool) (${nodePool}{pool=${quote(p)}}) >= ${maxSizes[p]}`);
+  return terms.length === 1 ? terms[0] : terms.map((t) => `(${t})`).join(" or ");
+}
+
 export function alertCatalog(ctx: AlertContext): AlertRule[] {
   const r: RecordedNames = recordedNames(rateWindow(ctx.scrapeIntervalSeconds));
   const t = ctx.thresholds;
+  const capacity = ctx.capacity ?? { idleWindow: "1h", pendingPodTimeout: "10m" };
+  const poolAtMax = poolAtMaxExpr(r.nodePool, ctx.poolMaxSizes ?? {});
   return [
     {
       name: "InfermeshHighQueueDepth",
@@ -232,6 +247,44 @@ export function alertCatalog(ctx: AlertContext): AlertRule[] {
       severity: "critical",
       summary: "A large share of a model's inferences fail.",
       description: "{{ $value | humanizePercentage }} of inferences of model {{ $labels.model }} failed for 10 minutes.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+    {
+      name: "InfermeshGpuPodsPending",
+      group: "capacity",
+      expr: `max by (namespace, pod) (kube_pod_status_phase{phase="Pending"}) == 1 and on (namespace, pod) max by (namespace, pod) (kube_pod_container_resource_requests{${gpuResourceMatcher}}) > 0`,
+      for: capacity.pendingPodTimeout,
+      severity: "warning",
+      summary: "A pod that needs a GPU cannot be scheduled.",
+      description: `Pod {{ $labels.namespace }}/{{ $labels.pod }} has been waiting for a GPU for ${capacity.pendingPodTimeout}; its pool may be at its maximum size or out of that capacity type.`,
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+    ...(poolAtMax
+      ? [
+          {
+            name: "InfermeshGpuPoolAtMaxSize",
+            group: "capacity" as const,
+            expr: poolAtMax,
+            for: "15m",
+            severity: "warning" as const,
+            summary: "A GPU pool is at its maximum size.",
+            description: "GPU pool {{ $labels.pool }} has {{ $value }} nodes, its maximum, for 15 minutes; it cannot grow for more demand.",
+            noDataState: "OK" as const,
+            execErrState: "Error" as const,
+          },
+        ]
+      : []),
+    {
+      name: "InfermeshGpuIdle",
+      group: "capacity",
+      // The recorded series is 1 while a pod holds the GPU below the idle threshold.
+      expr: `${r.gpuIdle} == 1`,
+      for: capacity.idleWindow,
+      severity: "info",
+      summary: "A GPU held by a pod is doing almost nothing.",
+      description: `GPU {{ $labels.gpu_uuid }}{{ if $labels.mig_profile }} ({{ $labels.mig_profile }}){{ end }} on node {{ $labels.node }}, held by {{ $labels.namespace }}/{{ $labels.pod }}, has been idle for ${capacity.idleWindow}.`,
       noDataState: "OK",
       execErrState: "Error",
     },

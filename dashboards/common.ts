@@ -69,11 +69,17 @@ export const units = {
   watts: "watt",
   count: "short",
   none: "none",
+  hours: "h",
 } as const;
 
 /** The catalog's queries for a stack: recorded series at the stack's rate window. */
 export function catalog(ctx: DashboardContext): Record<PanelKey, PanelQuery[]> {
-  return panelQueries(queryContext(rateWindow(ctx.scrapeIntervalSeconds)));
+  return panelQueries(
+    queryContext(rateWindow(ctx.scrapeIntervalSeconds), {
+      scrapeIntervalSeconds: ctx.scrapeIntervalSeconds,
+      ...(ctx.idleWindow ? { idleWindow: ctx.idleWindow } : {}),
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------

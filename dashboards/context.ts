@@ -17,6 +17,8 @@ export interface DashboardContext {
   thresholds: AlertThresholds;
   /** Per-model overrides of the thresholds; models not listed use `thresholds`. */
   models: Record<string, { queueDepthMax?: number; latencyP95MaxMs?: number }>;
+  /** How long a held GPU must stay below the idle threshold to count as idle; defaults to 1h. */
+  idleWindow?: string;
 }
 
 /** The seed's "Suggested Dashboards Layout" names. */

@@ -95,5 +95,58 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
       }),
     )
     .withPanel(timeseriesPanel({ title: "GPU Temperature", description: "Temperature of each GPU.", unit: units.celsius, queries: q.gpuTemperature, width: 8, dataLinks: nodeOfSeries }))
-    .withPanel(timeseriesPanel({ title: "GPU Power Draw", description: "Power drawn by each GPU.", unit: units.watts, queries: q.gpuPower, width: 8, min: 0, dataLinks: nodeOfSeries }));
+    .withPanel(timeseriesPanel({ title: "GPU Power Draw", description: "Power drawn by each GPU.", unit: units.watts, queries: q.gpuPower, width: 8, min: 0, dataLinks: nodeOfSeries }))
+    .withRow(new RowBuilder("Capacity and waste"))
+    .withPanel(
+      timeseriesPanel({
+        title: "GPUs Allocatable vs Requested",
+        description: "Per GPU pool: GPUs (or MIG slices) the nodes offer, and those requested by running pods.",
+        unit: units.count,
+        queries: q.gpusByPool,
+        width: 12,
+        min: 0,
+      }),
+    )
+    .withPanel(
+      tablePanel({
+        title: "Nodes per Pool",
+        description: "GPU nodes in each pool, by capacity type (spot or on-demand).",
+        unit: units.count,
+        queries: q.nodesByPool,
+        width: 6,
+        valueName: "Nodes",
+      }),
+    )
+    .withPanel(
+      tablePanel({
+        title: "Pending GPU Pods",
+        description: "Pods waiting for a GPU, per namespace. Pods pending long mean a pool at its maximum or no capacity of that type.",
+        unit: units.count,
+        queries: q.pendingGpuPods,
+        width: 6,
+        valueName: "Pending pods",
+        thresholds: limitSteps(1, "green", "orange"),
+      }),
+    )
+    .withPanel(
+      tablePanel({
+        title: "Idle GPUs",
+        description: `GPUs (or MIG instances) held by a pod but below the idle utilization threshold for the whole idle window (${ctx.idleWindow ?? "1h"}), per pool and namespace.`,
+        unit: units.count,
+        queries: q.idleGpus,
+        width: 12,
+        valueName: "Idle GPUs",
+        thresholds: limitSteps(1, "green", "orange"),
+      }),
+    )
+    .withPanel(
+      tablePanel({
+        title: "GPU-Hours Wasted",
+        description: "GPU-hours spent idle while held by a pod over the dashboard's time range, per pool and namespace.",
+        unit: units.hours,
+        queries: q.gpuHoursWasted,
+        width: 12,
+        valueName: "GPU-hours",
+      }),
+    );
 }

@@ -285,6 +285,27 @@ export const metrics = {
     help: "Node labels allowlisted in kube-state-metrics, as label_<name> (e.g. label_infermesh_io_node_class).",
     labels: ["node", "label_infermesh_io_node_class", "label_infermesh_io_pool", "label_infermesh_io_capacity", "label_topology_kubernetes_io_zone"],
   },
+  kube_node_status_allocatable: {
+    type: "gauge",
+    unit: "count",
+    source: "kube-state-metrics",
+    help: "Allocatable resources of a node; GPU resources appear as resource=nvidia_com_gpu or nvidia_com_mig_<profile>.",
+    labels: ["node", "resource", "unit"],
+  },
+  kube_pod_container_resource_requests: {
+    type: "gauge",
+    unit: "count",
+    source: "kube-state-metrics",
+    help: "Resources a container requests; `node` is set once the pod is scheduled.",
+    labels: ["namespace", "pod", "container", "node", "resource", "unit"],
+  },
+  kube_pod_status_phase: {
+    type: "gauge",
+    unit: "bool",
+    source: "kube-state-metrics",
+    help: "1 for the pod's current phase (Pending, Running, Succeeded, Failed, Unknown), 0 for the others.",
+    labels: ["namespace", "pod", "phase"],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricName = keyof typeof metrics;

@@ -39,14 +39,21 @@ const gpuLabels = metrics.DCGM_FI_DEV_FB_USED.labels;
 export interface QueryContext {
   /** Recorded series names for the stack's rate window. */
   recorded: RecordedNames;
+  /** How long a held GPU must stay below the idle threshold to count as idle. */
+  idleWindow: string;
+  /** Seconds between recorded samples, to turn counted idle samples into GPU-hours. */
+  scrapeIntervalSeconds: number;
 }
 
-export function queryContext(window: string): QueryContext {
-  return { recorded: recordedNames(window) };
+export function queryContext(window: string, opts: { idleWindow?: string; scrapeIntervalSeconds?: number } = {}): QueryContext {
+  return { recorded: recordedNames(window), idleWindow: opts.idleWindow ?? "1h", scrapeIntervalSeconds: opts.scrapeIntervalSeconds ?? 30 };
 }
+
+/** GPU extended resources as kube-state-metrics names them: whole GPUs, or MIG slices of the mixed strategy. */
+export const gpuResourceMatcher = 'resource=~"nvidia_com_gpu|nvidia_com_mig_.+"';
 
 /** Every panel query, by panel key. */
-export function panelQueries({ recorded: r }: QueryContext) {
+export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds }: QueryContext) {
   const model = filters(modelLevel);
   const gpu = filters(gpuLabels);
   const gpuWithUuid = filters(gpuLabels, ['gpu_uuid!=""']);
@@ -116,6 +123,42 @@ export function panelQueries({ recorded: r }: QueryContext) {
       { expr: `sum(${r.hedgeWins}${router}) / sum(${r.hedged}${router})`, legend: "hedges that won", refId: "B" },
     ],
     cancellationsByReason: [{ expr: `sum by (reason) (${r.cancellations}${router})`, legend: "{{reason}}" }],
+
+    // Capacity and waste, per GPU pool (node labels from kube-state-metrics, recorded as node → pool).
+    gpusByPool: [
+      { expr: `sum by (pool) (kube_node_status_allocatable{${gpuResourceMatcher}} * on (node) group_left (pool) ${r.nodePool})`, legend: "{{pool}} allocatable", refId: "A" },
+      {
+        expr: `sum by (pool) (kube_pod_container_resource_requests{${gpuResourceMatcher}} * on (namespace, pod) group_left () max by (namespace, pod) (kube_pod_status_phase{phase="Running"} == 1) * on (node) group_left (pool) ${r.nodePool})`,
+        legend: "{{pool}} requested",
+        refId: "B",
+      },
+    ],
+    pendingGpuPods: [
+      {
+        expr: `count by (namespace) (max by (namespace, pod) (kube_pod_container_resource_requests{${gpuResourceMatcher}}) * on (namespace, pod) max by (namespace, pod) (kube_pod_status_phase{phase="Pending"} == 1))`,
+        legend: "{{namespace}}",
+        instant: true,
+      },
+    ],
+    nodesByPool: [{ expr: `count by (pool, capacity) (${r.nodePool})`, legend: "{{pool}} ({{capacity}})", instant: true }],
+    // Idle: held by a pod and below the idle threshold for the whole idle window.
+    idleGpus: [
+      {
+        expr: `count by (pool, namespace) ((min_over_time(${r.gpuIdle}${gpu}[${idleWindow}]) == 1) * on (node) group_left (pool) ${r.nodePool})`,
+        legend: "{{pool}} {{namespace}}",
+        format: "table",
+        instant: true,
+      },
+    ],
+    // Each idle sample stands for one scrape interval of one GPU.
+    gpuHoursWasted: [
+      {
+        expr: `sum by (pool, namespace) (sum_over_time(${r.gpuIdle}${gpu}[$__range]) * on (node) group_left (pool) ${r.nodePool}) * ${scrapeIntervalSeconds} / 3600`,
+        legend: "{{pool}} {{namespace}}",
+        format: "table",
+        instant: true,
+      },
+    ],
   } satisfies Record<string, PanelQuery[]>;
 }
 

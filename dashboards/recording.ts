@@ -11,6 +11,7 @@
  * | `model` (queue depth) | model only: the grain of the queue-depth alert |
  * | `router`     | model, revision, tenant, zone (+ the metric's own) |
  * | `gpu`        | every GPU label (one series per GPU or MIG instance) |
+ * | `node`       | node, pool, capacity (GPU nodes only)              |
  *
  * `node` is not kept on request-level rules: a request rate per node and per
  * GPU is what the raw series already are, and keeping it would leave nothing
@@ -56,13 +57,22 @@ export function recordedNames(window: string) {
     hedgeWins: `router:infermesh_router_hedge_wins:rate${window}`,
     cancellations: `router:infermesh_router_cancellations:rate${window}`,
     gpuUtilization: "gpu:infermesh_gpu_utilization:percent",
+    gpuIdle: "gpu:infermesh_gpu_idle:bool",
+    nodePool: "node:infermesh_gpu_pool:info",
     vramRatio: "gpu:infermesh_gpu_memory_used:ratio",
   } as const;
 }
 
 export type RecordedNames = ReturnType<typeof recordedNames>;
 
-export function recordingRules(scrapeIntervalSeconds: number): RecordingRule[] {
+/** GPU GPU-utilization percent below which a GPU held by a pod counts as idle, unless the stack sets its own. */
+export const defaultIdleUtilizationPercent = 5;
+
+/** Which pool a GPU node belongs to, from kube-state-metrics' node labels. */
+export const nodePoolExpr =
+  'max by (node, pool, capacity) (label_replace(label_replace(kube_node_labels{label_infermesh_io_node_class="gpu"}, "pool", "$1", "label_infermesh_io_pool", "(.+)"), "capacity", "$1", "label_infermesh_io_capacity", "(.+)"))';
+
+export function recordingRules(scrapeIntervalSeconds: number, opts: { idleUtilizationPercent?: number } = {}): RecordingRule[] {
   const w = rateWindow(scrapeIntervalSeconds);
   const n = recordedNames(w);
   const model = by(modelLevel);
@@ -88,5 +98,12 @@ export function recordingRules(scrapeIntervalSeconds: number): RecordingRule[] {
       purpose: "utilization per GPU or MIG instance, fleet utilization",
     },
     { record: n.vramRatio, expr: "DCGM_FI_DEV_FB_USED / DCGM_FI_DEV_FB_TOTAL", purpose: "VRAM headroom panel and near-OOM alert" },
+    {
+      record: n.gpuIdle,
+      // Only GPUs a pod holds can be wasted; `pod` is set on those alone.
+      expr: `${n.gpuUtilization}{pod!=""} < bool ${opts.idleUtilizationPercent ?? defaultIdleUtilizationPercent}`,
+      purpose: "idle-GPU panels and GPU-hours wasted",
+    },
+    { record: n.nodePool, expr: nodePoolExpr, purpose: "capacity panels per pool, pool-at-max alert" },
   ];
 }

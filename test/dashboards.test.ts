@@ -575,7 +575,10 @@ describe("links", () => {
   });
 
   it("filters GPU Health by the node of the value clicked", () => {
-    for (const p of panelsOf(built.gpuHealth)) {
+    // Per-GPU and per-node panels; the capacity panels aggregate per pool, where no single node applies.
+    const perNode = panelsOf(built.gpuHealth).filter((p) => targetsOf(p).every((t) => /by \([^)]*\bnode\b/.test(t.expr ?? "")));
+    expect(perNode.length).toBeGreaterThanOrEqual(7);
+    for (const p of perNode) {
       const table = targetsOf(p).every((t) => t.format === "table");
       const expected = table ? "var-node=${__data.fields.node}" : "var-node=${__field.labels.node}";
       expect(

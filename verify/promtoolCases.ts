@@ -31,6 +31,9 @@ export const promtoolContext: AlertContext = {
   thresholds: defaultThresholds,
   models: { "gpt-7b": { queueDepthMax: 50 }, "llama-70b": { queueDepthMax: 20, latencyP95MaxMs: 6000 } },
   scrapeIntervalSeconds: promtoolScrapeIntervalSeconds,
+  poolMaxSizes: { "h100-spot": 2 },
+  // A shorter idle window than the default hour keeps the inputs short; the rule is the same.
+  capacity: { idleWindow: "30m", pendingPodTimeout: "10m" },
 };
 
 /** One promtool input series: `name{labels}` and values in expanding notation (`'0+1x20'`, `'1x10 0x30'`). */
@@ -566,6 +569,62 @@ export const alertScenarios: AlertScenario[] = [
     conditionFrom: "30s",
     firing: [{ labels: { model: "gpt-7b" }, description: "7% of inferences of model gpt-7b failed for 10 minutes." }],
   },
+  {
+    alert: "InfermeshGpuPodsPending",
+    kind: "healthy",
+    name: "a GPU pod pending for 5 minutes, then running; a CPU-only pod pending all along",
+    input: [
+      input("kube_pod_status_phase", { namespace: "serving", pod: "gpt-7b-r1-1", phase: "Pending" }, "1x10 0x30"),
+      input("kube_pod_status_phase", { namespace: "serving", pod: "gpt-7b-r1-1", phase: "Running" }, "0x10 1x30"),
+      input("kube_pod_container_resource_requests", { namespace: "serving", pod: "gpt-7b-r1-1", container: "runtime", resource: "nvidia_com_gpu", unit: "integer" }, "1x40"),
+      input("kube_pod_status_phase", { namespace: "batch", pod: "etl-0", phase: "Pending" }, "1x40"),
+      input("kube_pod_container_resource_requests", { namespace: "batch", pod: "etl-0", container: "etl", resource: "cpu", unit: "core" }, "2x40"),
+    ],
+  },
+  {
+    alert: "InfermeshGpuPodsPending",
+    kind: "breach",
+    name: "a pod asking for a MIG slice stays pending",
+    input: [
+      input("kube_pod_status_phase", { namespace: "serving", pod: "llama-70b-r3-2", phase: "Pending" }, "1x40"),
+      input("kube_pod_container_resource_requests", { namespace: "serving", pod: "llama-70b-r3-2", container: "runtime", resource: "nvidia_com_mig_3g_40gb", unit: "integer" }, "1x40"),
+    ],
+    conditionFrom: "0s",
+    firing: [
+      {
+        labels: { namespace: "serving", pod: "llama-70b-r3-2" },
+        description: "Pod serving/llama-70b-r3-2 has been waiting for a GPU for 10m; its pool may be at its maximum size or out of that capacity type.",
+      },
+    ],
+  },
+  {
+    alert: "InfermeshGpuPoolAtMaxSize",
+    kind: "healthy",
+    name: "one node in a pool whose maximum is two",
+    input: [input("kube_node_labels", kubeNode("gpu-node-a", "gpu", zoneA), "1x50"), input("kube_node_labels", kubeNode("system-node-a", "system", zoneA), "1x50")],
+  },
+  {
+    alert: "InfermeshGpuPoolAtMaxSize",
+    kind: "breach",
+    name: "a second node joins at 2m and the pool reaches its maximum of two",
+    input: [input("kube_node_labels", kubeNode("gpu-node-a", "gpu", zoneA), "1x50"), input("kube_node_labels", kubeNode("gpu-node-b", "gpu", zoneB), "_ _ _ _ 1x46")],
+    conditionFrom: "2m",
+    firing: [{ labels: { pool: "h100-spot" }, description: "GPU pool h100-spot has 2 nodes, its maximum, for 15 minutes; it cannot grow for more demand." }],
+  },
+  {
+    alert: "InfermeshGpuIdle",
+    kind: "healthy",
+    name: "a held GPU at 40%; an unheld GPU at 0% is not waste",
+    input: [input("DCGM_FI_DEV_GPU_UTIL", dcgm(h100a), "40x80"), input("DCGM_FI_DEV_GPU_UTIL", dcgm(h100b), "0x80")],
+  },
+  {
+    alert: "InfermeshGpuIdle",
+    kind: "breach",
+    name: "the pod's GPU drops to 2% at 1m and stays there",
+    input: [input("DCGM_FI_DEV_GPU_UTIL", dcgm(h100a), "40 40 2x80"), input("DCGM_FI_DEV_GPU_UTIL", dcgm(h100b), "0x82")],
+    conditionFrom: "1m",
+    firing: [{ labels: dcgm(h100a), description: `GPU ${h100a.gpu_uuid} on node gpu-node-a, held by serving/gpt-7b-r1-0, has been idle for 30m.` }],
+  },
 ];
 
 // ---------------------------------------------------------------------------
@@ -580,6 +639,8 @@ const routerA = routing("gpt-7b", "r1", "acme", "system-node-a", zoneA);
 const routerB = routing("gpt-7b", "r1", "acme", "system-node-b", zoneA);
 const wholeGpu = dcgm(h100a);
 const migGpu = dcgm(a100cMig);
+/** A second GPU held by a pod, nearly idle. */
+const idleHeld = dcgm({ ...h100b, namespace: "serving", pod: "qwen-14b-r1-0", container: "runtime", model: "qwen-14b", revision: "r1", tenant: "globex" });
 
 /** Cumulative per-scrape increments of gpt-7b's buckets on two GPUs: together 50, 90, 100, 100 requests/s at le 1000, 2000, 4000, +Inf. */
 const recordingBuckets: Array<[string, number, number]> = [
@@ -714,6 +775,9 @@ export const recordingScenarios: RecordingScenario[] = [
       input("DCGM_FI_DEV_FB_TOTAL", wholeGpu, "81920x20"),
       input("DCGM_FI_DEV_FB_USED", migGpu, "20480x20"),
       input("DCGM_FI_DEV_FB_TOTAL", migGpu, "40960x20"),
+      input("DCGM_FI_DEV_GPU_UTIL", idleHeld, "3x20"),
+      input("kube_node_labels", kubeNode("gpu-node-a", "gpu", zoneA), "1x20"),
+      input("kube_node_labels", kubeNode("system-node-a", "system", zoneA), "1x20"),
     ],
     cases: [
       {
@@ -722,8 +786,20 @@ export const recordingScenarios: RecordingScenario[] = [
         expected: [
           { labels: wholeGpu, value: 87 },
           { labels: migGpu, value: 25 },
+          { labels: idleHeld, value: 3 },
         ],
       },
+      {
+        record: rec.gpuIdle,
+        evalTime: "5m",
+        // Held GPUs only: 1 below the idle threshold, 0 above it.
+        expected: [
+          { labels: wholeGpu, value: 0 },
+          { labels: migGpu, value: 0 },
+          { labels: idleHeld, value: 1 },
+        ],
+      },
+      { record: rec.nodePool, evalTime: "5m", expected: [{ labels: { node: "gpu-node-a", pool: "h100-spot", capacity: "spot" }, value: 1 }] },
       {
         record: rec.vramRatio,
         evalTime: "5m",
