@@ -63,13 +63,14 @@ export function infermesh(config: StackConfig): StackOutputs {
         oidcProviderArn: cluster.oidcProviderArn,
         oidcIssuer: cluster.oidcIssuer,
         dependsOn: cluster.workloadDependencies,
+        ...(cluster.controlPlane ? { cluster: cluster.controlPlane } : {}),
       },
       inCluster,
     );
   }
-  const telemetry = new Telemetry("telemetry", { config, cluster }, inCluster);
+  const telemetry = new Telemetry("telemetry", { config, cluster, gpuNodeGroups: pools.map(([, group]) => group.nodeGroup) }, inCluster);
 
-  let grafanaSide: { endpoint: GrafanaEndpoint; content: GrafanaContent } | undefined;
+  let grafanaSide: { endpoint: GrafanaEndpoint; content: GrafanaContent; goesWith?: pulumi.Resource } | undefined;
   if (config.grafana) {
     const endpoint = new GrafanaEndpoint(
       "grafana",
@@ -81,11 +82,18 @@ export function infermesh(config: StackConfig): StackOutputs {
         sns: Object.values(config.alerting.contactPoints).some((cp) => cp.type === "sns"),
         protect: config.policy.protectStateful,
         dependsOn: cluster.workloadDependencies,
+        ...(cluster.controlPlane ? { cluster: cluster.controlPlane } : {}),
       },
       inCluster,
     );
-    const content = new GrafanaContent("grafana", { config, provider: endpoint.provider, dataSource: dataSourceTarget(config, telemetry.prometheus) });
-    grafanaSide = { endpoint, content };
+    // Grafana objects go with the Grafana when the stack destroys it: no API calls to a Grafana that is going away.
+    const goesWith = endpoint.workspace ?? (config.grafana.mode === "in-cluster" ? cluster.controlPlane : undefined);
+    const content = new GrafanaContent(
+      "grafana",
+      { config, provider: endpoint.provider, dataSource: dataSourceTarget(config, telemetry.prometheus) },
+      goesWith ? { deletedWith: goesWith } : {},
+    );
+    grafanaSide = { endpoint, content, ...(goesWith ? { goesWith } : {}) };
   }
   new Alerting(
     "alerting",
@@ -93,6 +101,11 @@ export function infermesh(config: StackConfig): StackOutputs {
       config,
       prometheus: telemetry.prometheus,
       namespace: monitoringNamespace,
+      namespaceOutput: telemetry.monitoringNamespace,
+      deletedWith: {
+        ...(cluster.controlPlane ? { cluster: cluster.controlPlane } : {}),
+        ...(grafanaSide?.goesWith ? { grafana: grafanaSide.goesWith } : {}),
+      },
       ...(grafanaSide
         ? { grafana: { provider: grafanaSide.endpoint.provider, folderUid: grafanaSide.content.folderUid, datasourceUid: grafanaSide.content.dataSourceUid } }
         : {}),

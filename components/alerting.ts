@@ -50,7 +50,15 @@ export function resolvedSecrets(config: StackConfig): pulumi.Output<ResolvedSecr
 export interface AlertingArgs {
   config: StackConfig;
   prometheus: PrometheusStack;
+  /** The monitoring namespace (its name, and the namespace object's output so objects in it wait for it). */
   namespace: string;
+  namespaceOutput: pulumi.Input<string>;
+  /**
+   * Skip deletes that a whole teardown makes moot: in-cluster objects go with
+   * the cluster the stack created, Grafana objects with its Grafana (so an
+   * expired token or a closed port-forward never blocks `destroy`).
+   */
+  deletedWith?: { cluster?: pulumi.Resource; grafana?: pulumi.Resource };
   /** Where Grafana-evaluated rules live; required when the evaluator is Grafana. */
   grafana?: { provider: grafana.Provider; folderUid: pulumi.Input<string>; datasourceUid: string };
 }
@@ -70,18 +78,20 @@ export class Alerting extends pulumi.ComponentResource {
     const ruleTarget: ConstructorParameters<typeof PrometheusRules>[1]["target"] = prometheus.ampWorkspace
       ? { kind: "amp", workspaceId: prometheus.ampWorkspace.id }
       : { kind: "in-cluster", namespace: args.namespace, selectorLabels: monitorSelectorLabels, dependsOn: [prometheus.release] };
+    const rulesGoWith = prometheus.ampWorkspace ?? args.deletedWith?.cluster;
+    const ruleOpts = { parent: this, ...(rulesGoWith ? { deletedWith: rulesGoWith } : {}) };
 
     new PrometheusRules(
       `${name}-recording`,
       { groups: groups.filter((g) => g.name === recordingGroupName), target: ruleTarget, ruleName: "infermesh-recording" },
-      { parent: this },
+      ruleOpts,
     );
 
     if (config.alerting.evaluator === "prometheus") {
       new PrometheusRules(
         `${name}-alerts`,
         { groups: groups.filter((g) => g.name !== recordingGroupName), target: ruleTarget, ruleName: "infermesh-alerts" },
-        { parent: this },
+        ruleOpts,
       );
       const definition = resolvedSecrets(config).apply((secrets) =>
         stringify(alertmanagerConfig(config.alerting, secrets, { stack: config.stack, environment: config.environment, region: config.region }), {
@@ -93,17 +103,17 @@ export class Alerting extends pulumi.ComponentResource {
         new aws.amp.AlertManagerDefinition(
           `${name}-alertmanager`,
           { workspaceId: prometheus.ampWorkspace.id, definition: definition.apply((cfg) => stringify({ alertmanager_config: cfg }, { lineWidth: 0 })) },
-          { parent: this },
+          { parent: this, deletedWith: prometheus.ampWorkspace },
         );
       } else {
         new k8s.core.v1.Secret(
           `${name}-alertmanager`,
           {
-            metadata: { name: alertmanagerSecretName, namespace: args.namespace },
+            metadata: { name: alertmanagerSecretName, namespace: args.namespaceOutput },
             type: "Opaque",
             stringData: { "alertmanager.yaml": pulumi.secret(definition) },
           },
-          { parent: this },
+          { parent: this, ...(args.deletedWith?.cluster ? { deletedWith: args.deletedWith.cluster } : {}) },
         );
       }
     } else {
@@ -116,7 +126,8 @@ export class Alerting extends pulumi.ComponentResource {
     const { config } = args;
     const target = args.grafana;
     if (!target) throw new pulumi.ResourceError("Grafana-evaluated alerts need a Grafana (infermesh:grafana)", this);
-    const opts = { parent: this, provider: target.provider };
+    const grafanaGoesWith = args.deletedWith?.grafana;
+    const opts = { parent: this, provider: target.provider, ...(grafanaGoesWith ? { deletedWith: grafanaGoesWith } : {}) };
     const routed = routedSeverities(config.alerting);
 
     const contactPoints = routed.map(({ severity, contactPoints: cps }) => {

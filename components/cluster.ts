@@ -56,6 +56,12 @@ export class Cluster extends pulumi.ComponentResource {
    * attached cluster, which already has them.
    */
   readonly workloadDependencies: pulumi.Resource[];
+  /**
+   * The control plane, when this stack created it. In-cluster objects with
+   * nothing outside the cluster are `deletedWith` it: destroying the whole
+   * cluster removes them anyway, so their own deletes are skipped.
+   */
+  readonly controlPlane?: aws.eks.Cluster;
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super(Cluster.type, name, {}, opts);
@@ -69,6 +75,7 @@ export class Cluster extends pulumi.ComponentResource {
     this.nodeSubnetIds = created.nodeSubnetIds;
     this.nodeDependencies = created.nodeDependencies;
     this.workloadDependencies = created.workloadDependencies;
+    if (created.controlPlane) this.controlPlane = created.controlPlane;
     this.kubeconfig = pulumi.secret(
       pulumi
         .all([this.name, this.endpoint, this.certificateAuthority])
@@ -176,6 +183,7 @@ export class Cluster extends pulumi.ComponentResource {
       nodeSubnetIds: pulumi.all(vpc.privateSubnetIds),
       nodeDependencies,
       workloadDependencies: [systemNodes, coredns, ebsCsi] as pulumi.Resource[],
+      controlPlane: cluster as aws.eks.Cluster | undefined,
     };
   }
 
@@ -193,6 +201,7 @@ export class Cluster extends pulumi.ComponentResource {
       nodeSubnetIds: config.subnetIds ? pulumi.output(config.subnetIds) : cluster.vpcConfig.subnetIds,
       nodeDependencies: [] as pulumi.Resource[],
       workloadDependencies: [] as pulumi.Resource[],
+      controlPlane: undefined as aws.eks.Cluster | undefined,
     };
   }
 }

@@ -90,6 +90,8 @@ export interface ClusterAutoscalerArgs {
   oidcProviderArn: pulumi.Input<string>;
   oidcIssuer: pulumi.Input<string>;
   dependsOn?: pulumi.Resource[];
+  /** The cluster the stack created: the release goes with it (its IAM role does not: that lives outside). */
+  cluster?: pulumi.Resource;
 }
 
 /** Cluster Autoscaler on the system nodes, with an IRSA role that can resize only this cluster's tagged groups. */
@@ -124,7 +126,7 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
             clusterAutoscalerValues({ clusterName: args.clusterName, region: args.region, autoscaler: args.autoscaler, kubernetesVersion, roleArn }),
           ),
       },
-      { parent: this, dependsOn: [policy, ...(args.dependsOn ?? [])] },
+      { parent: this, dependsOn: [policy, ...(args.dependsOn ?? [])], ...(args.cluster ? { deletedWith: args.cluster } : {}) },
     );
     this.registerOutputs({});
   }

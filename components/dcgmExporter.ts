@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./options";
 import { dcgmCountersCsv, type CounterField } from "./dcgmCounters";
 import { gpuToleration } from "./devicePlugin";
 import { charts } from "./versions";
@@ -31,6 +32,8 @@ export interface DcgmExporterArgs {
   namespace: pulumi.Input<string>;
   scrapeIntervalSeconds: number;
   fields: readonly CounterField[];
+  /** Installed after, and removed before, these (the GPU node groups it runs on). */
+  dependsOn?: pulumi.Resource[];
 }
 
 /** NVIDIA dcgm-exporter on every GPU node, with the counters the dashboards and alerts read. */
@@ -51,7 +54,7 @@ export class DcgmExporter extends pulumi.ComponentResource {
         namespace: args.namespace,
         values: dcgmExporterValues(args),
       },
-      { parent: this },
+      { ...childOptions(this, opts), dependsOn: args.dependsOn },
     );
     this.registerOutputs({ release: this.release.name });
   }

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./options";
 import type { MigStrategy } from "./config";
 import { gpuTaint } from "./gpuNodeGroup";
 import { charts } from "./versions";
@@ -42,6 +43,8 @@ export function devicePluginValues(migStrategy: MigStrategy) {
 export interface DevicePluginArgs {
   namespace: pulumi.Input<string>;
   migStrategy: MigStrategy;
+  /** Installed after, and removed before, these (the GPU node groups it runs on). */
+  dependsOn?: pulumi.Resource[];
 }
 
 /** NVIDIA's Kubernetes device plugin, advertising `nvidia.com/gpu` (or MIG slices) on GPU nodes. */
@@ -62,7 +65,7 @@ export class DevicePlugin extends pulumi.ComponentResource {
         namespace: args.namespace,
         values: devicePluginValues(args.migStrategy),
       },
-      { parent: this },
+      { ...childOptions(this, opts), dependsOn: args.dependsOn },
     );
     this.registerOutputs({ release: this.release.name });
   }

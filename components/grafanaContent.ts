@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./options";
 import * as grafana from "@pulumiverse/grafana";
 import { buildDashboards } from "../dashboards";
 import { dashboardKeys } from "../dashboards/context";
@@ -99,7 +100,7 @@ export class GrafanaContent extends pulumi.ComponentResource {
   constructor(name: string, args: GrafanaContentArgs, opts?: pulumi.ComponentResourceOptions) {
     super(GrafanaContent.type, name, {}, opts);
     const { config } = args;
-    const parent = { parent: this, provider: args.provider };
+    const parent = { ...childOptions(this, opts), provider: args.provider };
     // Nothing in the folder is kept by hand, so deleting it with its contents is always safe.
     const folder = new grafana.oss.Folder(`${name}-folder`, { ...folderFor(config), preventDestroyIfNotEmpty: false }, parent);
     const dataSource = new grafana.oss.DataSource(`${name}-prometheus`, dataSourceArgs(config, args.dataSource), parent);

@@ -43,6 +43,8 @@ export interface GrafanaEndpointArgs {
   protect: boolean;
   /** In-cluster mode: what the Grafana pod needs first. */
   dependsOn?: pulumi.Resource[];
+  /** In-cluster mode: the cluster the stack created (Grafana keeps nothing outside it). */
+  cluster?: pulumi.Resource;
 }
 
 /**
@@ -112,7 +114,7 @@ export class GrafanaEndpoint extends pulumi.ComponentResource {
           type: "Opaque",
           stringData: { "admin-user": "admin", "admin-password": pulumi.secret(password.result) },
         },
-        { parent: this, dependsOn: args.dependsOn },
+        { parent: this, dependsOn: args.dependsOn, ...(args.cluster ? { deletedWith: args.cluster } : {}) },
       );
       const release = new k8s.helm.v3.Release(
         `${name}-grafana`,
@@ -124,7 +126,7 @@ export class GrafanaEndpoint extends pulumi.ComponentResource {
           namespace: args.namespace,
           values: inClusterGrafanaValues(),
         },
-        { parent: this, dependsOn: [secret, ...(args.dependsOn ?? [])] },
+        { parent: this, dependsOn: [secret, ...(args.dependsOn ?? [])], ...(args.cluster ? { deletedWith: args.cluster } : {}) },
       );
       dependsOn = [release];
       url = pulumi.output(cfg.url);

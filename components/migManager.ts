@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./options";
 import { stringify } from "yaml";
 import type { GpuPoolConfig, MigStrategy } from "./config";
 import { gpuToleration } from "./devicePlugin";
@@ -67,7 +68,7 @@ export class MigManager extends pulumi.ComponentResource {
         createNamespace: true,
         values: gpuOperatorValues(args.pools, args.strategy),
       },
-      { parent: this, dependsOn: args.dependsOn },
+      { ...childOptions(this, opts), dependsOn: args.dependsOn },
     );
     this.registerOutputs({});
   }

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./options";
 import type { IPrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { stringify } from "yaml";
 import type { PrometheusRuleGroup } from "../dashboards/ruleFiles";
@@ -38,12 +39,12 @@ export class PrometheusRules extends pulumi.ComponentResource {
     const { target } = args;
     if (target.kind === "in-cluster") {
       new k8s.apiextensions.CustomResource(name, prometheusRuleManifest(args.ruleName, target.namespace, target.selectorLabels, args.groups), {
-        parent: this,
+        ...childOptions(this, opts),
         // The CRD comes with the operator's release; rules go before it on destroy.
         dependsOn: target.dependsOn,
       });
     } else {
-      new aws.amp.RuleGroupNamespace(name, { workspaceId: target.workspaceId, name: args.ruleName, data: ampRuleFile(args.groups) }, { parent: this });
+      new aws.amp.RuleGroupNamespace(name, { workspaceId: target.workspaceId, name: args.ruleName, data: ampRuleFile(args.groups) }, childOptions(this, opts));
     }
     this.registerOutputs({});
   }

@@ -123,6 +123,8 @@ export interface PrometheusStackArgs {
   alertmanagerFromSecret: boolean;
   /** What the Prometheus pods and volume need first (system nodes, EBS CSI driver). */
   dependsOn?: pulumi.Resource[];
+  /** The cluster the stack created; the StorageClass goes with it (the release does not: its volumes must be released). */
+  cluster?: pulumi.Resource;
 }
 
 /**
@@ -148,7 +150,7 @@ export class PrometheusStack extends pulumi.ComponentResource {
         volumeBindingMode: "WaitForFirstConsumer",
         allowVolumeExpansion: true,
       },
-      { parent: this, dependsOn: args.dependsOn },
+      { parent: this, dependsOn: args.dependsOn, ...(args.cluster ? { deletedWith: args.cluster } : {}) },
     );
 
     let amp: pulumi.Output<NonNullable<KubePrometheusStackInputs["amp"]>> | undefined;

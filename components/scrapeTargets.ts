@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./options";
 import { podMonitorManifest, type ScrapeJob } from "./scrapeJobs";
 
 export interface ScrapeTargetsArgs {
@@ -22,7 +23,7 @@ export class ScrapeTargets extends pulumi.ComponentResource {
     this.monitors = args.jobs.map(
       (job) =>
         new k8s.apiextensions.CustomResource(`${name}-${job.name}`, podMonitorManifest(job, args.namespace, args.selectorLabels), {
-          parent: this,
+          ...childOptions(this, opts),
           dependsOn: args.dependsOn,
         }),
     );

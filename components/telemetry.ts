@@ -24,6 +24,11 @@ export function telemetryPlan(config: StackConfig): { jobs: ScrapeJob[]; counter
 export interface TelemetryArgs {
   config: StackConfig;
   cluster: Cluster;
+  /**
+   * The GPU node groups the DaemonSets run on: they are installed after the
+   * groups exist and removed before the groups are destroyed.
+   */
+  gpuNodeGroups: pulumi.Resource[];
 }
 
 /** GPU agents (device plugin, DCGM exporter), Prometheus and the scrape targets, in the cluster. */
@@ -37,21 +42,24 @@ export class Telemetry extends pulumi.ComponentResource {
     super(Telemetry.type, name, {}, opts);
     const { config, cluster } = args;
     const plan = telemetryPlan(config);
-    const after = { parent: this, dependsOn: cluster.workloadDependencies };
+    // Objects that hold nothing outside the cluster: a whole-cluster teardown need not delete them one by one.
+    const inClusterOnly = { parent: this, ...(cluster.controlPlane ? { deletedWith: cluster.controlPlane } : {}) };
+    const after = { ...inClusterOnly, dependsOn: cluster.workloadDependencies };
+    const gpuAgentDeps = [...cluster.workloadDependencies, ...args.gpuNodeGroups];
 
     const monitoring = new k8s.core.v1.Namespace(`${name}-monitoring`, { metadata: { name: monitoringNamespace } }, after);
     this.monitoringNamespace = monitoring.metadata.name;
     const gpuSystem = new k8s.core.v1.Namespace(`${name}-device-plugin`, { metadata: { name: devicePluginNamespace } }, after);
 
-    new DevicePlugin(`${name}-device-plugin`, { namespace: gpuSystem.metadata.name, migStrategy: config.telemetry.migStrategy }, { parent: this });
+    new DevicePlugin(`${name}-device-plugin`, { namespace: gpuSystem.metadata.name, migStrategy: config.telemetry.migStrategy, dependsOn: gpuAgentDeps }, inClusterOnly);
     const migPools = Object.values(config.gpuPools).filter((p) => p.mig);
     if (migPools.length > 0) {
-      new MigManager(`${name}-mig`, { pools: migPools, strategy: config.telemetry.migStrategy, dependsOn: cluster.workloadDependencies }, { parent: this });
+      new MigManager(`${name}-mig`, { pools: migPools, strategy: config.telemetry.migStrategy, dependsOn: gpuAgentDeps }, inClusterOnly);
     }
     new DcgmExporter(
       `${name}-dcgm`,
-      { namespace: monitoring.metadata.name, scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds, fields: plan.counterFields },
-      { parent: this },
+      { namespace: monitoring.metadata.name, scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds, fields: plan.counterFields, dependsOn: gpuAgentDeps },
+      inClusterOnly,
     );
     this.prometheus = new PrometheusStack(
       `${name}-prometheus`,
@@ -69,13 +77,14 @@ export class Telemetry extends pulumi.ComponentResource {
         alertmanagerFromSecret: config.alerting.evaluator === "prometheus" && config.telemetry.backend === "in-cluster",
         protect: config.policy.protectStateful,
         dependsOn: cluster.workloadDependencies,
+        ...(cluster.controlPlane ? { cluster: cluster.controlPlane } : {}),
       },
       { parent: this },
     );
     new ScrapeTargets(
       `${name}-scrape`,
       { namespace: monitoringNamespace, jobs: plan.jobs, selectorLabels: monitorSelectorLabels, dependsOn: [this.prometheus.release] },
-      { parent: this },
+      inClusterOnly,
     );
     this.registerOutputs({ prometheusUrl: this.prometheus.url });
   }

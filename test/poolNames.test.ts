@@ -9,10 +9,13 @@ const pools = {
 };
 
 /**
- * Cluster Autoscaler's release lists every pool (its priority expander), so a
- * pool's name legitimately appears in its values; it is checked on its own below.
+ * Two objects list every pool by design: Cluster Autoscaler's release (its
+ * priority expander) and the alert rules (the pool-at-maximum alert has a
+ * term per pool). A pool's name legitimately appears in their inputs; the
+ * expander is checked on its own below.
  */
-const aggregatesPools = (r: RecordedResource) => r.type === "kubernetes:helm.sh/v3:Release" && r.name === "autoscaler";
+const aggregatesPools = (r: RecordedResource) =>
+  (r.type === "kubernetes:helm.sh/v3:Release" && r.name === "autoscaler") || (r.type === "kubernetes:monitoring.coreos.com/v1:PrometheusRule" && r.name === "alerting-alerts");
 
 /** URN → inputs, for every resource that does not belong to the given pools. */
 function others(resources: RecordedResource[], excluded: string[]): Map<string, unknown> {
@@ -21,7 +24,7 @@ function others(resources: RecordedResource[], excluded: string[]): Map<string, 
 }
 
 const priorities = (resources: RecordedResource[]) =>
-  (resources.find(aggregatesPools)?.inputs as { values: { expanderPriorities: Record<string, string[]> } }).values.expanderPriorities;
+  (resources.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.name === "autoscaler")?.inputs as { values: { expanderPriorities: Record<string, string[]> } }).values.expanderPriorities;
 
 async function deployPools(gpuPools: Record<string, unknown>) {
   return deploy(parse({ ...baseRaw(), gpuPools }));
