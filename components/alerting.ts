@@ -8,7 +8,7 @@ import { grafanaRuleGroups } from "../dashboards/grafanaRules";
 import { recordingRules } from "../dashboards/recording";
 import { prometheusRuleGroups, recordingGroupName, type PrometheusRuleGroup } from "../dashboards/ruleFiles";
 import type { StackConfig } from "./config";
-import { grafanaUid } from "./naming";
+import { grafanaUid } from "../dashboards/context";
 import type { PrometheusStack } from "./prometheusStack";
 import { alertmanagerSecretName, monitorSelectorLabels } from "./prometheusStack";
 import { PrometheusRules } from "./prometheusRules";

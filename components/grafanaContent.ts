@@ -4,7 +4,7 @@ import * as grafana from "@pulumiverse/grafana";
 import { buildDashboards } from "../dashboards";
 import { dashboardKeys } from "../dashboards/context";
 import type { StackConfig } from "./config";
-import { grafanaUid } from "./naming";
+import { grafanaUid } from "../dashboards/context";
 import type { PrometheusStack } from "./prometheusStack";
 
 /** The environment's folder: its uid and title. */

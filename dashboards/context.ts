@@ -49,24 +49,29 @@ const uidShort: Record<DashboardKey, string> = {
   routerBehavior: "router",
 };
 
-/** Grafana's limit on dashboard uids (`util.IsValidShortUID` plus `MaxUIDLength`). */
+/** Stable dashboard uid, unique per stack and dashboard (see {@link grafanaUid}). */
+export function dashboardUid(stack: string, key: DashboardKey): string {
+  return grafanaUid(stack, uidShort[key]);
+}
+
+/** Grafana's limit on uids (`util.IsValidShortUID` plus `MaxUIDLength`). */
 const maxUidLength = 40;
 const validUid = /^[A-Za-z0-9_-]+$/;
 const hashLength = 10;
 
 /**
- * Stable dashboard uid, unique per stack and dashboard: `im-<stack>-<key>`
- * when that is a valid Grafana uid. A stack name that is too long or holds
- * characters Grafana rejects (Pulumi allows `.`) gets a readable prefix and a
- * hash of the exact (stack, key), since truncating or replacing characters
- * alone would map different stacks to one uid.
+ * A Grafana uid for one of a stack's objects (folder, data source, dashboard,
+ * alert rule): `im-<stack>-<suffix>` when that is a valid Grafana uid, so
+ * stacks sharing a Grafana never collide. A stack name that is too long or
+ * holds characters Grafana rejects (Pulumi allows `.`) gets a readable prefix
+ * and a hash of the exact (stack, suffix), since truncating or replacing
+ * characters alone would map different stacks to one uid.
  */
-export function dashboardUid(stack: string, key: DashboardKey): string {
-  const short = uidShort[key];
-  const readable = `im-${stack}-${short}`;
+export function grafanaUid(stack: string, suffix: string): string {
+  const readable = `im-${stack}-${suffix}`;
   if (readable.length <= maxUidLength && validUid.test(readable)) return readable;
-  const hash = createHash("sha256").update(`${stack}\0${key}`).digest("hex").slice(0, hashLength);
-  const room = maxUidLength - `im--${short}-`.length - hashLength;
-  const prefix = stack.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, room);
-  return `im-${prefix}-${short}-${hash}`;
+  const hash = createHash("sha256").update(`${stack}\0${suffix}`).digest("hex").slice(0, hashLength);
+  const room = maxUidLength - `im--${suffix}-`.length - hashLength;
+  const prefix = stack.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, Math.max(0, room));
+  return `im-${prefix}-${suffix}-${hash}`;
 }

@@ -6,7 +6,7 @@ import { scrapeConfig } from "../components/scrapeJobs";
 import { monitoringNamespace, telemetryPlan } from "../components/telemetry";
 import { alertingPlan } from "../components/alerting";
 import { dashboardsFor, dataSourceUid } from "../components/grafanaContent";
-import { grafanaUid } from "../components/naming";
+import { grafanaUid } from "../dashboards/context";
 import { grafanaRuleGroups } from "../dashboards/grafanaRules";
 import type { StackConfig } from "../components/config";
 import { offlineLookups } from "./lookups";

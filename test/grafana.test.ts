@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { dashboardsFor, dataSourceUid, folderFor } from "../components/grafanaContent";
 import { deployTokenName } from "../components/grafanaEndpoint";
-import { grafanaUid } from "../components/naming";
+import { grafanaUid } from "../dashboards/context";
 import { redactSecrets, revealSecrets, type RecordedResource } from "../synth/runtime";
 import { baseRaw, byType, deploy, one, parse } from "./helpers/stack";
 
