@@ -1,0 +1,153 @@
+/**
+ * Rules across config sections (environment policy, network layout, MIG and
+ * telemetry, secrets and routing). Each returns every problem it finds.
+ */
+import { contains, overlaps, parseCidr, type Cidr } from "../cidr";
+import type { EnvironmentPolicy } from "../environments";
+import { show, type ConfigProblem } from "./errors";
+import type { RawConfig } from "./index";
+import type { Sections } from "./schema";
+
+/**
+ * Rules that depend on the environment. Pools are read from the raw values so
+ * that a pool with an unrelated mistake is still checked against the policy.
+ */
+export function policyProblems(parsed: Partial<Sections>, raw: RawConfig, policy: EnvironmentPolicy): ConfigProblem[] {
+  const env = parsed.environment;
+  const problems: ConfigProblem[] = [];
+  if (!policy.allowSpot && policy.defaultCapacity === "spot") {
+    problems.push({
+      path: "infermesh:safety.defaultCapacity",
+      message: `got "spot" while spot is not allowed in environment "${env}"; set infermesh:safety.allowSpot: true or use "on-demand"`,
+    });
+  }
+  const rawPools = typeof raw.gpuPools === "object" && raw.gpuPools !== null ? (raw.gpuPools as Record<string, any>) : {};
+  for (const [name, pool] of Object.entries(rawPools)) {
+    if (typeof pool !== "object" || pool === null) continue;
+    if (pool.capacity === "spot" && !policy.allowSpot) {
+      problems.push({
+        path: `infermesh:gpuPools.${name}.capacity`,
+        message: `got "spot"; environment "${env}" allows only "on-demand" (set infermesh:safety.allowSpot: true to override)`,
+      });
+    }
+    if (pool.scaling?.min === 0 && !policy.allowScaleToZero) {
+      problems.push({
+        path: `infermesh:gpuPools.${name}.scaling.min`,
+        message: `got 0; environment "${env}" keeps at least one node per pool (allowed: >= 1, or set infermesh:safety.allowScaleToZero: true)`,
+      });
+    }
+  }
+  if (policy.requireExpiry && parsed.expiresAt === undefined && parsed.environment !== undefined) {
+    problems.push({
+      path: "infermesh:expiresAt",
+      message: `is required for environment "${env}" (an ISO-8601 UTC time like 2026-12-01T00:00:00Z, written to the expires-at tag)`,
+    });
+  }
+  return problems;
+}
+
+export function networkProblems(cluster: Extract<Sections["cluster"], { mode: "create" }>, region: string | undefined): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const at = (path: string, message: string) => problems.push({ path: `infermesh:cluster.${path}`, message });
+  const zones = cluster.vpc.availabilityZones;
+  const duplicates = zones.filter((z, i) => zones.indexOf(z) !== i);
+  if (duplicates.length > 0) at("vpc.availabilityZones", `got ${show(zones)}; zones must be distinct (repeated: ${duplicates.join(", ")})`);
+  if (region !== undefined) {
+    const foreign = zones.filter((z) => !new RegExp(`^${region}[a-z]$`).test(z));
+    if (foreign.length > 0) at("vpc.availabilityZones", `got ${show(foreign)}; zones must be in region ${region} (e.g. ${region}a, ${region}b)`);
+  }
+  const vpc = parseCidr(cluster.vpc.cidr) as Cidr;
+  if (vpc.prefix < 16 || vpc.prefix > 24) at("vpc.cidr", `got "${cluster.vpc.cidr}"; the VPC prefix must be between /16 and /24`);
+  const service = parseCidr(cluster.serviceCidr) as Cidr;
+  if (overlaps(vpc, service)) {
+    at("serviceCidr", `got "${cluster.serviceCidr}", which overlaps the VPC ${cluster.vpc.cidr}; choose a range outside it (e.g. 172.20.0.0/16)`);
+  }
+  const explicit = cluster.vpc.subnets;
+  if (explicit === undefined) {
+    if (zones.length > 4) at("vpc.subnets", `is required with more than four availability zones (got ${zones.length}); list each zone's private and public CIDR`);
+    return problems;
+  }
+  const missing = zones.filter((z) => !Object.hasOwn(explicit, z));
+  const extra = Object.keys(explicit).filter((z) => !zones.includes(z));
+  if (missing.length > 0) at("vpc.subnets", `has no entry for ${missing.join(", ")}; every availability zone needs private and public CIDRs`);
+  for (const z of extra) at(`vpc.subnets.${z}`, `got a zone that is not in vpc.availabilityZones (${zones.join(", ")})`);
+  const blocks = Object.entries(explicit).flatMap(([zone, s]) =>
+    (["private", "public"] as const).map((kind) => ({ path: `vpc.subnets.${zone}.${kind}`, text: s[kind], cidr: parseCidr(s[kind]) as Cidr })),
+  );
+  blocks.forEach((block, i) => {
+    if (!contains(vpc, block.cidr)) at(block.path, `got "${block.text}", which is outside the VPC ${cluster.vpc.cidr}`);
+    const clash = blocks.slice(0, i).find((other) => overlaps(other.cidr, block.cidr));
+    if (clash) at(block.path, `got "${block.text}", which overlaps ${clash.path} (${clash.text}); subnets must not overlap`);
+  });
+  return problems;
+}
+
+export function telemetryProblems(telemetry: Sections["telemetry"], pools: Sections["gpuPools"]): ConfigProblem[] {
+  const migPools = Object.entries(pools).filter(([, p]) => p.migProfile !== undefined).map(([name]) => name);
+  const problems: ConfigProblem[] = [];
+  for (const [name, pool] of Object.entries(pools)) {
+    if (pool.migProfile !== undefined && pool.amiFamily === "bottlerocket") {
+      problems.push({
+        path: `infermesh:gpuPools.${name}.amiFamily`,
+        message: `got "bottlerocket" with migProfile ${JSON.stringify(pool.migProfile)}; the NVIDIA MIG manager cannot repartition Bottlerocket's GPUs (allowed with MIG: al2023)`,
+      });
+    }
+  }
+  if (telemetry.migStrategy === "none" && migPools.length > 0) {
+    problems.push(
+      {
+        path: "infermesh:telemetry.migStrategy",
+        message: `got "none" while pools ${migPools.join(", ")} set migProfile; with "none" the device plugin ignores MIG instances (allowed here: single | mixed)`,
+      });
+  }
+  return problems;
+}
+
+/** Secrets stay secret, references resolve, and the evaluator can reach what it needs. */
+export function alertingProblems(parsed: Partial<Sections>, raw: RawConfig, secretKeys: readonly string[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const at = (path: string, message: string) => problems.push({ path, message });
+  const secrets = parsed.secrets ?? {};
+  if (raw.secrets !== undefined && !secretKeys.includes("secrets")) {
+    at("infermesh:secrets", "holds values in plaintext; set each with `pulumi config set --secret --path 'infermesh:secrets.<name>' <value>`");
+  }
+  const requireSecret = (path: string, name: string) => {
+    if (!Object.hasOwn(secrets, name)) {
+      at(path, `got ${JSON.stringify(name)}, which is not in infermesh:secrets (present: ${Object.keys(secrets).join(", ") || "none"})`);
+    }
+  };
+  const grafana = parsed.grafana;
+  if (grafana?.mode === "external") requireSecret("infermesh:grafana.tokenSecret", grafana.tokenSecret);
+  if (grafana && grafana.mode !== "in-cluster" && parsed.telemetry?.backend === "in-cluster" && grafana.prometheusUrl === undefined) {
+    at(
+      "infermesh:grafana.prometheusUrl",
+      `is required with grafana mode "${grafana.mode}" and the in-cluster metrics backend (the Prometheus service is only reachable inside the cluster); set it, or use infermesh:telemetry.backend: amp`,
+    );
+  }
+  const alerting = parsed.alerting;
+  if (!alerting) return problems;
+  const evaluator = alerting.evaluator ?? (grafana ? "grafana" : "prometheus");
+  if (evaluator === "grafana" && !grafana) {
+    at("infermesh:alerting.evaluator", `got "grafana" but no infermesh:grafana is configured; allowed here: prometheus`);
+  }
+  for (const [name, cp] of Object.entries(alerting.contactPoints)) {
+    if (cp.type !== "sns") requireSecret(`infermesh:alerting.contactPoints.${name}.secret`, cp.secret);
+    if (cp.type === "sns" && evaluator === "grafana" && grafana?.mode !== "managed") {
+      at(`infermesh:alerting.contactPoints.${name}.type`, `got "sns"; Grafana sends to SNS only as Amazon Managed Grafana (infermesh:grafana.mode: managed); allowed here: slack | pagerduty | email`);
+    }
+    if (cp.type === "email" && evaluator === "prometheus" && parsed.telemetry?.backend !== "amp") {
+      at(`infermesh:alerting.contactPoints.${name}.type`, `got "email"; the stack's Alertmanager has no SMTP relay configured; allowed here: slack | pagerduty | sns`);
+    }
+    if (cp.type !== "sns" && evaluator === "prometheus" && parsed.telemetry?.backend === "amp") {
+      at(`infermesh:alerting.contactPoints.${name}.type`, `got "${cp.type}"; Amazon Managed Prometheus' alert manager delivers only to SNS; allowed here: sns`);
+    }
+  }
+  for (const severity of ["critical", "warning", "info"] as const) {
+    alerting.routes[severity].forEach((name, i) => {
+      if (!Object.hasOwn(alerting.contactPoints, name)) {
+        at(`infermesh:alerting.routes.${severity}.${i}`, `got ${JSON.stringify(name)}; contact points defined: ${Object.keys(alerting.contactPoints).join(", ") || "none"}`);
+      }
+    });
+  }
+  return problems;
+}

@@ -1,0 +1,124 @@
+/** The validated, typed stack configuration: what components receive. */
+import type * as pulumi from "@pulumi/pulumi";
+import type { AlertThresholds, Severity } from "../../dashboards/alerts";
+import type { ZoneSubnets } from "../cidr";
+import type { CapacityType, EnvironmentKind, EnvironmentPolicy } from "../environments";
+import type { AmiFamily, GpuInstanceType, GpuModel, NvidiaAmiType } from "../gpuInstances";
+import type { KubernetesVersion } from "../versions";
+import type { Sections } from "./schema";
+
+export interface Scaling {
+  min: number;
+  desired: number;
+  max: number;
+}
+
+export interface GpuPoolConfig {
+  /** The pool's key in `infermesh:gpuPools`; every child name derives from it. */
+  name: string;
+  instanceTypes: string[];
+  gpu: GpuModel;
+  gpusPerInstance: number;
+  architecture: GpuInstanceType["architecture"];
+  capacity: CapacityType;
+  scaling: Scaling;
+  diskSizeGiB: number;
+  amiFamily: AmiFamily;
+  amiType: NvidiaAmiType;
+  mig?: { profile: string; config: string };
+  labels: Record<string, string>;
+}
+
+export interface CreateClusterConfig {
+  mode: "create";
+  name: string;
+  kubernetesVersion: KubernetesVersion;
+  vpc: { cidr: string; subnets: Record<string, ZoneSubnets> };
+  serviceCidr: string;
+  endpointPublicAccess: boolean;
+  publicAccessCidrs: string[];
+  systemNodes: { instanceTypes: string[]; scaling: Scaling; diskSizeGiB: number };
+}
+
+export interface ExistingClusterConfig {
+  mode: "existing";
+  name: string;
+  subnetIds?: string[];
+}
+
+export type MigStrategy = "none" | "single" | "mixed";
+
+export interface TelemetryConfig {
+  backend: "in-cluster" | "amp";
+  /** Prometheus duration, e.g. `30s`. */
+  scrapeInterval: string;
+  scrapeIntervalSeconds: number;
+  retention: string;
+  volumeSizeGiB: number;
+  migStrategy: MigStrategy;
+  infermesh: Sections["telemetry"]["infermesh"];
+}
+
+/** A notification channel; its secret part stays a Pulumi secret from config to state. */
+export type ContactPoint =
+  | { name: string; type: "slack"; webhookUrl: pulumi.Output<string>; channel?: string }
+  | { name: string; type: "pagerduty"; integrationKey: pulumi.Output<string> }
+  | { name: string; type: "email"; addresses: pulumi.Output<string[]> }
+  | { name: string; type: "sns"; topicArn: string };
+
+export interface AlertingConfig {
+  evaluator: "grafana" | "prometheus";
+  policy: "tree" | "per-rule";
+  runbookBaseUrl: string;
+  thresholds: AlertThresholds;
+  contactPoints: Record<string, ContactPoint>;
+  routes: Record<Severity, string[]>;
+  groupBy: string[];
+  repeatInterval: Record<Severity, string>;
+}
+
+export type GrafanaConfig =
+  | { mode: "managed"; authentication: ("AWS_SSO" | "SAML")[]; grafanaVersion: string; tokenTtlDays: number; prometheusUrl?: string }
+  | { mode: "external"; url: string; token: pulumi.Output<string>; prometheusUrl?: string }
+  | { mode: "in-cluster"; url: string };
+
+export interface AutoscalerConfig {
+  enabled: boolean;
+  scaleDownDelay: string;
+  /** Priority-expander weight of every GPU pool, by pool name. */
+  priorities: Record<string, number>;
+}
+
+export interface CapacityConfig {
+  idleUtilizationPercent: number;
+  idleWindow: string;
+  pendingPodTimeout: string;
+}
+
+export interface ModelConfig {
+  queueDepthMax?: number;
+  latencyP95MaxMs?: number;
+}
+
+/** Everything a stack can set, validated, with defaults applied. Components receive parts of it. */
+export interface StackConfig {
+  project: string;
+  stack: string;
+  region: string;
+  environment: EnvironmentKind;
+  policy: EnvironmentPolicy;
+  expiresAt?: string;
+  /** Tags for every AWS resource: project, stack, environment, expiry and the stack's own. */
+  tags: Record<string, string>;
+  cluster: CreateClusterConfig | ExistingClusterConfig;
+  gpuPools: Record<string, GpuPoolConfig>;
+  models: Record<string, ModelConfig>;
+  telemetry: TelemetryConfig;
+  /** Absent when the stack does not manage a Grafana. */
+  grafana?: GrafanaConfig;
+  alerting: AlertingConfig;
+  autoscaler: AutoscalerConfig;
+  capacity: CapacityConfig;
+  /** When this deployment runs (read once, here); short-lived credentials are renewed from it. */
+  deployedAt: string;
+}
