@@ -234,6 +234,8 @@ export const metrics = {
     unit: "nanoseconds",
     source: "dcgm",
     dcgmType: "counter",
+    // Nanoseconds, as dcgm-exporter's counters file states since its PR #589 (older DCGM headers said µs);
+    // the throttling panel and alert divide by 1e9 accordingly.
     help: "Throttling duration due to thermal constraints (in ns).",
     labels: dcgmLabels,
   },
