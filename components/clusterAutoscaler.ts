@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { chartRelease } from "./helm";
 import { systemNodeLabels } from "./cluster";
 import type { AutoscalerConfig } from "./config";
 import { irsaAssumeRolePolicy } from "./iam";
@@ -112,13 +112,11 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
       { parent: this },
     );
     const policy = new aws.iam.RolePolicy(`${name}-irsa`, { role: role.id, policy: clusterAutoscalerPolicy(args.clusterName) }, { parent: this });
-    new k8s.helm.v3.Release(
+    chartRelease(
       name,
       {
-        name: "cluster-autoscaler",
-        chart: clusterAutoscalerChart.chart,
-        version: clusterAutoscalerChart.version,
-        repositoryOpts: { repo: clusterAutoscalerChart.repo },
+        chart: clusterAutoscalerChart,
+        release: "cluster-autoscaler",
         namespace: autoscalerNamespace,
         values: pulumi
           .all([role.arn, args.kubernetesVersion])

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { chartRelease } from "./helm";
 import { childOptions } from "./options";
 import { dcgmCountersCsv, type CounterField } from "./dcgmCounters";
 import { gpuToleration } from "./devicePlugin";
@@ -43,17 +44,9 @@ export class DcgmExporter extends pulumi.ComponentResource {
 
   constructor(name: string, args: DcgmExporterArgs, opts?: pulumi.ComponentResourceOptions) {
     super(DcgmExporter.type, name, {}, opts);
-    const chart = charts.dcgmExporter;
-    this.release = new k8s.helm.v3.Release(
+    this.release = chartRelease(
       name,
-      {
-        name: dcgmRelease,
-        chart: chart.chart,
-        version: chart.version,
-        repositoryOpts: { repo: chart.repo },
-        namespace: args.namespace,
-        values: dcgmExporterValues(args),
-      },
+      { chart: charts.dcgmExporter, release: dcgmRelease, namespace: args.namespace, values: dcgmExporterValues(args) },
       { ...childOptions(this, opts), dependsOn: args.dependsOn },
     );
     this.registerOutputs({ release: this.release.name });

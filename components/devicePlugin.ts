@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { chartRelease } from "./helm";
 import { childOptions } from "./options";
 import type { MigStrategy } from "./config";
 import { gpuTaint } from "./gpuNodeGroup";
@@ -54,17 +55,9 @@ export class DevicePlugin extends pulumi.ComponentResource {
 
   constructor(name: string, args: DevicePluginArgs, opts?: pulumi.ComponentResourceOptions) {
     super(DevicePlugin.type, name, {}, opts);
-    const chart = charts.devicePlugin;
-    this.release = new k8s.helm.v3.Release(
+    this.release = chartRelease(
       name,
-      {
-        name: "nvidia-device-plugin",
-        chart: chart.chart,
-        version: chart.version,
-        repositoryOpts: { repo: chart.repo },
-        namespace: args.namespace,
-        values: devicePluginValues(args.migStrategy),
-      },
+      { chart: charts.devicePlugin, release: "nvidia-device-plugin", namespace: args.namespace, values: devicePluginValues(args.migStrategy) },
       { ...childOptions(this, opts), dependsOn: args.dependsOn },
     );
     this.registerOutputs({ release: this.release.name });

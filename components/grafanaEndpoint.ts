@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { chartRelease } from "./helm";
 import * as random from "@pulumi/random";
 import * as grafana from "@pulumiverse/grafana";
 import { systemNodeLabels } from "./cluster";
@@ -116,16 +117,9 @@ export class GrafanaEndpoint extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: args.dependsOn, ...(args.cluster ? { deletedWith: args.cluster } : {}) },
       );
-      const release = new k8s.helm.v3.Release(
+      const release = chartRelease(
         `${name}-grafana`,
-        {
-          name: grafanaRelease,
-          chart: grafanaChart.chart,
-          version: grafanaChart.version,
-          repositoryOpts: { repo: grafanaChart.repo },
-          namespace: args.namespace,
-          values: inClusterGrafanaValues(),
-        },
+        { chart: grafanaChart, release: grafanaRelease, namespace: args.namespace, values: inClusterGrafanaValues() },
         { parent: this, dependsOn: [secret, ...(args.dependsOn ?? [])], ...(args.cluster ? { deletedWith: args.cluster } : {}) },
       );
       dependsOn = [release];

@@ -1,5 +1,5 @@
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { chartRelease } from "./helm";
 import { childOptions } from "./options";
 import { stringify } from "yaml";
 import type { GpuPoolConfig, MigStrategy } from "./config";
@@ -57,17 +57,9 @@ export class MigManager extends pulumi.ComponentResource {
 
   constructor(name: string, args: MigManagerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(MigManager.type, name, {}, opts);
-    new k8s.helm.v3.Release(
+    chartRelease(
       name,
-      {
-        name: "gpu-operator",
-        chart: gpuOperatorChart.chart,
-        version: gpuOperatorChart.version,
-        repositoryOpts: { repo: gpuOperatorChart.repo },
-        namespace: "gpu-operator",
-        createNamespace: true,
-        values: gpuOperatorValues(args.pools, args.strategy),
-      },
+      { chart: gpuOperatorChart, release: "gpu-operator", namespace: "gpu-operator", createNamespace: true, values: gpuOperatorValues(args.pools, args.strategy) },
       { ...childOptions(this, opts), dependsOn: args.dependsOn },
     );
     this.registerOutputs({});

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { chartRelease } from "./helm";
 import { systemNodeLabels } from "./cluster";
 import type { TelemetryConfig } from "./config";
 import { gpuToleration } from "./devicePlugin";
@@ -184,7 +185,6 @@ export class PrometheusStack extends pulumi.ComponentResource {
     amp: pulumi.Output<NonNullable<KubePrometheusStackInputs["amp"]>> | undefined,
     storageClass: k8s.storage.v1.StorageClass,
   ): k8s.helm.v3.Release {
-    const chart = charts.kubePrometheusStack;
     const values = pulumi
       .all([args.clusterName, amp])
       .apply(([cluster, ampArgs]) =>
@@ -196,18 +196,10 @@ export class PrometheusStack extends pulumi.ComponentResource {
           ...(ampArgs ? { amp: ampArgs } : {}),
         }),
       );
-    return new k8s.helm.v3.Release(
+    return chartRelease(
       name,
-      {
-        name: prometheusRelease,
-        chart: chart.chart,
-        version: chart.version,
-        repositoryOpts: { repo: chart.repo },
-        namespace: args.namespace,
-        values,
-        // The operator's CRDs come with the chart; a slow first install is normal.
-        timeout: 900,
-      },
+      // The operator's CRDs come with the chart; a slow first install is normal.
+      { chart: charts.kubePrometheusStack, release: prometheusRelease, namespace: args.namespace, values, timeout: 900 },
       { parent: this, dependsOn: [storageClass, ...(args.dependsOn ?? [])] },
     );
   }

@@ -826,7 +826,7 @@ export class Fleet {
     const targets: FleetTarget[] = [];
     const { infermesh } = this.settings;
     const namespace = this.infermeshNamespace();
-    const infermeshPod = (component: "agent" | "adapter" | "router", node: FleetNode, name: string) => ({
+    const infermeshPod = (component: "agent" | "adapter" | "router", name: string) => ({
       namespace,
       name,
       labels: {
@@ -855,14 +855,14 @@ export class Fleet {
       targets.push(dcgm);
       this.registerDcgm(node);
       for (const component of ["agent", "adapter"] as const) {
-        const target: FleetTarget = { id: `${component}/${node.name}`, kind: component, node, pod: infermeshPod(component, node, `infermesh-${component}-${suffix(`${component}/${node.name}`, 5)}`), path: infermesh.path };
+        const target: FleetTarget = { id: `${component}/${node.name}`, kind: component, node, pod: infermeshPod(component, `infermesh-${component}-${suffix(`${component}/${node.name}`, 5)}`), path: infermesh.path };
         targets.push(target);
         this.families.set(target.id, this.servingFamilies(this.slots.filter((s) => s.node === node && s.deployment.model.reporter === component)));
       }
     }
     const routerHash = suffix("router", 10);
     this.systemNodes.forEach((node, r) => {
-      const target: FleetTarget = { id: `router/${r}`, kind: "router", node, pod: infermeshPod("router", node, `infermesh-router-${routerHash}-${suffix(`router/${r}`, 5)}`), path: infermesh.path };
+      const target: FleetTarget = { id: `router/${r}`, kind: "router", node, pod: infermeshPod("router", `infermesh-router-${routerHash}-${suffix(`router/${r}`, 5)}`), path: infermesh.path };
       targets.push(target);
       this.families.set(target.id, this.routerFamilies());
     });

@@ -335,7 +335,7 @@ export async function startPrometheus(opts: StartOptions): Promise<PrometheusSer
       await sleep(100);
     }
 
-    if (ready) return makeServer(url, dir, child, kill);
+    if (ready) return makeServer(url, dir, kill);
 
     await kill();
     const output = stderr().trim();
@@ -348,7 +348,7 @@ export async function startPrometheus(opts: StartOptions): Promise<PrometheusSer
   throw new Error(lastFailure);
 }
 
-function makeServer(url: string, dir: string, child: ChildProcess, kill: () => Promise<void>): PrometheusServer {
+function makeServer(url: string, dir: string, kill: () => Promise<void>): PrometheusServer {
   let stopping: Promise<void> | undefined;
   return {
     url,
