@@ -176,7 +176,10 @@ describe("scraping through the stack's relabeling (real Prometheus)", () => {
   it("answers the VRAM ratio, as written in the seed, per GPU and per MIG instance", async () => {
     const perInstance = await prometheus.query("DCGM_FI_DEV_FB_USED / DCGM_FI_DEV_FB_TOTAL");
     expect(perInstance.length).toBe(4);
-    for (const s of perInstance) expect(s.metric.gpu_uuid && s.metric.node).toBeTruthy();
+    for (const s of perInstance) {
+      expect(s.metric.gpu_uuid).toMatch(/^GPU-/);
+      expect([nodeA.name, nodeB.name]).toContain(s.metric.node);
+    }
     const panel = await prometheus.query('(avg(DCGM_FI_DEV_FB_USED{gpu_uuid!=""}) by (gpu_uuid)) / (avg(DCGM_FI_DEV_FB_TOTAL{gpu_uuid!=""}) by (gpu_uuid))');
     expect(panel.map((s) => [s.metric.gpu_uuid, Number(s.value[1]).toFixed(3)]).sort()).toEqual(
       [

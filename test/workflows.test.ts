@@ -86,7 +86,7 @@ describe("workflow files", () => {
       const permissions = job.permissions ?? wf.permissions ?? {};
       expect(permissions["id-token"], `${file} ${name}`).toBe("write");
       for (const s of (job.steps ?? []).filter((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials"))) {
-        expect(s.with?.["role-to-assume"], `${file} ${name}`).toBeTruthy();
+        expect(s.with?.["role-to-assume"], `${file} ${name}`).toMatch(/^\$\{\{ secrets\.AWS_[A-Z_]+_ROLE_ARN \}\}$/);
         expect(s.with).not.toHaveProperty("aws-access-key-id");
       }
     }
