@@ -138,11 +138,7 @@ export function alertCatalog(ctx: AlertContext): AlertRule[] {
     {
       name: "InfermeshLatencyP95Breach",
       group: "serving",
-      expr: perModelThreshold(
-        (m) => `histogram_quantile(0.95, sum by (model, le) (${selector(r.latencyBuckets, m)}))`,
-        t.latencyP95MaxMs,
-        limitsOf(ctx.models, "latencyP95MaxMs"),
-      ),
+      expr: perModelThreshold((m) => selector(r.latencyP95, m), t.latencyP95MaxMs, limitsOf(ctx.models, "latencyP95MaxMs")),
       for: "10m",
       severity: "critical",
       summary: "A model's p95 inference latency is over its limit.",

@@ -60,7 +60,6 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds }:
   // Recorded router series keep the model level only; `node` is not on them, so it does not filter.
   const router = filters(modelLevel);
   const fleetQuantile = (q: number) => `histogram_quantile(${q}, sum by (le) (${r.latencyBuckets}${model}))`;
-  const modelQuantile = (q: number) => `histogram_quantile(${q}, sum by (le, model) (${r.latencyBuckets}${model}))`;
   return {
     // Overview
     fleetGpuUtilization: [{ expr: `avg(${r.gpuUtilization}${gpu})`, legend: "fleet", instant: true }],
@@ -80,7 +79,8 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds }:
     queueDepthByModelNode: [
       { expr: `avg by (model, node) (infermesh_model_queue_depth${filters(metrics.infermesh_model_queue_depth.labels)})`, legend: "{{model}} @ {{node}}", format: "table", instant: true },
     ],
-    latencyP95ByModel: [{ expr: modelQuantile(0.95), legend: "{{model}} p95" }],
+    // Seed panel 6, recorded per model (so only the model variable narrows it).
+    latencyP95ByModel: [{ expr: `${r.latencyP95}${filters(["model"])}`, legend: "{{model}} p95" }],
     latencyHeatmap: [{ expr: `sum by (le) (${r.latencyBuckets}${model})`, legend: "{{le}}", format: "heatmap" }],
     errorRateByModel: [
       {
@@ -91,9 +91,14 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds }:
 
     // Seed panel 4: MIG instances report no GPU_UTIL, so the recorded
     // utilization (graphics-engine activity there) is shown per instance.
-    gpuUtilization: [{ expr: `avg by (gpu_uuid, mig_profile, node) (${r.gpuUtilization}${gpuWithUuid})`, legend: "{{node}} {{gpu_uuid}} {{mig_profile}}" }],
+    gpuUtilization: [
+      { expr: `avg by (gpu_uuid, mig_profile, mig_instance, node) (${r.gpuUtilization}${gpuWithUuid})`, legend: "{{node}} {{gpu_uuid}} {{mig_profile}} {{mig_instance}}" },
+    ],
     // Seed panel 5, per GPU or MIG instance, recorded.
-    vramHeadroom: [{ expr: `max by (gpu_uuid, mig_profile, node) (${r.vramRatio}${gpuWithUuid})`, legend: "{{node}} {{gpu_uuid}} {{mig_profile}}", instant: true }],
+    // One value per GPU or MIG instance (instances of one profile differ by mig_instance).
+    vramHeadroom: [
+      { expr: `max by (gpu_uuid, mig_profile, mig_instance, node) (${r.vramRatio}${gpuWithUuid})`, legend: "{{node}} {{gpu_uuid}} {{mig_profile}} {{mig_instance}}", instant: true },
+    ],
     // Seed panel 10: errors over the dashboard's range read better in a table than a per-second rate.
     eccErrors: [
       { expr: `sum by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_DBE_AGG_TOTAL${gpu}[$__range]))`, legend: "double-bit (lifetime)", format: "table", instant: true, refId: "A" },

@@ -8,7 +8,7 @@
  * |--------------|----------------------------------------------------|
  * | `model`      | model, revision, tenant, zone                      |
  * | `model_le`   | model, revision, tenant, zone, le                  |
- * | `model` (queue depth) | model only: the grain of the queue-depth alert |
+ * | `model` (p95, queue depth) | model only: the grain of the seed's panel and of the alerts |
  * | `router`     | model, revision, tenant, zone (+ the metric's own) |
  * | `gpu`        | every GPU label (one series per GPU or MIG instance) |
  * | `node`       | node, pool, capacity (GPU nodes only)              |
@@ -46,9 +46,7 @@ export function recordedNames(window: string) {
     tokens: `model:infermesh_tokens_generated:rate${window}`,
     errors: `model:infermesh_inference_errors:rate${window}`,
     latencyBuckets: `model_le:infermesh_inference_latency_bucket:rate${window}`,
-    latencyP50: `model:infermesh_inference_latency:p50_${window}`,
     latencyP95: `model:infermesh_inference_latency:p95_${window}`,
-    latencyP99: `model:infermesh_inference_latency:p99_${window}`,
     queueDepth: "model:infermesh_model_queue_depth:avg",
     routerRequests: `router:infermesh_router_requests:rate${window}`,
     rejections: `router:infermesh_requests_rejected:rate${window}`,
@@ -81,9 +79,12 @@ export function recordingRules(scrapeIntervalSeconds: number, opts: { idleUtiliz
     { record: n.tokens, expr: `sum ${model} (rate(infermesh_tokens_generated_total[${w}]))`, purpose: "token rate panels" },
     { record: n.errors, expr: `sum ${by([...modelLevel, "error"])} (rate(infermesh_inference_errors_total[${w}]))`, purpose: "error rate panel and alert" },
     { record: n.latencyBuckets, expr: `sum ${by([...modelLevel, "le"])} (rate(infermesh_inference_latency_bucket[${w}]))`, purpose: "latency heatmap and fleet quantiles" },
-    { record: n.latencyP50, expr: `histogram_quantile(0.5, ${n.latencyBuckets})`, purpose: "per-model p50" },
-    { record: n.latencyP95, expr: `histogram_quantile(0.95, ${n.latencyBuckets})`, purpose: "per-model p95 panel and latency alert" },
-    { record: n.latencyP99, expr: `histogram_quantile(0.99, ${n.latencyBuckets})`, purpose: "per-model p99" },
+    {
+      record: n.latencyP95,
+      // Per model across revisions, tenants and zones: quantiles cannot be combined after the fact.
+      expr: `histogram_quantile(0.95, sum by (model, le) (${n.latencyBuckets}))`,
+      purpose: "per-model p95 panel (seed panel 6) and latency alert",
+    },
     { record: n.queueDepth, expr: `avg by (model) (infermesh_model_queue_depth)`, purpose: "queue depth alert (the seed's avg per model)" },
     { record: n.routerRequests, expr: `sum ${model} (rate(infermesh_router_requests_total[${w}]))`, purpose: "rejection and hedge ratios" },
     { record: n.rejections, expr: `sum ${by([...modelLevel, "reason"])} (rate(infermesh_requests_rejected_total[${w}]))`, purpose: "admission control panel and alert" },
