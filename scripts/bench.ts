@@ -1,16 +1,24 @@
 /**
- * Reports how long the program takes to evaluate under Pulumi's mock runtime
- * (config load + program + waiting for every registration to settle) for the
- * `dev` stack and for a large generated config (dev with 50 GPU pools and 200
- * models), so the cost of growing a stack can be seen. It is a report, not a
- * test: there are no thresholds.
+ * `npm run bench`: three reports, run in order in one invocation. They are
+ * reports, not tests: there are no thresholds that fail the run.
  *
- * Every measurement runs in its own `node` process (scripts/bench-worker.ts)
- * because the mock runtime's state (config, mocks, the resource monitor) is
- * process-global: a second run in the same process would register into the
- * first run's state and be timed against a warm, already-populated runtime.
+ * mock:  how long the program takes to evaluate under Pulumi's mock runtime
+ *        (config load + program + waiting for every registration to settle)
+ *        for the `dev` stack and for a large generated config (dev with 50
+ *        GPU pools and 200 models), so the cost of growing a stack can be seen.
+ *        Every measurement runs in its own `node` process
+ *        (scripts/bench-worker.ts) because the mock runtime's state (config,
+ *        mocks, the resource monitor) is process-global: a second run in the
+ *        same process would register into the first run's state and be timed
+ *        against a warm, already-populated runtime.
+ * dcgm:  DCGM series per GPU with the stack's counters vs dcgm-exporter's
+ *        defaults, and the share of collected fields something reads
+ *        (scripts/bench-dcgm.ts).
+ * fleet: dashboard load cost at fleet scale on a real Prometheus, seed's raw
+ *        queries vs the stack's (scripts/bench-fleet.ts); needs `prometheus`
+ *        and `promtool` on PATH.
  *
- *   npm run bench [-- --runs <n>]
+ *   npm run bench [-- --only mock,dcgm,fleet] [--runs <n>] [--scale full|small] [--reps <n>] [--step <s>] [--max-samples <n>]
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,6 +27,8 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { MockRunOptions } from "../synth/runtime";
 import { readStackFile } from "../synth/stackFile";
+import { runDcgmSection } from "./bench-dcgm";
+import { fleetScales, runFleetSection } from "./bench-fleet";
 
 /** What a worker receives: the mock run's options without `calls`, which the worker supplies itself. */
 export type WorkerInput = Omit<MockRunOptions, "calls">;
@@ -66,11 +76,7 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-function main(): void {
-  const { values } = parseArgs({ options: { runs: { type: "string", default: "5" } } });
-  const runs = Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
-
+function runMockSection(runs: number): void {
   const dev = readStackFile(join(root, "Pulumi.dev.yaml"));
   const cases: { name: string; input: WorkerInput }[] = [
     { name: "dev", input: { project: "infermesh", stack: "dev", ...dev } },
@@ -113,9 +119,49 @@ function main(): void {
   }
 }
 
-try {
-  main();
-} catch (err: unknown) {
+const sections = ["mock", "dcgm", "fleet"] as const;
+type Section = (typeof sections)[number];
+
+function positiveInteger(flag: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got ${value}`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      only: { type: "string", multiple: true },
+      runs: { type: "string", default: "5" },
+      scale: { type: "string", default: "full" },
+      reps: { type: "string", default: "3" },
+      step: { type: "string", default: "30" },
+      "max-samples": { type: "string" },
+    },
+  });
+  const only = (values.only ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+  for (const name of only) if (!(sections as readonly string[]).includes(name)) throw new Error(`--only takes ${sections.join(", ")}; got ${name}`);
+  const selected = sections.filter((s) => only.length === 0 || only.includes(s));
+  const runs = positiveInteger("runs", values.runs);
+  const reps = positiveInteger("reps", values.reps);
+  const step = positiveInteger("step", values.step);
+  const maxSamples = values["max-samples"] === undefined ? undefined : positiveInteger("max-samples", values["max-samples"]);
+  if (values.scale !== "full" && values.scale !== "small") throw new Error(`--scale must be full or small, got ${values.scale}`);
+  const scale = fleetScales[values.scale];
+
+  const run: Record<Section, () => Promise<void> | void> = {
+    mock: () => runMockSection(runs),
+    dcgm: () => void runDcgmSection(),
+    fleet: () => runFleetSection({ scale, reps, step, ...(maxSamples === undefined ? {} : { maxSamples }) }),
+  };
+  for (const [i, name] of selected.entries()) {
+    if (i > 0) console.log("");
+    console.log(`== ${name} ==`);
+    await run[name]();
+  }
+}
+
+main().catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : String(err));
   process.exit(1);
-}
+});
