@@ -100,11 +100,12 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds }:
       { expr: `max by (gpu_uuid, mig_profile, mig_instance, node) (${r.vramRatio}${gpuWithUuid})`, legend: "{{node}} {{gpu_uuid}} {{mig_profile}} {{mig_instance}}", instant: true },
     ],
     // Seed panel 10: errors over the dashboard's range read better in a table than a per-second rate.
+    // ECC counters are device-level and every MIG instance of a GPU repeats them: max, not sum.
     eccErrors: [
-      { expr: `sum by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_DBE_AGG_TOTAL${gpu}[$__range]))`, legend: "double-bit (lifetime)", format: "table", instant: true, refId: "A" },
-      { expr: `sum by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_DBE_VOL_TOTAL${gpu}[$__range]))`, legend: "double-bit (since driver load)", format: "table", instant: true, refId: "B" },
-      { expr: `sum by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_SBE_AGG_TOTAL${gpu}[$__range]))`, legend: "single-bit (lifetime)", format: "table", instant: true, refId: "C" },
-      { expr: `sum by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_SBE_VOL_TOTAL${gpu}[$__range]))`, legend: "single-bit (since driver load)", format: "table", instant: true, refId: "D" },
+      { expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_DBE_AGG_TOTAL${gpu}[$__range]))`, legend: "double-bit (lifetime)", format: "table", instant: true, refId: "A" },
+      { expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_DBE_VOL_TOTAL${gpu}[$__range]))`, legend: "double-bit (since driver load)", format: "table", instant: true, refId: "B" },
+      { expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_SBE_AGG_TOTAL${gpu}[$__range]))`, legend: "single-bit (lifetime)", format: "table", instant: true, refId: "C" },
+      { expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_SBE_VOL_TOTAL${gpu}[$__range]))`, legend: "single-bit (since driver load)", format: "table", instant: true, refId: "D" },
     ],
     // Violation counters are nanoseconds throttled; per second of wall time that is the throttled fraction.
     thermalThrottling: [
