@@ -9,6 +9,7 @@ import { recordingRules } from "../dashboards/recording";
 import { prometheusRuleGroups, recordingGroupName, type PrometheusRuleGroup } from "../dashboards/ruleFiles";
 import type { StackConfig } from "./config";
 import { grafanaUid } from "../dashboards/context";
+import { dataSourceUid } from "./grafanaContent";
 import type { PrometheusStack } from "./prometheusStack";
 import { alertmanagerSecretName, monitorSelectorLabels } from "./prometheusStack";
 import { PrometheusRules } from "./prometheusRules";
@@ -28,6 +29,32 @@ export function alertingPlan(config: StackConfig): { alerts: DeliveredAlert[]; g
   );
   const recording = recordingRules(config.telemetry.scrapeIntervalSeconds, { idleUtilizationPercent: config.capacity.idleUtilizationPercent });
   return { alerts, groups: prometheusRuleGroups(alerts, recording, config.telemetry.scrapeInterval) };
+}
+
+/**
+ * The alerts as Grafana-managed rule groups, routed per rule when the stack
+ * does not own the org's policy tree: what the component deploys and what
+ * synth writes.
+ */
+export function grafanaRulePlan(config: StackConfig, alerts: readonly DeliveredAlert[]) {
+  const perRule = config.alerting.policy === "per-rule";
+  return grafanaRuleGroups(alerts, {
+    datasourceUid: dataSourceUid(config.stack),
+    // Grafana evaluates on multiples of 10 s.
+    intervalSeconds: Math.max(10, Math.ceil(config.telemetry.scrapeIntervalSeconds / 10) * 10),
+    uidPrefix: grafanaUid(config.stack, "alert"),
+    groupBy: config.alerting.groupBy,
+    ...(perRule
+      ? {
+          routeBySeverity: Object.fromEntries(
+            routedSeverities(config.alerting).map(({ severity }) => [
+              severity,
+              { contactPoint: severityReceiver(config.stack, severity), repeatInterval: config.alerting.repeatInterval[severity] },
+            ]),
+          ),
+        }
+      : {}),
+  });
 }
 
 /** Secret halves of the contact points, resolved together (still secret as an Output). */
@@ -146,19 +173,7 @@ export class Alerting extends pulumi.ComponentResource {
     });
 
     const perRule = config.alerting.policy === "per-rule";
-    const ruleGroups = grafanaRuleGroups(alerts, {
-      datasourceUid: target.datasourceUid,
-      intervalSeconds: Math.max(10, Math.ceil(config.telemetry.scrapeIntervalSeconds / 10) * 10),
-      uidPrefix: grafanaUid(config.stack, "alert"),
-      groupBy: config.alerting.groupBy,
-      ...(perRule
-        ? {
-            routeBySeverity: Object.fromEntries(
-              routed.map(({ severity }) => [severity, { contactPoint: severityReceiver(config.stack, severity), repeatInterval: config.alerting.repeatInterval[severity] }]),
-            ),
-          }
-        : {}),
-    });
+    const ruleGroups = grafanaRulePlan(config, alerts);
     for (const group of ruleGroups) {
       new grafana.alerting.RuleGroup(
         `${name}-${group.name}`,

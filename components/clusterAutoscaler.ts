@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { chartRelease } from "./helm";
 import { systemNodeLabels } from "./cluster";
 import type { AutoscalerConfig } from "./config";
-import { irsaAssumeRolePolicy } from "./iam";
+import { irsaRole } from "./iam";
 import { discoveryTags } from "./nodeTemplate";
 import { clusterAutoscalerChart, clusterAutoscalerImageTag } from "./versions";
 
@@ -100,15 +100,9 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
 
   constructor(name: string, args: ClusterAutoscalerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(ClusterAutoscaler.type, name, {}, opts);
-    const role = new aws.iam.Role(
+    const role = irsaRole(
       `${name}-irsa`,
-      {
-        assumeRolePolicy: pulumi
-          .all([args.oidcProviderArn, args.oidcIssuer])
-          .apply(([oidcProviderArn, oidcIssuer]) =>
-            irsaAssumeRolePolicy({ oidcProviderArn, oidcIssuer, namespace: autoscalerNamespace, serviceAccount: autoscalerServiceAccount }),
-          ),
-      },
+      { oidcProviderArn: args.oidcProviderArn, oidcIssuer: args.oidcIssuer, namespace: autoscalerNamespace, serviceAccount: autoscalerServiceAccount },
       { parent: this },
     );
     const policy = new aws.iam.RolePolicy(`${name}-irsa`, { role: role.id, policy: clusterAutoscalerPolicy(args.clusterName) }, { parent: this });

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { irsaAssumeRolePolicy } from "./iam";
+import { irsaRole } from "./iam";
 
 export interface EksAddonArgs {
   clusterName: pulumi.Input<string>;
@@ -29,15 +29,9 @@ export class EksAddon extends pulumi.ComponentResource {
     const attachments: aws.iam.RolePolicyAttachment[] = [];
     const sa = args.serviceAccount;
     if (sa) {
-      const role = new aws.iam.Role(
+      const role = irsaRole(
         `${name}-irsa`,
-        {
-          assumeRolePolicy: pulumi
-            .all([sa.oidcProviderArn, sa.oidcIssuer])
-            .apply(([oidcProviderArn, oidcIssuer]) =>
-              irsaAssumeRolePolicy({ oidcProviderArn, oidcIssuer, namespace: sa.namespace, serviceAccount: sa.name }),
-            ),
-        },
+        { oidcProviderArn: sa.oidcProviderArn, oidcIssuer: sa.oidcIssuer, namespace: sa.namespace, serviceAccount: sa.name },
         { parent: this },
       );
       for (const [key, policyArn] of Object.entries(sa.policies)) {

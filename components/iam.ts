@@ -1,4 +1,7 @@
-/** IAM policy documents the stack's roles use. Pure: each returns a JSON string. */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+/** IAM policy documents the stack's roles use (pure: each returns a JSON string), and the IRSA role built from them. */
 
 export function serviceAssumeRolePolicy(service: "ec2.amazonaws.com" | "eks.amazonaws.com"): string {
   return JSON.stringify({
@@ -35,4 +38,24 @@ export function irsaAssumeRolePolicy(args: {
       },
     ],
   });
+}
+
+export interface IrsaRoleArgs {
+  oidcProviderArn: pulumi.Input<string>;
+  oidcIssuer: pulumi.Input<string>;
+  namespace: string;
+  serviceAccount: string;
+}
+
+/** An IAM role only the named Kubernetes service account can assume (see {@link irsaAssumeRolePolicy}). */
+export function irsaRole(name: string, args: IrsaRoleArgs, opts: pulumi.CustomResourceOptions): aws.iam.Role {
+  return new aws.iam.Role(
+    name,
+    {
+      assumeRolePolicy: pulumi
+        .all([args.oidcProviderArn, args.oidcIssuer])
+        .apply(([oidcProviderArn, oidcIssuer]) => irsaAssumeRolePolicy({ oidcProviderArn, oidcIssuer, namespace: args.namespace, serviceAccount: args.serviceAccount })),
+    },
+    opts,
+  );
 }

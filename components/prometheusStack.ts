@@ -5,7 +5,7 @@ import { chartRelease } from "./helm";
 import { systemNodeLabels } from "./cluster";
 import type { TelemetryConfig } from "./config";
 import { gpuToleration } from "./devicePlugin";
-import { irsaAssumeRolePolicy } from "./iam";
+import { irsaRole } from "./iam";
 import { charts } from "./versions";
 
 /** Release name; also the `release` label prometheus-operator selects monitors and rules by. */
@@ -157,15 +157,9 @@ export class PrometheusStack extends pulumi.ComponentResource {
     let amp: pulumi.Output<NonNullable<KubePrometheusStackInputs["amp"]>> | undefined;
     if (args.telemetry.backend === "amp") {
       const workspace = new aws.amp.Workspace(`${name}-amp`, { alias: `infermesh-${args.stack}` }, { parent: this, protect: args.protect });
-      const role = new aws.iam.Role(
+      const role = irsaRole(
         `${name}-amp-writer`,
-        {
-          assumeRolePolicy: pulumi
-            .all([args.oidcProviderArn, args.oidcIssuer])
-            .apply(([oidcProviderArn, oidcIssuer]) =>
-              irsaAssumeRolePolicy({ oidcProviderArn, oidcIssuer, namespace: args.namespaceName, serviceAccount: prometheusServiceAccount }),
-            ),
-        },
+        { oidcProviderArn: args.oidcProviderArn, oidcIssuer: args.oidcIssuer, namespace: args.namespaceName, serviceAccount: prometheusServiceAccount },
         { parent: this },
       );
       new aws.iam.RolePolicy(`${name}-amp-writer`, { role: role.id, policy: workspace.arn.apply(ampRemoteWritePolicy) }, { parent: this });

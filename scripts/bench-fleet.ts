@@ -25,7 +25,6 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -36,7 +35,7 @@ import type { PanelKey } from "../dashboards/queries";
 import { recordingRules, type RecordingRule } from "../dashboards/recording";
 import { prometheusRuleGroups } from "../dashboards/ruleFiles";
 import { seedPanels, type DashboardKey } from "../dashboards/seed";
-import { requireBinary } from "../verify/prometheus";
+import { freeLoopbackPort, requireBinary } from "../verify/prometheus";
 import { benchContext, benchScrapeIntervalSeconds, dashboardPanels, descendants, grafanaToPromql, metricNamesIn, parsePromql, selectorsIn, stackQueries, type GrafanaMacros } from "./bench-dcgm";
 
 // ---------------------------------------------------------------------------
@@ -865,16 +864,6 @@ async function promtoolOrThrow(args: string[], timeoutMs: number): Promise<ToolR
   return result;
 }
 
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 

@@ -4,10 +4,8 @@ import { parse, stringify } from "yaml";
 import { loadConfig } from "../components/config/load";
 import { scrapeConfig } from "../components/scrapeJobs";
 import { monitoringNamespace, telemetryPlan } from "../components/telemetry";
-import { alertingPlan } from "../components/alerting";
-import { dashboardsFor, dataSourceUid } from "../components/grafanaContent";
-import { grafanaUid } from "../dashboards/context";
-import { grafanaRuleGroups } from "../dashboards/grafanaRules";
+import { alertingPlan, grafanaRulePlan } from "../components/alerting";
+import { dashboardsFor } from "../components/grafanaContent";
 import type { StackConfig } from "../components/config";
 import { offlineLookups } from "./lookups";
 import { buildPlan, summarizePlan, type Plan } from "./plan";
@@ -110,14 +108,7 @@ function alertArtifacts(config: StackConfig): Record<string, string> {
   for (const group of groups) {
     files[`prometheus/rules/${group.name}.yaml`] = yamlDocument(`Prometheus rule group ${group.name} (rule-file format).`, { groups: [group] });
   }
-  files["grafana/alert-rules.json"] = json(
-    grafanaRuleGroups(alerts, {
-      datasourceUid: dataSourceUid(config.stack),
-      intervalSeconds: Math.max(10, Math.ceil(config.telemetry.scrapeIntervalSeconds / 10) * 10),
-      uidPrefix: grafanaUid(config.stack, "alert"),
-      groupBy: config.alerting.groupBy,
-    }),
-  );
+  files["grafana/alert-rules.json"] = json(grafanaRulePlan(config, alerts));
   return files;
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify } from "yaml";
-import { alertingPlan } from "../components/alerting";
+import { alertingPlan, grafanaRulePlan } from "../components/alerting";
 import { alertmanagerConfig, grafanaPolicyTree } from "../components/routing";
 import { alertCatalog } from "../dashboards/alerts";
 import { redactSecrets, revealSecrets } from "../synth/runtime";
@@ -120,8 +120,12 @@ describe("Grafana-evaluated alerts", () => {
   });
 
   it("per-rule routing for a shared (external) Grafana: no policy tree, each rule names its contact point", async () => {
-    const resources = await deploy(
-      stack({ grafana: { mode: "external", url: "https://grafana.example.com", prometheusUrl: "https://prom.example.com", tokenSecret: "slackHook" }, alerting: routing }),
+    const config = stack({ grafana: { mode: "external", url: "https://grafana.example.com", prometheusUrl: "https://prom.example.com", tokenSecret: "slackHook" }, alerting: routing });
+    const resources = await deploy(config);
+    // What synth writes to grafana/alert-rules.json is what is deployed.
+    const byGroupName = (groups: Array<{ name: unknown; rules: unknown }>) => Object.fromEntries(groups.map((g) => [String(g.name), g.rules]));
+    expect(byGroupName(byType(resources, "grafana:alerting/ruleGroup:RuleGroup").map((g) => ({ name: g.inputs.name, rules: g.inputs.rules })))).toEqual(
+      byGroupName(grafanaRulePlan(config, alertingPlan(config).alerts)),
     );
     expect(byType(resources, "grafana:alerting/notificationPolicy:NotificationPolicy")).toEqual([]);
     const rules = byType(resources, "grafana:alerting/ruleGroup:RuleGroup").flatMap((g) => g.inputs.rules as Array<Record<string, any>>);

@@ -158,7 +158,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** A port that was free a moment ago: the kernel's pick for 127.0.0.1:0. */
-async function freeLoopbackPort(): Promise<number> {
+export async function freeLoopbackPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
