@@ -8,12 +8,11 @@ import { grafanaRuleGroups } from "../dashboards/grafanaRules";
 import { recordingRules } from "../dashboards/recording";
 import { prometheusRuleGroups, recordingGroupName, type PrometheusRuleGroup } from "../dashboards/ruleFiles";
 import type { StackConfig } from "./config";
-import { grafanaUid } from "../dashboards/context";
 import { dataSourceUid } from "./grafanaContent";
 import type { PrometheusStack } from "./prometheusStack";
 import { alertmanagerSecretName, monitorSelectorLabels } from "./prometheusStack";
 import { PrometheusRules } from "./prometheusRules";
-import { alertmanagerConfig, grafanaPolicyTree, routedSeverities, severityReceiver, type ResolvedSecrets } from "./routing";
+import { alertmanagerConfig, grafanaPolicyTree, integrationUid, routedSeverities, severityReceiver, type ResolvedSecrets } from "./routing";
 
 /** The stack's alerts as delivered (runbook links, environment label) and its rule groups, from config alone. */
 export function alertingPlan(config: StackConfig): { alerts: DeliveredAlert[]; groups: PrometheusRuleGroup[] } {
@@ -42,7 +41,7 @@ export function grafanaRulePlan(config: StackConfig, alerts: readonly DeliveredA
     datasourceUid: dataSourceUid(config.stack),
     // Grafana evaluates on multiples of 10 s.
     intervalSeconds: Math.max(10, Math.ceil(config.telemetry.scrapeIntervalSeconds / 10) * 10),
-    uidPrefix: grafanaUid(config.stack, "alert"),
+    stack: config.stack,
     groupBy: config.alerting.groupBy,
     ...(perRule
       ? {
@@ -163,10 +162,14 @@ export class Alerting extends pulumi.ComponentResource {
         `${name}-${severity}`,
         {
           name: severityReceiver(config.stack, severity),
-          slacks: of("slack").map((cp) => ({ url: cp.webhookUrl, ...(cp.channel ? { recipient: cp.channel } : {}) })),
-          pagerduties: of("pagerduty").map((cp) => ({ integrationKey: cp.integrationKey, severity: severity === "critical" ? "critical" : "warning" })),
-          emails: of("email").map((cp) => ({ addresses: cp.addresses })),
-          sns: of("sns").map((cp) => ({ topic: cp.topicArn })),
+          slacks: of("slack").map((cp) => ({ uid: integrationUid(config.stack, severity, cp.name), url: cp.webhookUrl, ...(cp.channel ? { recipient: cp.channel } : {}) })),
+          pagerduties: of("pagerduty").map((cp) => ({
+            uid: integrationUid(config.stack, severity, cp.name),
+            integrationKey: cp.integrationKey,
+            severity: severity === "critical" ? "critical" : "warning",
+          })),
+          emails: of("email").map((cp) => ({ uid: integrationUid(config.stack, severity, cp.name), addresses: cp.addresses })),
+          sns: of("sns").map((cp) => ({ uid: integrationUid(config.stack, severity, cp.name), topic: cp.topicArn })),
         },
         opts,
       );

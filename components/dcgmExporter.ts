@@ -4,17 +4,22 @@ import { chartRelease } from "./helm";
 import { childOptions } from "./options";
 import { dcgmCountersCsv, type CounterField } from "./dcgmCounters";
 import { gpuToleration } from "./devicePlugin";
+import { agentScheduling, placementSuffix, type GpuPartitioning } from "./gpuPlacement";
 import { charts } from "./versions";
 
 export const dcgmRelease = "dcgm-exporter";
+/** The chart's `app.kubernetes.io/name` on every exporter pod, whichever the release. */
+export const dcgmAppName = "dcgm-exporter";
 
-export function dcgmExporterValues(args: { scrapeIntervalSeconds: number; fields: readonly CounterField[] }) {
+export function dcgmExporterValues(args: { scrapeIntervalSeconds: number; fields: readonly CounterField[] }, placement: GpuPartitioning) {
   return {
     // Collect as often as Prometheus scrapes: the exporter's 30 s default would
     // serve the same sample twice at a 15 s scrape, or miss changes at 60 s.
     arguments: ["-f", "/etc/dcgm-exporter/default-counters.csv", "-c", String(args.scrapeIntervalSeconds * 1000)],
     customMetrics: dcgmCountersCsv(args.fields),
-    nodeSelector: { "nvidia.com/gpu.present": "true" },
+    // Every GPU node, Bottlerocket included; on MIG nodes only once the MIG
+    // manager has partitioned them (see gpuPlacement.ts).
+    ...agentScheduling(placement, { nodeSelector: { "nvidia.com/gpu.present": "true" } }),
     tolerations: [gpuToleration],
     // 512Mi (the chart's limit) is OOM-killed on dense 8-GPU nodes.
     resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "1Gi" } },
@@ -33,6 +38,8 @@ export interface DcgmExporterArgs {
   namespace: pulumi.Input<string>;
   scrapeIntervalSeconds: number;
   fields: readonly CounterField[];
+  /** One release per placement: whole-GPU nodes, and MIG nodes when a pool uses MIG. */
+  placements: readonly GpuPartitioning[];
   /** Installed after, and removed before, these (the GPU node groups it runs on). */
   dependsOn?: pulumi.Resource[];
 }
@@ -40,15 +47,22 @@ export interface DcgmExporterArgs {
 /** NVIDIA dcgm-exporter on every GPU node, with the counters the dashboards and alerts read. */
 export class DcgmExporter extends pulumi.ComponentResource {
   static readonly type = "infermesh:gpu:DcgmExporter";
-  readonly release: k8s.helm.v3.Release;
+  readonly releases: k8s.helm.v3.Release[];
 
   constructor(name: string, args: DcgmExporterArgs, opts?: pulumi.ComponentResourceOptions) {
     super(DcgmExporter.type, name, {}, opts);
-    this.release = chartRelease(
-      name,
-      { chart: charts.dcgmExporter, release: dcgmRelease, namespace: args.namespace, values: dcgmExporterValues(args) },
-      { ...childOptions(this, opts), dependsOn: args.dependsOn },
+    this.releases = args.placements.map((placement) =>
+      chartRelease(
+        `${name}${placementSuffix(placement)}`,
+        {
+          chart: charts.dcgmExporter,
+          release: `${dcgmRelease}${placementSuffix(placement)}`,
+          namespace: args.namespace,
+          values: dcgmExporterValues(args, placement),
+        },
+        { ...childOptions(this, opts), dependsOn: args.dependsOn },
+      ),
     );
-    this.registerOutputs({ release: this.release.name });
+    this.registerOutputs({ releases: this.releases.map((r) => r.name) });
   }
 }

@@ -5,12 +5,17 @@ import { nodeLaunchTemplateArgs } from "./launchTemplate";
 import { NodeRole } from "./nodeRole";
 import { nodeTemplateTags } from "./nodeTemplate";
 import type { MigStrategy } from "./config";
+import { gpuOwnershipLabels } from "./gpuPlacement";
 
 /** The taint every GPU node carries, so only pods that tolerate it (GPU workloads, GPU agents) land there. */
 export const gpuTaint = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" } as const;
 
-/** Kubernetes labels of a pool's nodes; in-cluster components select GPU nodes with these. */
-export function gpuNodeLabels(pool: GpuPoolConfig): Record<string, string> {
+/**
+ * Kubernetes labels of a pool's nodes, set when a node joins; in-cluster
+ * components select GPU nodes with these (see gpuPlacement.ts for who owns
+ * which step on a node).
+ */
+export function gpuNodeLabels(pool: GpuPoolConfig, migStrategy: MigStrategy): Record<string, string> {
   return {
     ...pool.labels,
     "infermesh.io/node-class": "gpu",
@@ -23,6 +28,7 @@ export function gpuNodeLabels(pool: GpuPoolConfig): Record<string, string> {
     // select the node before any NVIDIA software runs on it.
     "nvidia.com/gpu.present": "true",
     ...(pool.mig ? { "nvidia.com/mig.config": pool.mig.config } : {}),
+    ...gpuOwnershipLabels(pool, migStrategy),
   };
 }
 
@@ -32,12 +38,14 @@ export interface GpuNodeGroupArgs {
   pool: GpuPoolConfig;
   /** Tags for launched instances and volumes. */
   tags: Record<string, string>;
+  /** How the device plugin advertises MIG slices; decides some of the nodes' labels. */
+  migStrategy: MigStrategy;
   /** Attach the VPC CNI policy to the node role (attached clusters). Defaults to false. */
   includeCniPolicy?: boolean;
   /** Resources the nodes need before joining (the cluster's networking add-ons). */
   dependsOn?: pulumi.Resource[];
   /** Tag the pool's Auto Scaling group for Cluster Autoscaler (discovery and scale from zero). */
-  autoscaling?: { clusterName: string; migStrategy: MigStrategy };
+  autoscaling?: { clusterName: string };
 }
 
 /** Stable child-name part for a tag key. */
@@ -68,7 +76,7 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
         capacityType: pool.capacity === "spot" ? "SPOT" : "ON_DEMAND",
         instanceTypes: pool.instanceTypes,
         scalingConfig: { minSize: pool.scaling.min, desiredSize: pool.scaling.desired, maxSize: pool.scaling.max },
-        labels: gpuNodeLabels(pool),
+        labels: gpuNodeLabels(pool, args.migStrategy),
         taints: [{ ...gpuTaint }],
         launchTemplate: { id: template.id, version: template.latestVersion.apply(String) },
         updateConfig: { maxUnavailable: 1 },
@@ -88,7 +96,7 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
       // Tags on the node group do not reach its Auto Scaling group, which is
       // where Cluster Autoscaler reads them.
       const asgName = this.nodeGroup.resources.apply((r) => r[0]?.autoscalingGroups[0]?.name ?? "");
-      for (const [key, value] of Object.entries(nodeTemplateTags(pool, args.autoscaling.clusterName, args.autoscaling.migStrategy))) {
+      for (const [key, value] of Object.entries(nodeTemplateTags(pool, args.autoscaling.clusterName, args.migStrategy))) {
         new aws.autoscaling.Tag(
           `${name}-asg-${tagSlug(key)}`,
           { autoscalingGroupName: asgName, tag: { key, value, propagateAtLaunch: false } },

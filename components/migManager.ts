@@ -33,7 +33,11 @@ export function gpuOperatorValues(pools: readonly GpuPoolConfig[], strategy: Mig
     devicePlugin: { enabled: false },
     dcgmExporter: { enabled: false },
     dcgm: { enabled: false },
+    // No GPU feature discovery: the MIG pools' nodes join labelled for the MIG
+    // manager (gpuPlacement.ts), so partitioning waits on no discovered label.
     gfd: { enabled: false },
+    // The operator recognises GPU nodes by NFD's NVIDIA PCI label (and resets
+    // `nvidia.com/gpu.present` on nodes without it).
     nfd: { enabled: true },
     mig: { strategy },
     migManager: {

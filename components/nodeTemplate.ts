@@ -29,7 +29,7 @@ export function discoveryTags(clusterName: string): Record<string, string> {
 
 export function nodeTemplateTags(pool: GpuPoolConfig, clusterName: string, strategy: MigStrategy): Record<string, string> {
   const tags: Record<string, string> = { ...discoveryTags(clusterName) };
-  for (const [key, value] of Object.entries(gpuNodeLabels(pool))) tags[`${prefix}/node-template/label/${key}`] = value;
+  for (const [key, value] of Object.entries(gpuNodeLabels(pool, strategy))) tags[`${prefix}/node-template/label/${key}`] = value;
   tags[`${prefix}/node-template/taint/${gpuTaint.key}`] = `${gpuTaint.value}:NoSchedule`;
   for (const [resource, count] of Object.entries(gpuResources(pool, strategy))) tags[`${prefix}/node-template/resources/${resource}`] = String(count);
   return tags;

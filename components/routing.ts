@@ -6,11 +6,17 @@
  * inside `apply` and go out only inside Pulumi secrets.
  */
 import { severities, type Severity } from "../dashboards/alerts";
+import { grafanaUid } from "../dashboards/context";
 import type { AlertingConfig, ContactPoint } from "./config";
 
 /** Name of the stack's notification target for a severity, unique per stack in a shared Grafana. */
 export function severityReceiver(stack: string, severity: Severity): string {
   return `infermesh-${stack}-${severity}`;
+}
+
+/** Uid of one contact point's integration in a severity's Grafana contact point. */
+export function integrationUid(stack: string, severity: Severity, contactPoint: string): string {
+  return grafanaUid(stack, "cp", severity, contactPoint);
 }
 
 /** The severities that notify someone, with their contact points in route order. */

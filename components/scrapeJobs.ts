@@ -72,11 +72,15 @@ export const dcgmDroppedLabels = [
 
 export const dcgmJobName = "dcgm-exporter";
 
-export function dcgmScrapeJob(telemetry: TelemetryConfig, namespace: string, release: string): ScrapeJob {
+/**
+ * The exporter pods of every dcgm-exporter release in the monitoring namespace
+ * (one for whole-GPU nodes, one for MIG nodes), selected by the chart's app name.
+ */
+export function dcgmScrapeJob(telemetry: TelemetryConfig, namespace: string, appName: string): ScrapeJob {
   return {
     name: dcgmJobName,
     namespaces: [namespace],
-    podSelector: { "app.kubernetes.io/name": "dcgm-exporter", "app.kubernetes.io/instance": release },
+    podSelector: { "app.kubernetes.io/name": appName },
     port: "metrics",
     path: "/metrics",
     interval: telemetry.scrapeInterval,

@@ -3,8 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Cluster } from "./cluster";
 import type { StackConfig } from "./config";
 import { contractDcgmFields, type CounterField } from "./dcgmCounters";
-import { DcgmExporter, dcgmRelease } from "./dcgmExporter";
+import { DcgmExporter, dcgmAppName } from "./dcgmExporter";
 import { DevicePlugin } from "./devicePlugin";
+import { agentPlacements } from "./gpuPlacement";
 import { MigManager } from "./migManager";
 import { monitorSelectorLabels, PrometheusStack } from "./prometheusStack";
 import { dcgmScrapeJob, infermeshScrapeJobs, type ScrapeJob } from "./scrapeJobs";
@@ -16,7 +17,7 @@ export const devicePluginNamespace = "nvidia-device-plugin";
 /** What the telemetry pipeline collects and scrapes, derived from config alone (also what synth renders). */
 export function telemetryPlan(config: StackConfig): { jobs: ScrapeJob[]; counterFields: CounterField[] } {
   return {
-    jobs: [dcgmScrapeJob(config.telemetry, monitoringNamespace, dcgmRelease), ...infermeshScrapeJobs(config.telemetry)],
+    jobs: [dcgmScrapeJob(config.telemetry, monitoringNamespace, dcgmAppName), ...infermeshScrapeJobs(config.telemetry)],
     counterFields: contractDcgmFields(),
   };
 }
@@ -51,14 +52,26 @@ export class Telemetry extends pulumi.ComponentResource {
     this.monitoringNamespace = monitoring.metadata.name;
     const gpuSystem = new k8s.core.v1.Namespace(`${name}-device-plugin`, { metadata: { name: devicePluginNamespace } }, after);
 
-    new DevicePlugin(`${name}-device-plugin`, { namespace: gpuSystem.metadata.name, migStrategy: config.telemetry.migStrategy, dependsOn: gpuAgentDeps }, inClusterOnly);
-    const migPools = Object.values(config.gpuPools).filter((p) => p.mig);
+    const pools = Object.values(config.gpuPools);
+    const placements = agentPlacements(pools);
+    new DevicePlugin(
+      `${name}-device-plugin`,
+      { namespace: gpuSystem.metadata.name, migStrategy: config.telemetry.migStrategy, placements, dependsOn: gpuAgentDeps },
+      inClusterOnly,
+    );
+    const migPools = pools.filter((p) => p.mig);
     if (migPools.length > 0) {
       new MigManager(`${name}-mig`, { pools: migPools, strategy: config.telemetry.migStrategy, dependsOn: gpuAgentDeps }, inClusterOnly);
     }
     new DcgmExporter(
       `${name}-dcgm`,
-      { namespace: monitoring.metadata.name, scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds, fields: plan.counterFields, dependsOn: gpuAgentDeps },
+      {
+        namespace: monitoring.metadata.name,
+        scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds,
+        fields: plan.counterFields,
+        placements,
+        dependsOn: gpuAgentDeps,
+      },
       inClusterOnly,
     );
     this.prometheus = new PrometheusStack(

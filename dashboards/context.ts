@@ -36,12 +36,7 @@ export function dashboardTitle(environment: string, key: DashboardKey): string {
   return `infermesh · ${dashboardTitles[key]} (${environment})`;
 }
 
-/**
- * Short uid parts. None contains `-` and none is a suffix of another, so
- * `im-<stack>-<short>` is injective in (stack, key); each also contains a
- * letter outside hex, so a readable uid never equals a hashed one (which
- * ends in hex digits).
- */
+/** Uid parts of the dashboards: alphanumeric, so the readable uid form applies (see {@link grafanaUid}). */
 const uidShort: Record<DashboardKey, string> = {
   overview: "overview",
   modelDrilldown: "model",
@@ -55,23 +50,29 @@ export function dashboardUid(stack: string, key: DashboardKey): string {
 }
 
 /** Grafana's limit on uids (`util.IsValidShortUID` plus `MaxUIDLength`). */
-const maxUidLength = 40;
-const validUid = /^[A-Za-z0-9_-]+$/;
-const hashLength = 10;
+export const maxUidLength = 40;
+export const validUid = /^[A-Za-z0-9_-]+$/;
+const readablePart = /^[A-Za-z0-9]+$/;
+const hashLength = 12;
 
 /**
- * A Grafana uid for one of a stack's objects (folder, data source, dashboard,
- * alert rule): `im-<stack>-<suffix>` when that is a valid Grafana uid, so
- * stacks sharing a Grafana never collide. A stack name that is too long or
- * holds characters Grafana rejects (Pulumi allows `.`) gets a readable prefix
- * and a hash of the exact (stack, suffix), since truncating or replacing
- * characters alone would map different stacks to one uid.
+ * The one Grafana uid of a stack's object (folder, data source, dashboard,
+ * alert rule, contact point integration), unique for every (stack, parts):
+ *
+ * - readable, `im-<stack>-<part>_<part>…`, when every part is alphanumeric
+ *   and the result is a valid Grafana uid: the parts hold no `-` or `_`, so
+ *   the text after the last `-` splits back into exactly these parts and the
+ *   rest is the stack;
+ * - otherwise `imh-<prefix>-<hash>`, a readable prefix plus a hash of the
+ *   exact (stack, parts), since cutting a long stack name or replacing the
+ *   characters Grafana rejects (Pulumi allows `.`) would map different stacks
+ *   to one uid. `imh-` never begins a readable uid (those begin `im-`).
  */
-export function grafanaUid(stack: string, suffix: string): string {
-  const readable = `im-${stack}-${suffix}`;
-  if (readable.length <= maxUidLength && validUid.test(readable)) return readable;
-  const hash = createHash("sha256").update(`${stack}\0${suffix}`).digest("hex").slice(0, hashLength);
-  const room = maxUidLength - `im--${suffix}-`.length - hashLength;
-  const prefix = stack.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, Math.max(0, room));
-  return `im-${prefix}-${suffix}-${hash}`;
+export function grafanaUid(stack: string, ...parts: string[]): string {
+  if (parts.length === 0) throw new Error("grafanaUid needs at least one part naming the object");
+  const readable = `im-${stack}-${parts.join("_")}`;
+  if (parts.every((p) => readablePart.test(p)) && readable.length <= maxUidLength && validUid.test(readable)) return readable;
+  const hash = createHash("sha256").update(JSON.stringify([stack, ...parts])).digest("hex").slice(0, hashLength);
+  const prefix = `${stack}-${parts.join("_")}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, maxUidLength - "imh-".length - 1 - hashLength);
+  return `imh-${prefix}-${hash}`;
 }

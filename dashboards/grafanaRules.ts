@@ -4,6 +4,7 @@
  * the result to `grafana.alerting.RuleGroup`.
  */
 import type { AlertGroup, DeliveredAlert, Severity } from "./alerts";
+import { grafanaUid } from "./context";
 
 export interface GrafanaRuleData {
   refId: string;
@@ -43,16 +44,17 @@ export function grafanaTemplate(text: string): string {
   return text.replace(/\{\{\s*\$value\b/g, "{{ $values.B.Value");
 }
 
-/** Stable, Grafana-valid (≤ 40 chars) rule uid from the stack and alert name. */
-export function ruleUid(prefix: string, alert: string): string {
-  return `${prefix}-${alert.replace(/^Infermesh/, "")}`.slice(0, 40);
+/** A rule's uid: the stack's, with the alert's name (without the common prefix). */
+export function ruleUid(stack: string, alert: string): string {
+  return grafanaUid(stack, "alert", alert.replace(/^Infermesh/, ""));
 }
 
 export interface GrafanaRuleOptions {
   datasourceUid: string;
   /** Evaluation interval, seconds (Grafana needs a multiple of 10). */
   intervalSeconds: number;
-  uidPrefix: string;
+  /** Pulumi stack name; every rule uid carries it. */
+  stack: string;
   /** Per-rule routing for a shared Grafana, where the org's policy tree is not the stack's to own. */
   routeBySeverity?: Partial<Record<Severity, { contactPoint: string; repeatInterval: string }>>;
   groupBy: string[];
@@ -71,7 +73,7 @@ function grafanaRule(alert: DeliveredAlert, opts: GrafanaRuleOptions): GrafanaRu
   const route = opts.routeBySeverity?.[alert.severity];
   return {
     name: alert.name,
-    uid: ruleUid(opts.uidPrefix, alert.name),
+    uid: ruleUid(opts.stack, alert.name),
     condition: "C",
     for: alert.for,
     noDataState: alert.noDataState,

@@ -33,6 +33,9 @@ describe("scale from zero: node-template tags on each pool's Auto Scaling group"
       [label("infermesh.io/capacity")]: "spot",
       [label("infermesh.io/ami-family")]: "al2023",
       [label("nvidia.com/gpu.present")]: "true",
+      [label("infermesh.io/gpu-partitioning")]: "whole",
+      [label("k8s.amazonaws.com/accelerator")]: "nvidia-l4",
+      [label("nvidia.com/gpu.deploy.operands")]: "false",
       "k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu": "true:NoSchedule",
       "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu": "4",
     });
@@ -161,10 +164,17 @@ describe("MIG manager", () => {
         "all-3g.20gb": [{ devices: "all", "mig-enabled": true, "mig-devices": { "3g.20gb": 2 } }],
       },
     });
-    // Exactly one device plugin and one DCGM exporter in the cluster: the stack's.
-    const charts = byType(resources, "kubernetes:helm.sh/v3:Release").map((r) => r.inputs.chart);
-    expect(charts.filter((c) => c === "nvidia-device-plugin")).toHaveLength(1);
-    expect(charts.filter((c) => c === "dcgm-exporter")).toHaveLength(1);
+    // The device plugin and DCGM exporter in the cluster are the stack's: one release for whole-GPU nodes,
+    // one for MIG nodes (started once the MIG manager releases them).
+    const releases = byType(resources, "kubernetes:helm.sh/v3:Release").map((r) => [r.inputs.chart, r.inputs.name]);
+    expect(releases.filter(([c]) => c === "nvidia-device-plugin")).toEqual([
+      ["nvidia-device-plugin", "nvidia-device-plugin"],
+      ["nvidia-device-plugin", "nvidia-device-plugin-mig"],
+    ]);
+    expect(releases.filter(([c]) => c === "dcgm-exporter")).toEqual([
+      ["dcgm-exporter", "dcgm-exporter"],
+      ["dcgm-exporter", "dcgm-exporter-mig"],
+    ]);
   });
 
   it("is not installed without MIG pools", async () => {

@@ -46,7 +46,7 @@ async function render(c: FamilyCase, capacity: "spot" | "on-demand") {
   const pool = parse(raw).gpuPools.serve!;
   const run = await runUnderMocks({ project, stack: "dev", config: {} }, () => {
     const cni = new aws.eks.Addon("cni", { clusterName: "c", addonName: "vpc-cni" });
-    const group = new GpuNodeGroup("gpu-serve", { clusterName: "infermesh-dev", subnetIds: ["subnet-a", "subnet-b"], pool, tags, dependsOn: [cni] });
+    const group = new GpuNodeGroup("gpu-serve", { clusterName: "infermesh-dev", subnetIds: ["subnet-a", "subnet-b"], pool, migStrategy: "single", tags, dependsOn: [cni] });
     return group.urn;
   });
   return run.resources;
@@ -82,7 +82,16 @@ describe("GpuNodeGroup", () => {
           "infermesh.io/capacity": c.capacity,
           "infermesh.io/ami-family": c.amiFamily ?? "al2023",
           "nvidia.com/gpu.present": "true",
-          ...(c.migConfig ? { "nvidia.com/mig.config": c.migConfig } : {}),
+          // Cluster Autoscaler's GPU label: the GPU model, lower case.
+          "k8s.amazonaws.com/accelerator": `nvidia-${c.gpuModel.toLowerCase()}`,
+          ...(c.migConfig
+            ? {
+                "infermesh.io/gpu-partitioning": "mig",
+                "nvidia.com/mig.config": c.migConfig,
+                "nvidia.com/gpu.deploy.mig-manager": "true",
+                "nvidia.com/gpu.deploy.client": "paused-for-mig-change",
+              }
+            : { "infermesh.io/gpu-partitioning": "whole", "nvidia.com/gpu.deploy.operands": "false" }),
         },
         taints: [{ key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" }],
         launchTemplate: { id: "gpu-serve-id", version: "1" },

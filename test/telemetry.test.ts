@@ -40,6 +40,39 @@ describe("Helm releases", () => {
                   matchExpressions: [
                     { key: "infermesh.io/node-class", operator: "In", values: ["gpu"] },
                     { key: "infermesh.io/ami-family", operator: "NotIn", values: ["bottlerocket"] },
+                    { key: "infermesh.io/gpu-partitioning", operator: "NotIn", values: ["mig"] },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+        tolerations: [gpuToleration],
+        priorityClassName: "system-node-critical",
+        gfd: { enabled: false },
+        nfd: { enabled: false },
+      },
+    });
+    // MIG nodes get their own release, gated on the label the MIG manager flips around a reconfiguration.
+    expect(release(resources, "telemetry-device-plugin-mig")).toEqual({
+      name: "nvidia-device-plugin-mig",
+      chart: "nvidia-device-plugin",
+      version: "0.20.0",
+      repositoryOpts: { repo: "https://nvidia.github.io/k8s-device-plugin" },
+      namespace: "nvidia-device-plugin",
+      compat: "true",
+      values: {
+        migStrategy: "single",
+        nodeSelector: { "nvidia.com/gpu.deploy.client": "true" },
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [
+                {
+                  matchExpressions: [
+                    { key: "infermesh.io/node-class", operator: "In", values: ["gpu"] },
+                    { key: "infermesh.io/ami-family", operator: "NotIn", values: ["bottlerocket"] },
+                    { key: "infermesh.io/gpu-partitioning", operator: "In", values: ["mig"] },
                   ],
                 },
               ],
@@ -54,6 +87,7 @@ describe("Helm releases", () => {
     });
     const plain = await deploy(parse(baseRaw()));
     expect(release(plain, "telemetry-device-plugin").values.migStrategy).toBe("none");
+    expect(byType(plain, "kubernetes:helm.sh/v3:Release").map((r) => r.name)).not.toContain("telemetry-device-plugin-mig");
     const mixed = await deploy(withTelemetry({ migStrategy: "mixed" }));
     expect(release(mixed, "telemetry-device-plugin").values.migStrategy).toBe("mixed");
   });
@@ -71,12 +105,37 @@ describe("Helm releases", () => {
         arguments: ["-f", "/etc/dcgm-exporter/default-counters.csv", "-c", "15000"],
         customMetrics: dcgmCountersCsv(contractDcgmFields()),
         nodeSelector: { "nvidia.com/gpu.present": "true" },
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: "infermesh.io/gpu-partitioning", operator: "NotIn", values: ["mig"] }] }],
+            },
+          },
+        },
         tolerations: [gpuToleration],
         resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "1Gi" } },
         serviceMonitor: { enabled: false },
         kubernetes: { enablePodLabels: true, podLabelAllowlistRegex: ["^infermesh[._]io[/_](model|revision|tenant)$"] },
       },
     });
+    expect(byType(resources, "kubernetes:helm.sh/v3:Release").map((r) => r.name)).not.toContain("telemetry-dcgm-mig");
+  });
+
+  it("DCGM exporter on MIG nodes: its own release, started when the MIG manager releases the GPU clients", async () => {
+    const raw = baseRaw() as Record<string, any>;
+    raw.gpuPools.h100 = { instanceTypes: ["p5.48xlarge"], migProfile: "1g.10gb", scaling: { min: 0, desired: 0, max: 1 } };
+    const resources = await deploy(parse(raw));
+    const whole = release(resources, "telemetry-dcgm");
+    const mig = release(resources, "telemetry-dcgm-mig");
+    expect(mig.name).toBe("dcgm-exporter-mig");
+    expect(mig.values.nodeSelector).toEqual({ "nvidia.com/gpu.present": "true", "nvidia.com/gpu.deploy.client": "true" });
+    expect(mig.values.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms).toEqual([
+      { matchExpressions: [{ key: "infermesh.io/gpu-partitioning", operator: "In", values: ["mig"] }] },
+    ]);
+    // Everything else is the same exporter.
+    const { nodeSelector: _a, affinity: _b, ...migRest } = mig.values;
+    const { nodeSelector: _c, affinity: _d, ...wholeRest } = whole.values;
+    expect(migRest).toEqual(wholeRest);
   });
 
   it("kube-prometheus-stack in-cluster: pinned, system nodes, gp3 volume, retention, open selectors, no Grafana", async () => {

@@ -18,6 +18,7 @@ import type { AddressInfo } from "node:net";
 import type { StackConfig } from "../components/config";
 import { contractDcgmFields } from "../components/dcgmCounters";
 import { dcgmExporterValues, dcgmRelease } from "../components/dcgmExporter";
+import { placementSuffix } from "../components/gpuPlacement";
 import { kubePrometheusStackValues } from "../components/prometheusStack";
 import { monitoringNamespace } from "../components/telemetry";
 import { cancellationReasons, inferenceErrors, metrics, rejectionReasons, type MetricDefinition, type MetricName } from "../dashboards/metrics";
@@ -200,7 +201,7 @@ export function fleetSettings(config: StackConfig): FleetSettings {
     monitoringNamespace,
     dcgmRelease,
     dcgmFields: contractDcgmFields(),
-    podLabelAllowlist: dcgmExporterValues({ scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds, fields: [] }).kubernetes.podLabelAllowlistRegex,
+    podLabelAllowlist: dcgmExporterValues({ scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds, fields: [] }, "whole").kubernetes.podLabelAllowlistRegex,
     nodeLabelAllowlist: nodes === undefined ? [] : nodes.split(",").map((key) => key.trim()),
     infermesh: { namespaces: infermesh.namespaces, partOf: infermesh.partOf, port: infermesh.port, path: infermesh.path },
     queueSpikeDepth: Math.max(250, Math.ceil(queueLimit * 2)),
@@ -838,15 +839,17 @@ export class Fleet {
       portName: infermesh.port,
     });
     for (const node of this.gpuNodes) {
+      // MIG nodes run the exporter of the MIG release (see components/gpuPlacement.ts).
+      const release = `${this.settings.dcgmRelease}${placementSuffix(node.pool.mig ? "mig" : "whole")}`;
       const dcgm: FleetTarget = {
         id: `dcgm-exporter/${node.name}`,
         kind: "dcgm-exporter",
         node,
         pod: {
           namespace: this.settings.monitoringNamespace,
-          name: `${this.settings.dcgmRelease}-${suffix(`dcgm/${node.name}`, 5)}`,
+          name: `${release}-${suffix(`dcgm/${node.name}`, 5)}`,
           // The labels NVIDIA's chart puts on the exporter's pods.
-          labels: { "app.kubernetes.io/name": "dcgm-exporter", "app.kubernetes.io/instance": this.settings.dcgmRelease, "app.kubernetes.io/component": "dcgm-exporter" },
+          labels: { "app.kubernetes.io/name": "dcgm-exporter", "app.kubernetes.io/instance": release, "app.kubernetes.io/component": "dcgm-exporter" },
           container: "exporter",
           portName: "metrics",
         },
