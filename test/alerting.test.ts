@@ -56,7 +56,7 @@ describe("Grafana-evaluated alerts", () => {
       expect(rule.labels).toEqual({ severity: alert.severity, environment: "dev" });
       expect(rule.annotations.runbook_url).toBe(`https://github.com/infermesh/infermesh-stack/blob/main/RUNBOOKS.md#${alert.name.toLowerCase()}`);
       expect(rule.annotations.description).not.toMatch(/\$value\b/);
-      expect(rule.uid).toMatch(/^im-dev-alert_[A-Za-z0-9]+$/);
+      expect(rule.uid).toMatch(/^im-dev-alert-[A-Za-z0-9]+$/);
       expect(rule.datas.map((d: Record<string, unknown>) => [d.refId, d.datasourceUid, d.relativeTimeRange])).toEqual([
         ["A", "im-dev-prometheus", { from: 600, to: 0 }],
         ["B", "__expr__", { from: 0, to: 0 }],

@@ -8,6 +8,7 @@ import type { StackConfig } from "../components/config";
 import { folderFor, dataSourceUid } from "../components/grafanaContent";
 import { integrationUid, routedSeverities } from "../components/routing";
 import { dashboardKeys, dashboardUid, grafanaUid, maxUidLength, validUid } from "../dashboards/context";
+import { ruleUid } from "../dashboards/grafanaRules";
 import { baseRaw, parse } from "./helpers/stack";
 
 /**
@@ -94,11 +95,14 @@ describe("Grafana uids", () => {
     expect(new Set(rules.map((r) => r.uid)).size).toBe(rules.length);
   });
 
-  it("short stack names keep readable uids (unchanged for deployed stacks)", () => {
+  it("dev, staging and prod keep the readable uids they were deployed with", () => {
     const config = configFor("dev");
     expect(stackUids(config).slice(0, 3)).toEqual(["im-dev-folder", "im-dev-prometheus", "im-dev-overview"]);
-    expect(grafanaRulePlan(config, alertingPlan(config).alerts)[0]?.rules[0]?.uid).toMatch(/^im-dev-alert_[A-Za-z]+$/);
-    expect(integrationUid("dev", "critical", "chat")).toBe("im-dev-cp_critical_chat");
+    expect(grafanaRulePlan(config, alertingPlan(config).alerts)[0]?.rules.map((r) => r.uid)).toContain("im-dev-alert-HighQueueDepth");
+    expect(integrationUid("dev", "critical", "chat")).toBe("im-dev-cp-critical-chat");
+    // A stack name with a dash: the parts follow the last one.
+    expect(dashboardUid("test-pr-7", "overview")).toBe("im_test-pr-7-overview");
+    expect(ruleUid("test-pr-7", "InfermeshNodeDown")).toBe("im_test-pr-7-alert_NodeDown");
     // A part that is not alphanumeric could be read two ways: hashed instead.
     expect(integrationUid("dev", "critical", "on-call")).toMatch(/^imh-dev-cp_critical_on-call-[0-9a-f]{12}$/);
   });
