@@ -12,6 +12,7 @@ import { grafanaUid } from "../dashboards/context";
 import { dataSourceUid } from "./grafanaContent";
 import type { PrometheusStack } from "./prometheusStack";
 import { alertmanagerSecretName, monitorSelectorLabels } from "./prometheusStack";
+import { AlertTopics, type SnsTopicSummary } from "./alertTopics";
 import { PrometheusRules } from "./prometheusRules";
 import { alertmanagerConfig, grafanaPolicyTree, routedSeverities, severityReceiver, type ResolvedSecrets } from "./routing";
 
@@ -97,11 +98,17 @@ export interface AlertingArgs {
  */
 export class Alerting extends pulumi.ComponentResource {
   static readonly type = "infermesh:monitoring:Alerting";
+  /** The SNS contact points' topics (stack output `snsTopics`); undefined without SNS contact points. */
+  readonly snsTopics?: pulumi.Output<Record<string, SnsTopicSummary>>;
 
   constructor(name: string, args: AlertingArgs, opts?: pulumi.ComponentResourceOptions) {
     super(Alerting.type, name, {}, opts);
     const { config, prometheus } = args;
     const { alerts, groups } = alertingPlan(config);
+    const hasSns = Object.values(config.alerting.contactPoints).some((cp) => cp.type === "sns");
+    const topics = hasSns ? new AlertTopics(`${name}-sns`, { config, ...(prometheus.ampWorkspace ? { ampWorkspace: prometheus.ampWorkspace } : {}) }, { parent: this }) : undefined;
+    const topicArns: Record<string, pulumi.Output<string>> = topics?.arns ?? {};
+    if (topics) this.snsTopics = topics.summary;
     const ruleTarget: ConstructorParameters<typeof PrometheusRules>[1]["target"] = prometheus.ampWorkspace
       ? { kind: "amp", workspaceId: prometheus.ampWorkspace.id }
       : { kind: "in-cluster", namespace: args.namespace, selectorLabels: monitorSelectorLabels, dependsOn: [prometheus.release] };
@@ -120,8 +127,8 @@ export class Alerting extends pulumi.ComponentResource {
         { groups: groups.filter((g) => g.name !== recordingGroupName), target: ruleTarget, ruleName: "infermesh-alerts" },
         ruleOpts,
       );
-      const definition = resolvedSecrets(config).apply((secrets) =>
-        stringify(alertmanagerConfig(config.alerting, secrets, { stack: config.stack, environment: config.environment, region: config.region }), {
+      const definition = pulumi.all([resolvedSecrets(config), pulumi.all(topicArns)]).apply(([secrets, arns]) =>
+        stringify(alertmanagerConfig(config.alerting, secrets, { stack: config.stack, environment: config.environment, region: config.region, topicArns: arns }), {
           lineWidth: 0,
           aliasDuplicateObjects: false,
         }),
@@ -144,12 +151,12 @@ export class Alerting extends pulumi.ComponentResource {
         );
       }
     } else {
-      this.grafanaAlerting(name, args, alerts);
+      this.grafanaAlerting(name, args, alerts, topicArns);
     }
-    this.registerOutputs({});
+    this.registerOutputs({ snsTopics: this.snsTopics });
   }
 
-  private grafanaAlerting(name: string, args: AlertingArgs, alerts: DeliveredAlert[]) {
+  private grafanaAlerting(name: string, args: AlertingArgs, alerts: DeliveredAlert[], topicArns: Record<string, pulumi.Output<string>>) {
     const { config } = args;
     const target = args.grafana;
     if (!target) throw new pulumi.ResourceError("Grafana-evaluated alerts need a Grafana (infermesh:grafana)", this);
@@ -166,7 +173,7 @@ export class Alerting extends pulumi.ComponentResource {
           slacks: of("slack").map((cp) => ({ url: cp.webhookUrl, ...(cp.channel ? { recipient: cp.channel } : {}) })),
           pagerduties: of("pagerduty").map((cp) => ({ integrationKey: cp.integrationKey, severity: severity === "critical" ? "critical" : "warning" })),
           emails: of("email").map((cp) => ({ addresses: cp.addresses })),
-          sns: of("sns").map((cp) => ({ topic: cp.topicArn })),
+          sns: of("sns").map((cp) => ({ topic: cp.topic.owner === "external" ? cp.topic.arn : (topicArns[cp.name] as pulumi.Output<string>) })),
         },
         opts,
       );
