@@ -12,3 +12,4 @@ export const prometheusUrl = outputs.prometheusUrl;
 export const ampEndpoint = outputs.ampEndpoint;
 export const grafanaUrl = outputs.grafanaUrl;
 export const dashboardUrls = outputs.dashboardUrls;
+export const snsTopics = outputs.snsTopics;

@@ -5,6 +5,7 @@ import { ClusterAutoscaler } from "./components/clusterAutoscaler";
 import type { StackConfig } from "./components/config";
 import { GpuNodeGroup } from "./components/gpuNodeGroup";
 import { Alerting } from "./components/alerting";
+import type { SnsTopicSummary } from "./components/alertTopics";
 import { GrafanaContent, dataSourceTarget } from "./components/grafanaContent";
 import { GrafanaEndpoint } from "./components/grafanaEndpoint";
 import { monitoringNamespace, Telemetry } from "./components/telemetry";
@@ -22,6 +23,8 @@ export interface StackOutputs {
   /** Set when the stack manages a Grafana. */
   grafanaUrl?: pulumi.Output<string>;
   dashboardUrls?: pulumi.Output<Record<string, string>>;
+  /** Set with SNS contact points: each topic's ARN, owner, publisher and the grant an external topic still needs. */
+  snsTopics?: pulumi.Output<Record<string, SnsTopicSummary>>;
 }
 
 /** Composes one environment's stack from its validated configuration. */
@@ -96,7 +99,7 @@ export function infermesh(config: StackConfig): StackOutputs {
     );
     grafanaSide = { endpoint, content, ...(goesWith ? { goesWith } : {}) };
   }
-  new Alerting(
+  const alerting = new Alerting(
     "alerting",
     {
       config,
@@ -122,5 +125,6 @@ export function infermesh(config: StackConfig): StackOutputs {
     prometheusUrl: telemetry.prometheus.url,
     ...(telemetry.prometheus.ampWorkspace ? { ampEndpoint: telemetry.prometheus.ampWorkspace.prometheusEndpoint } : {}),
     ...(grafanaSide ? { grafanaUrl: grafanaSide.endpoint.url, dashboardUrls: grafanaSide.content.dashboardUrls } : {}),
+    ...(alerting.snsTopics ? { snsTopics: alerting.snsTopics } : {}),
   };
 }

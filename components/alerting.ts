@@ -11,6 +11,7 @@ import type { StackConfig } from "./config";
 import { dataSourceUid } from "./grafanaContent";
 import type { PrometheusStack } from "./prometheusStack";
 import { alertmanagerSecretName, monitorSelectorLabels } from "./prometheusStack";
+import { AlertTopics, type SnsTopicSummary } from "./alertTopics";
 import { PrometheusRules } from "./prometheusRules";
 import { alertmanagerConfig, grafanaPolicyTree, integrationUid, routedSeverities, severityReceiver, type ResolvedSecrets } from "./routing";
 
@@ -96,11 +97,17 @@ export interface AlertingArgs {
  */
 export class Alerting extends pulumi.ComponentResource {
   static readonly type = "infermesh:monitoring:Alerting";
+  /** The SNS contact points' topics (stack output `snsTopics`); undefined without SNS contact points. */
+  readonly snsTopics?: pulumi.Output<Record<string, SnsTopicSummary>>;
 
   constructor(name: string, args: AlertingArgs, opts?: pulumi.ComponentResourceOptions) {
     super(Alerting.type, name, {}, opts);
     const { config, prometheus } = args;
     const { alerts, groups } = alertingPlan(config);
+    const hasSns = Object.values(config.alerting.contactPoints).some((cp) => cp.type === "sns");
+    const topics = hasSns ? new AlertTopics(`${name}-sns`, { config, ...(prometheus.ampWorkspace ? { ampWorkspace: prometheus.ampWorkspace } : {}) }, { parent: this }) : undefined;
+    const topicArns: Record<string, pulumi.Output<string>> = topics?.arns ?? {};
+    if (topics) this.snsTopics = topics.summary;
     const ruleTarget: ConstructorParameters<typeof PrometheusRules>[1]["target"] = prometheus.ampWorkspace
       ? { kind: "amp", workspaceId: prometheus.ampWorkspace.id }
       : { kind: "in-cluster", namespace: args.namespace, selectorLabels: monitorSelectorLabels, dependsOn: [prometheus.release] };
@@ -119,8 +126,8 @@ export class Alerting extends pulumi.ComponentResource {
         { groups: groups.filter((g) => g.name !== recordingGroupName), target: ruleTarget, ruleName: "infermesh-alerts" },
         ruleOpts,
       );
-      const definition = resolvedSecrets(config).apply((secrets) =>
-        stringify(alertmanagerConfig(config.alerting, secrets, { stack: config.stack, environment: config.environment, region: config.region }), {
+      const definition = pulumi.all([resolvedSecrets(config), pulumi.all(topicArns)]).apply(([secrets, arns]) =>
+        stringify(alertmanagerConfig(config.alerting, secrets, { stack: config.stack, environment: config.environment, region: config.region, topicArns: arns }), {
           lineWidth: 0,
           aliasDuplicateObjects: false,
         }),
@@ -143,12 +150,12 @@ export class Alerting extends pulumi.ComponentResource {
         );
       }
     } else {
-      this.grafanaAlerting(name, args, alerts);
+      this.grafanaAlerting(name, args, alerts, topicArns);
     }
-    this.registerOutputs({});
+    this.registerOutputs({ snsTopics: this.snsTopics });
   }
 
-  private grafanaAlerting(name: string, args: AlertingArgs, alerts: DeliveredAlert[]) {
+  private grafanaAlerting(name: string, args: AlertingArgs, alerts: DeliveredAlert[], topicArns: Record<string, pulumi.Output<string>>) {
     const { config } = args;
     const target = args.grafana;
     if (!target) throw new pulumi.ResourceError("Grafana-evaluated alerts need a Grafana (infermesh:grafana)", this);
@@ -169,7 +176,10 @@ export class Alerting extends pulumi.ComponentResource {
             severity: severity === "critical" ? "critical" : "warning",
           })),
           emails: of("email").map((cp) => ({ uid: integrationUid(config.stack, severity, cp.name), addresses: cp.addresses })),
-          sns: of("sns").map((cp) => ({ uid: integrationUid(config.stack, severity, cp.name), topic: cp.topicArn })),
+          sns: of("sns").map((cp) => ({
+            uid: integrationUid(config.stack, severity, cp.name),
+            topic: cp.topic.owner === "external" ? cp.topic.arn : (topicArns[cp.name] as pulumi.Output<string>),
+          })),
         },
         opts,
       );

@@ -5,7 +5,7 @@ import { systemNodeLabels } from "./cluster";
 import type { AutoscalerConfig } from "./config";
 import { irsaRole } from "./iam";
 import { discoveryTags } from "./nodeTemplate";
-import { clusterAutoscalerChart, clusterAutoscalerImageTag } from "./versions";
+import { clusterAutoscalerChartSource, clusterAutoscalerRelease } from "./versions";
 
 export const autoscalerNamespace = "kube-system";
 export const autoscalerServiceAccount = "cluster-autoscaler";
@@ -67,7 +67,7 @@ export function clusterAutoscalerValues(args: { clusterName: string; region: str
     cloudProvider: "aws",
     awsRegion: args.region,
     autoDiscovery: { clusterName: args.clusterName, tags: Object.keys(discoveryTags(args.clusterName)) },
-    image: { tag: clusterAutoscalerImageTag(args.kubernetesVersion) },
+    image: { tag: clusterAutoscalerRelease(args.kubernetesVersion).imageTag },
     rbac: { serviceAccount: { create: true, name: autoscalerServiceAccount, annotations: { "eks.amazonaws.com/role-arn": args.roleArn } } },
     nodeSelector: { ...systemNodeLabels },
     extraArgs: {
@@ -109,7 +109,7 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
     chartRelease(
       name,
       {
-        chart: clusterAutoscalerChart,
+        chart: { ...clusterAutoscalerChartSource, version: pulumi.output(args.kubernetesVersion).apply((v) => clusterAutoscalerRelease(v).chart) },
         release: "cluster-autoscaler",
         namespace: autoscalerNamespace,
         values: pulumi

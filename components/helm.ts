@@ -3,8 +3,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ChartVersion } from "./versions";
 
 export interface ChartReleaseArgs {
-  /** Which chart, from the versions module. */
-  chart: ChartVersion;
+  /** Which chart, from the versions module (the version may be known only at deploy time, e.g. from an attached cluster). */
+  chart: Omit<ChartVersion, "version"> & { version: pulumi.Input<string> };
   /** Helm release name in the cluster (fixed: other objects refer to its resources by name). */
   release: string;
   namespace: pulumi.Input<string>;

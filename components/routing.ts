@@ -79,7 +79,11 @@ export type ResolvedSecrets = Record<string, { webhookUrl?: string; integrationK
  * manager, which accepts only SNS receivers). Alerts of other stacks sharing
  * the Alertmanager are not matched: routes match this stack's environment.
  */
-export function alertmanagerConfig(alerting: AlertingConfig, secrets: ResolvedSecrets, opts: { stack: string; environment: string; region: string }) {
+export function alertmanagerConfig(
+  alerting: AlertingConfig,
+  secrets: ResolvedSecrets,
+  opts: { stack: string; environment: string; region: string; /** Topic ARN per SNS contact point (the stack's own topics are known only at deploy time). */ topicArns?: Record<string, string> },
+) {
   const routed = routedSeverities(alerting);
   return {
     route: {
@@ -105,7 +109,7 @@ export function alertmanagerConfig(alerting: AlertingConfig, secrets: ResolvedSe
           send_resolved: true,
         }));
         const pagerduty = of("pagerduty").map((cp) => ({ routing_key: secrets[cp.name]?.integrationKey, send_resolved: true }));
-        const sns = of("sns").map((cp) => ({ topic_arn: cp.type === "sns" ? cp.topicArn : "", sigv4: { region: opts.region }, send_resolved: true }));
+        const sns = of("sns").map((cp) => ({ topic_arn: topicArnOf(cp, opts.topicArns ?? {}), sigv4: { region: opts.region }, send_resolved: true }));
         if (slack.length) receiver.slack_configs = slack;
         if (pagerduty.length) receiver.pagerduty_configs = pagerduty;
         if (sns.length) receiver.sns_configs = sns;
@@ -113,6 +117,14 @@ export function alertmanagerConfig(alerting: AlertingConfig, secrets: ResolvedSe
       }),
     ],
   };
+}
+
+/** The ARN an SNS contact point publishes to: its external topic's, or the stack's topic's as resolved at deploy time. */
+function topicArnOf(cp: ContactPoint, resolved: Record<string, string>): string {
+  if (cp.type !== "sns") throw new Error(`contact point ${cp.name} is not SNS`);
+  const arn = cp.topic.owner === "external" ? cp.topic.arn : resolved[cp.name];
+  if (arn === undefined) throw new Error(`no topic ARN resolved for SNS contact point ${cp.name}`);
+  return arn;
 }
 
 export { severities };

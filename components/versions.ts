@@ -28,11 +28,45 @@ export const charts = {
 /** Grafana chart for the `in-cluster` Grafana mode. */
 export const grafanaChart: ChartVersion = { repo: "https://grafana.github.io/helm-charts", chart: "grafana", version: "10.1.0" };
 
-/** Cluster Autoscaler chart; its image must match the cluster's Kubernetes minor version. */
-export const clusterAutoscalerChart: ChartVersion = { repo: "https://kubernetes.github.io/autoscaler", chart: "cluster-autoscaler", version: "9.46.6" };
+export interface ClusterAutoscalerRelease {
+  /** Chart version: kubernetes/autoscaler tag `cluster-autoscaler-chart-<chart>`, published in the repo's Helm index. */
+  chart: string;
+  /** Image tag: kubernetes/autoscaler tag `cluster-autoscaler-<x.y.z>`. */
+  imageTag: string;
+}
 
-export function clusterAutoscalerImageTag(kubernetesVersion: string): string {
-  return `v${kubernetesVersion}.0`;
+/**
+ * Cluster Autoscaler per Kubernetes minor: the newest chart built for that
+ * minor (its `appVersion`), because the chart's ClusterRole is what the image
+ * may read, and the image's informers change with the minor (1.35 locks
+ * dynamic resource allocation on and lists `resource.k8s.io` objects, which
+ * charts before 9.54.0 do not grant); and the newest patch image of that minor,
+ * which the scheduler code it embeds must match. A record over every accepted
+ * minor, so accepting a new one does not compile until it has a row here.
+ */
+export const clusterAutoscalerReleases: Record<KubernetesVersion, ClusterAutoscalerRelease> = {
+  "1.31": { chart: "9.44.0", imageTag: "v1.31.5" },
+  "1.32": { chart: "9.46.6", imageTag: "v1.32.7" },
+  "1.33": { chart: "9.51.0", imageTag: "v1.33.6" },
+  "1.34": { chart: "9.53.0", imageTag: "v1.34.5" },
+  "1.35": { chart: "9.59.0", imageTag: "v1.35.2" },
+};
+
+export const clusterAutoscalerChartSource = { repo: "https://kubernetes.github.io/autoscaler", chart: "cluster-autoscaler" } as const;
+
+/**
+ * The release for a cluster's minor version. Created clusters are validated
+ * against the table; an attached cluster's version comes from AWS at deploy
+ * time, so an unsupported one fails here, by name.
+ */
+export function clusterAutoscalerRelease(kubernetesVersion: string): ClusterAutoscalerRelease {
+  const release = Object.hasOwn(clusterAutoscalerReleases, kubernetesVersion) ? clusterAutoscalerReleases[kubernetesVersion as KubernetesVersion] : undefined;
+  if (!release) {
+    throw new Error(
+      `Cluster Autoscaler: no chart/image pinned for Kubernetes ${JSON.stringify(kubernetesVersion)}; supported: ${supportedKubernetesVersions.join(", ")} (components/versions.ts), or set infermesh:autoscaler.enabled: false`,
+    );
+  }
+  return release;
 }
 
 /**

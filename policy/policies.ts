@@ -305,6 +305,8 @@ interface PolicyStatement {
   Action?: unknown;
   NotAction?: unknown;
   Sid?: unknown;
+  Principal?: unknown;
+  Condition?: unknown;
 }
 
 /** `*` or a whole service (`s3:*`). */
@@ -342,14 +344,44 @@ function checkPolicyDocument(document: unknown, where: string, reportViolation: 
   }
 }
 
+/** Condition keys that tie a service principal's access to one source (AWS's cross-service confused-deputy guidance). */
+const sourceConditionKeys = ["aws:sourcearn", "aws:sourceaccount"];
+
+/**
+ * Reports Allow statements of a resource policy that grant anyone (`*`), or
+ * grant an AWS service without `aws:SourceArn`/`aws:SourceAccount`, which would
+ * let the service act for any of its customers.
+ */
+function checkResourcePolicyPrincipals(document: unknown, where: string, reportViolation: ReportViolation): void {
+  const statements = statementsOf(document);
+  if (typeof statements === "string") return;
+  for (const [i, statement] of statements.entries()) {
+    if (statement.Effect === "Deny") continue;
+    const label = `${where} Statement[${i}]${typeof statement.Sid === "string" ? ` (${statement.Sid})` : ""}`;
+    const principal = statement.Principal;
+    const aws = actionsOf(get(principal, "AWS"));
+    if (principal === "*" || aws.includes("*")) reportViolation(`${label} allows any principal ("*"); name the principals that need access.`);
+    const services = actionsOf(get(principal, "Service"));
+    const conditionKeys = Object.values(asRecord(statement.Condition) ?? {}).flatMap((operator) => Object.keys(asRecord(operator) ?? {}).map((k) => k.toLowerCase()));
+    if (services.length > 0 && !conditionKeys.some((k) => sourceConditionKeys.includes(k))) {
+      reportViolation(`${label} allows ${services.join(", ")} without an aws:SourceArn or aws:SourceAccount condition; the service could act for any of its customers.`);
+    }
+  }
+}
+
 /** AWS-managed policies whose statements are `Action: "*"`. */
 const adminManagedPolicies = /^arn:aws[\w-]*:iam::aws:policy\/AdministratorAccess$/;
 
-/** No principal created by the stack is granted `*` or `service:*`. */
+/**
+ * No principal created by the stack is granted `*` or `service:*`; SNS topic
+ * policies (resource policies) also name their principals and tie service
+ * principals to a source.
+ */
 export function iamNoWildcardActions(options: PolicyOptions = {}): ResourceValidationPolicy {
   return {
     name: policyNames.iamWildcards,
-    description: "IAM policy documents allow no wildcard actions (\"*\" or \"service:*\").",
+    description:
+      "IAM policy documents and SNS topic policies allow no wildcard actions (\"*\" or \"service:*\"); topic policies allow no \"*\" principal and no service principal without aws:SourceArn/aws:SourceAccount.",
     enforcementLevel: options.enforcementLevel,
     severity: "high",
     validateResource: [
@@ -364,6 +396,15 @@ export function iamNoWildcardActions(options: PolicyOptions = {}): ResourceValid
       }),
       validateResourceOfType(aws.iam.RolePolicyAttachment, (attachment, _args, report) => {
         if (adminManagedPolicies.test(attachment.policyArn)) report(`attaches ${attachment.policyArn}, which allows "*".`);
+      }),
+      validateResourceOfType(aws.sns.TopicPolicy, (policy, _args, report) => {
+        checkPolicyDocument(policy.policy, "topic policy", report);
+        checkResourcePolicyPrincipals(policy.policy, "topic policy", report);
+      }),
+      validateResourceOfType(aws.sns.Topic, (topic, _args, report) => {
+        if (topic.policy === undefined) return;
+        checkPolicyDocument(topic.policy, "topic policy", report);
+        checkResourcePolicyPrincipals(topic.policy, "topic policy", report);
       }),
     ],
   };

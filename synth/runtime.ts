@@ -72,7 +72,9 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
     case "grafana:oss/dashboard:Dashboard":
       return { url: `https://grafana.synth.invalid/d/${name}` };
     case "aws:amp/workspace:Workspace":
-      return { arn: `arn:aws:synth:000000000000:${name}`, prometheusEndpoint: `https://aps-workspaces.synth.invalid/workspaces/${name}/` };
+      return { arn: `arn:aws:aps:synth:000000000000:workspace/${name}`, prometheusEndpoint: `https://aps-workspaces.synth.invalid/workspaces/${name}/` };
+    case "aws:sns/topic:Topic":
+      return { arn: `arn:aws:sns:synth:000000000000:${inputs.name ?? name}`, name: inputs.name ?? name };
     default:
       return type.startsWith("aws:") ? { arn: `arn:aws:synth:000000000000:${name}`, name: inputs.name ?? name } : {};
   }

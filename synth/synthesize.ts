@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import type * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import { loadConfig } from "../components/config/load";
 import { scrapeConfig } from "../components/scrapeJobs";
@@ -67,6 +68,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
     ...helmArtifacts(plan),
     ...alertArtifacts(stackConfig),
     ...dashboardArtifacts(stackConfig),
+    ...(await snsTopicArtifacts(run.result)),
   };
 
   const outDir = resolve(options.outDir ?? join(root, "out", options.stack));
@@ -110,6 +112,18 @@ function alertArtifacts(config: StackConfig): Record<string, string> {
   }
   files["grafana/alert-rules.json"] = json(grafanaRulePlan(config, alerts));
   return files;
+}
+
+/**
+ * The SNS contact points' topics as the `snsTopics` stack output reports
+ * them: owner, publisher and, for a topic owned elsewhere, the exact statement
+ * its owner must add (workspace ARN and account are the offline stand-ins).
+ */
+async function snsTopicArtifacts(outputs: unknown): Promise<Record<string, string>> {
+  const topics = (outputs as { snsTopics?: pulumi.Output<unknown> }).snsTopics;
+  if (!topics) return {};
+  const value = await new Promise<unknown>((resolve) => topics.apply(resolve));
+  return { "alerting/sns-topics.json": json(value) };
 }
 
 /** Each dashboard as Grafana imports it, named by uid. */

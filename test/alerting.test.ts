@@ -1,14 +1,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { parse as parseYaml, stringify } from "yaml";
 import { alertingPlan, grafanaRulePlan } from "../components/alerting";
 import { alertmanagerConfig, grafanaPolicyTree } from "../components/routing";
+import type { StackConfig } from "../components/config";
+import { infermesh } from "../program";
+import { offlineLookups } from "../synth/lookups";
+import { runUnderMocks } from "../synth/runtime";
 import { alertCatalog } from "../dashboards/alerts";
 import { redactSecrets, revealSecrets } from "../synth/runtime";
 import { runTool } from "../verify/prometheus";
-import { baseRaw, byType, deploy, one, parse } from "./helpers/stack";
+import { baseRaw, byType, deploy, one, parse, project } from "./helpers/stack";
 
 const secrets = { slackHook: "https://hooks.slack.com/services/T000/B000/SECRET", pdKey: "pd-routing-key-SECRET", emails: "oncall@example.com, ml@example.com" };
 const routing = {
@@ -227,6 +232,100 @@ describe("Prometheus-evaluated alerts", () => {
     broken.route.receiver = "nobody";
     const check = await amtoolCheck("broken", broken);
     expect(check.code).not.toBe(0);
+  });
+});
+
+/** Runs the program under mocks; returns what it registered, its `snsTopics` output and the warnings it logged. */
+async function deployWithOutputs(config: StackConfig) {
+  const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(() => Promise.resolve());
+  const run = await runUnderMocks({ project, stack: config.stack, config: {}, calls: offlineLookups }, () => infermesh(config));
+  const snsTopics = run.result.snsTopics ? await new Promise((resolve) => run.result.snsTopics!.apply(resolve)) : undefined;
+  return { resources: run.resources, snsTopics, warnings: warn.mock.calls.map((c) => c[0]) };
+}
+
+describe("SNS topics", () => {
+  afterEach(() => vi.restoreAllMocks());
+  const amp = { telemetry: { backend: "amp" } };
+  const workspaceArn = "arn:aws:aps:synth:000000000000:workspace/telemetry-prometheus-amp";
+  // AWS, "Giving Amazon Managed Service for Prometheus permission to send alert messages to your Amazon SNS topic"
+  // (prometheus/latest/userguide/AMP-alertmanager-receiver-AMPpermission): the aps.amazonaws.com service principal,
+  // sns:Publish and sns:GetTopicAttributes, limited by aws:SourceArn (the workspace) and aws:SourceAccount.
+  const ampGrant = (topicArn: string) => ({
+    Sid: "InfermeshDevAmpAlertManagerPublish",
+    Effect: "Allow",
+    Principal: { Service: "aps.amazonaws.com" },
+    Action: ["sns:Publish", "sns:GetTopicAttributes"],
+    Resource: topicArn,
+    Condition: { ArnEquals: { "aws:SourceArn": workspaceArn }, StringEquals: { "aws:SourceAccount": "000000000000" } },
+  });
+
+  it("AMP + create: the stack's topic with a policy letting only this workspace publish, used by the alert manager", async () => {
+    const config = stack({ ...amp, alerting: { contactPoints: { pager: { type: "sns", create: true } }, routes: { critical: ["pager"] } } });
+    const { resources, snsTopics, warnings } = await deployWithOutputs(config);
+    const topicArn = "arn:aws:sns:synth:000000000000:grafana-infermesh-dev-pager";
+    const component = one(resources, "infermesh:monitoring:AlertTopics", "alerting-sns");
+    expect(component.parent).toBe(one(resources, "infermesh:monitoring:Alerting", "alerting").urn);
+    const topic = one(resources, "aws:sns/topic:Topic", "alerting-sns-pager");
+    expect([topic.inputs, topic.parent, topic.protect]).toEqual([{ name: "grafana-infermesh-dev-pager" }, component.urn, false]);
+    const policy = one(resources, "aws:sns/topicPolicy:TopicPolicy", "alerting-sns-pager");
+    expect(policy.parent).toBe(component.urn);
+    expect(policy.inputs.arn).toBe(topicArn);
+    expect(JSON.parse(policy.inputs.policy as string)).toEqual({ Version: "2012-10-17", Statement: [ampGrant(topicArn)] });
+    const definition = parseYaml(revealSecrets(one(resources, "aws:amp/alertManagerDefinition:AlertManagerDefinition", "alerting-alertmanager").inputs.definition) as string);
+    expect(parseYaml(definition.alertmanager_config).receivers[1]).toEqual({
+      name: "infermesh-dev-critical",
+      sns_configs: [{ topic_arn: topicArn, sigv4: { region: "us-west-2" }, send_resolved: true }],
+    });
+    expect(snsTopics).toEqual({ pager: { arn: topicArn, owner: "stack", publisher: "amp" } });
+    expect(warnings).toEqual([]);
+  });
+
+  it("AMP + an external topic: nothing created, the exact grant in the stack output and a warning", async () => {
+    const topicArn = "arn:aws:sns:us-west-2:111122223333:page";
+    const config = stack({ ...amp, alerting: { contactPoints: { pager: { type: "sns", topicArn } }, routes: { critical: ["pager"] } } });
+    const { resources, snsTopics, warnings } = await deployWithOutputs(config);
+    expect(byType(resources, "aws:sns/topic:Topic")).toEqual([]);
+    expect(byType(resources, "aws:sns/topicPolicy:TopicPolicy")).toEqual([]);
+    expect(snsTopics).toEqual({ pager: { arn: topicArn, owner: "external", publisher: "amp", grantRequired: ampGrant(topicArn) } });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`the stack does not own SNS topic ${topicArn}`);
+    expect(warnings[0]).toContain(JSON.stringify(ampGrant(topicArn)));
+    expect(warnings[0]).toContain("snsTopics.pager.grantRequired");
+    expect(warnings[0]).toContain("kms:GenerateDataKey* and kms:Decrypt");
+  });
+
+  it("managed Grafana + create: a grafana-prefixed topic its service-managed role may publish to, no topic policy", async () => {
+    const config = stack({ ...amp, grafana: { mode: "managed" }, alerting: { contactPoints: { ops: { type: "sns", create: true } }, routes: { critical: ["ops"] } } });
+    const { resources, snsTopics, warnings } = await deployWithOutputs(config);
+    const topicArn = "arn:aws:sns:synth:000000000000:grafana-infermesh-dev-ops";
+    expect(one(resources, "aws:sns/topic:Topic", "alerting-sns-ops").inputs).toEqual({ name: "grafana-infermesh-dev-ops" });
+    expect(byType(resources, "aws:sns/topicPolicy:TopicPolicy")).toEqual([]);
+    expect(one(resources, "grafana:alerting/contactPoint:ContactPoint", "alerting-critical").inputs.sns).toEqual([{ uid: "im-dev-cp-critical-ops", topic: topicArn }]);
+    expect(one(resources, "aws:grafana/workspace:Workspace", "grafana-workspace").inputs.notificationDestinations).toEqual(["SNS"]);
+    expect(snsTopics).toEqual({ ops: { arn: topicArn, owner: "stack", publisher: "grafana" } });
+    expect(warnings).toEqual([]);
+  });
+
+  it("managed Grafana + an external grafana* topic is accepted as it is", async () => {
+    const topicArn = "arn:aws:sns:us-west-2:111122223333:grafana-ops";
+    const config = stack({ ...amp, grafana: { mode: "managed" }, alerting: { contactPoints: { ops: { type: "sns", topicArn } }, routes: { warning: ["ops"] } } });
+    const { resources, snsTopics, warnings } = await deployWithOutputs(config);
+    expect(byType(resources, "aws:sns/topic:Topic")).toEqual([]);
+    expect(one(resources, "grafana:alerting/contactPoint:ContactPoint", "alerting-warning").inputs.sns).toEqual([{ uid: "im-dev-cp-warning-ops", topic: topicArn }]);
+    expect(snsTopics).toEqual({ ops: { arn: topicArn, owner: "external", publisher: "grafana" } });
+    expect(warnings).toEqual([]);
+  });
+
+  it("the stack's topics are protected where stateful resources are", async () => {
+    const config = stack({ ...amp, safety: { protectStateful: true }, alerting: { contactPoints: { pager: { type: "sns", create: true } }, routes: { critical: ["pager"] } } });
+    const { resources } = await deployWithOutputs(config);
+    expect(one(resources, "aws:sns/topic:Topic", "alerting-sns-pager").protect).toBe(true);
+  });
+
+  it("no SNS contact point, no topics component and no output", async () => {
+    const { resources, snsTopics } = await deployWithOutputs(stack({ grafana: inClusterGrafana, alerting: routing }));
+    expect(byType(resources, "infermesh:monitoring:AlertTopics")).toEqual([]);
+    expect(snsTopics).toBeUndefined();
   });
 });
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "../components/config";
+import { clusterAutoscalerRelease, clusterAutoscalerReleases, supportedKubernetesVersions, type KubernetesVersion } from "../components/versions";
+import { clusterAutoscalerValues } from "../components/clusterAutoscaler";
 import { baseRaw, byType, deploy, one, parse } from "./helpers/stack";
 
 const pools = {
@@ -67,7 +69,7 @@ describe("Cluster Autoscaler", () => {
     expect({ ...release, values: undefined }).toEqual({
       name: "cluster-autoscaler",
       chart: "cluster-autoscaler",
-      version: "9.46.6",
+      version: "9.53.0",
       repositoryOpts: { repo: "https://kubernetes.github.io/autoscaler" },
       namespace: "kube-system",
       compat: "true",
@@ -77,7 +79,7 @@ describe("Cluster Autoscaler", () => {
       cloudProvider: "aws",
       awsRegion: "us-west-2",
       autoDiscovery: { clusterName: "infermesh-dev", tags: ["k8s.io/cluster-autoscaler/enabled", "k8s.io/cluster-autoscaler/infermesh-dev"] },
-      image: { tag: "v1.34.0" },
+      image: { tag: "v1.34.5" },
       rbac: { serviceAccount: { create: true, name: "cluster-autoscaler", annotations: { "eks.amazonaws.com/role-arn": "arn:aws:synth:000000000000:autoscaler-irsa" } } },
       nodeSelector: { "infermesh.io/node-class": "system" },
       extraArgs: {
@@ -139,6 +141,117 @@ describe("Cluster Autoscaler", () => {
     for (const statement of policy.Statement) for (const action of statement.Action) expect(action).not.toMatch(/\*/);
     const trust = JSON.parse(one(resources, "aws:iam/role:Role", "autoscaler-irsa").inputs.assumeRolePolicy as string);
     expect(trust.Statement[0].Condition.StringEquals["oidc.eks.synth.invalid/id/cluster:sub"]).toBe("system:serviceaccount:kube-system:cluster-autoscaler");
+  });
+});
+
+/**
+ * Upstream facts the autoscaler table relies on, read in kubernetes/autoscaler
+ * (git tags; chart directory `charts/cluster-autoscaler` up to chart 9.51.0,
+ * `cluster-autoscaler/charts/cluster-autoscaler` from 9.52.0).
+ */
+const upstreamCharts: Record<string, { appVersion: string; clusterRoleGrantsResourceK8sIo: boolean }> = {
+  // tag cluster-autoscaler-chart-<version>: Chart.yaml `appVersion`; templates/clusterrole.yaml has (or lacks) the
+  // rule `apiGroups: [resource.k8s.io]` `resources: [resourceslices, deviceclasses, resourceclaims]` `verbs: [watch, list, get]`,
+  // first added by commit d4a3ca1d9b "CA: update k8s deps to 1.35.0-rc.0" (chart 9.54.0).
+  "9.44.0": { appVersion: "1.31.0", clusterRoleGrantsResourceK8sIo: false },
+  "9.46.6": { appVersion: "1.32.0", clusterRoleGrantsResourceK8sIo: false },
+  "9.51.0": { appVersion: "1.33.0", clusterRoleGrantsResourceK8sIo: false },
+  "9.53.0": { appVersion: "1.34.2", clusterRoleGrantsResourceK8sIo: false },
+  "9.54.0": { appVersion: "1.35.0", clusterRoleGrantsResourceK8sIo: true },
+  "9.59.0": { appVersion: "1.35.0", clusterRoleGrantsResourceK8sIo: true },
+};
+
+const upstreamImages: Record<KubernetesVersion, { patchTags: string[]; startsDraInformers: boolean }> = {
+  // Tags cluster-autoscaler-1.31.0 … 1.31.5; no DRA flag in main.go at cluster-autoscaler-1.31.5.
+  "1.31": { patchTags: ["1.31.0", "1.31.1", "1.31.2", "1.31.3", "1.31.4", "1.31.5"], startsDraInformers: false },
+  // main.go L285 at cluster-autoscaler-1.32.7: `enable-dynamic-resource-allocation` default false; the listers of
+  // simulator/dynamicresources/provider/provider.go L35-37 are built only when it is set (core/autoscaler.go L171).
+  "1.32": { patchTags: ["1.32.0", "1.32.1", "1.32.2", "1.32.3", "1.32.4", "1.32.5", "1.32.6", "1.32.7"], startsDraInformers: false },
+  // config/flags/flags.go L227 at cluster-autoscaler-1.33.6 and -1.34.5: default false.
+  "1.33": { patchTags: ["1.33.0", "1.33.1", "1.33.2", "1.33.3", "1.33.4", "1.33.5", "1.33.6"], startsDraInformers: false },
+  "1.34": { patchTags: ["1.34.0", "1.34.1", "1.34.2", "1.34.3", "1.34.4", "1.34.5"], startsDraInformers: false },
+  // config/flags/flags.go at cluster-autoscaler-1.35.2: L231 default true "locked to true", L302 klog.Fatalf when false;
+  // core/autoscaler.go L135 then lists ResourceClaims/ResourceSlices/DeviceClasses (provider.go L35-37, resource.k8s.io/v1).
+  "1.35": { patchTags: ["1.35.0", "1.35.1", "1.35.2"], startsDraInformers: true },
+};
+
+/**
+ * Value paths the templates of every chart above read (`git grep -F .Values.<path> <tag> -- <chart dir>/templates`,
+ * found at each chart tag above): the keys the stack may set. `deployment.yaml` reads `autoDiscovery.tags` as
+ * `--node-group-auto-discovery=asg:tag={{ tpl (join "," .Values.autoDiscovery.tags) . }}` and ranges over `extraArgs`;
+ * `priority-expander-configmap.yaml` renders `expanderPriorities` when `extraArgs.expander` includes `priority`.
+ */
+const valuesReadByCharts = [
+  "cloudProvider",
+  "awsRegion",
+  "autoDiscovery.clusterName",
+  "autoDiscovery.tags",
+  "image.tag",
+  "rbac.serviceAccount.create",
+  "rbac.serviceAccount.name",
+  "rbac.serviceAccount.annotations",
+  "nodeSelector",
+  "extraArgs",
+  "expanderPriorities",
+];
+
+/** Paths of `values` that no read path covers. */
+function unreadPaths(values: Record<string, unknown>, reads: readonly string[], prefix = ""): string[] {
+  return Object.entries(values).flatMap(([key, value]) => {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (reads.includes(path)) return [];
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return unreadPaths(value as Record<string, unknown>, reads, path);
+    return [path];
+  });
+}
+
+const minorOf = (version: string) => version.split(".").slice(0, 2).join(".");
+const newestPatch = (tags: string[]) => [...tags].sort((a, b) => Number(a.split(".")[2]) - Number(b.split(".")[2])).at(-1);
+
+describe("Cluster Autoscaler chart and image per Kubernetes minor", () => {
+  it("every accepted Kubernetes version has a row, and no other", () => {
+    expect(Object.keys(clusterAutoscalerReleases).sort()).toEqual([...supportedKubernetesVersions].sort());
+  });
+
+  it.each([...supportedKubernetesVersions])("%s: the chart built for that minor, the newest patch image, RBAC for what the image lists", (minor) => {
+    const release = clusterAutoscalerReleases[minor];
+    const chart = upstreamCharts[release.chart];
+    expect(chart, `chart ${release.chart} is not among the audited upstream charts`).toBeDefined();
+    expect(minorOf(chart!.appVersion)).toBe(minor);
+    expect(release.imageTag).toBe(`v${newestPatch(upstreamImages[minor].patchTags)}`);
+    if (upstreamImages[minor].startsDraInformers) expect(chart!.clusterRoleGrantsResourceK8sIo).toBe(true);
+  });
+
+  it("every value the stack sets is one the charts read", () => {
+    const values = clusterAutoscalerValues({
+      clusterName: "c",
+      region: "us-west-2",
+      kubernetesVersion: "1.35",
+      roleArn: "arn:aws:iam::111122223333:role/r",
+      autoscaler: { enabled: true, scaleDownDelay: "10m", priorities: { l4: 20 } },
+    });
+    expect(unreadPaths(values, valuesReadByCharts)).toEqual([]);
+  });
+
+  it.each([
+    ["1.31", "9.44.0", "v1.31.5"],
+    ["1.35", "9.59.0", "v1.35.2"],
+  ])("a %s cluster gets chart %s and image %s in its Helm release", async (kubernetesVersion, chart, tag) => {
+    const raw = { ...baseRaw(), gpuPools: pools };
+    (raw.cluster as Record<string, unknown>).kubernetesVersion = kubernetesVersion;
+    const release = one(await deploy(parse(raw)), "kubernetes:helm.sh/v3:Release", "autoscaler").inputs as Record<string, any>;
+    expect([release.version, release.values.image]).toEqual([chart, { tag }]);
+  });
+
+  it("an attached cluster's version (from AWS) picks its row", async () => {
+    // synth/lookups.ts answers aws.eks.getCluster with version 1.33.
+    const release = one(await deploy(parse({ ...baseRaw(), gpuPools: pools, cluster: { mode: "existing", name: "shared-gpu" } })), "kubernetes:helm.sh/v3:Release", "autoscaler")
+      .inputs as Record<string, any>;
+    expect([release.version, release.values.image]).toEqual(["9.51.0", { tag: "v1.33.6" }]);
+  });
+
+  it("an attached cluster on a version without a row fails by name", () => {
+    expect(() => clusterAutoscalerRelease("1.30")).toThrow(/no chart\/image pinned for Kubernetes "1\.30"; supported: 1\.31, 1\.32, 1\.33, 1\.34, 1\.35/);
   });
 });
 

@@ -18,6 +18,7 @@ import { AnalyzeRequest, AnalyzeStackRequest, AnalyzerResource, AnalyzerResource
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { monitoringNamespace } from "../components/telemetry";
+import { ampPublishStatement } from "../components/alertTopics";
 import { gpuTaint } from "../components/gpuNodeGroup";
 import { environmentKinds as programEnvironmentKinds } from "../components/environments";
 import { blocking, checkPlan, formatResult, policyResources, readPlan, resourceValidationArgs, type PackConfig } from "../policy/planAdapter";
@@ -304,6 +305,32 @@ describe("iam-no-wildcard-actions", () => {
     expect(await violationsOf(policy, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", { role: "r", policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" })).toHaveLength(1);
     expect(await violationsOf(policy, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", { role: "r", policyArn: "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy" })).toEqual([]);
     expect(await violationsOf(policy, "aws:iam/rolePolicy:RolePolicy", { role: "r", policy: "not json" })).toHaveLength(1);
+  });
+});
+
+describe("iam-no-wildcard-actions on SNS topic policies", () => {
+  const policy = iamNoWildcardActions();
+  const topic = "arn:aws:sns:us-west-2:111122223333:grafana-infermesh-dev-pager";
+  const workspace = "arn:aws:aps:us-west-2:111122223333:workspace/ws-1";
+  const document = (...statements: unknown[]) => JSON.stringify({ Version: "2012-10-17", Statement: statements });
+
+  it("passes the grant the program gives AMP's alert manager", async () => {
+    const props = { arn: topic, policy: document(ampPublishStatement({ stack: "dev", topicArn: topic, workspaceArn: workspace })) };
+    expect(await violationsOf(policy, "aws:sns/topicPolicy:TopicPolicy", props)).toEqual([]);
+  });
+
+  it("flags wildcard actions, any-principal grants and service grants without a source condition", async () => {
+    const grant = { Effect: "Allow", Principal: { Service: "aps.amazonaws.com" }, Action: ["sns:Publish"], Resource: topic, Condition: { StringEquals: { "aws:SourceAccount": "111122223333" } } };
+    expect(await violationsOf(policy, "aws:sns/topicPolicy:TopicPolicy", { arn: topic, policy: document({ ...grant, Action: "sns:*" }) })).toEqual([expect.stringContaining("allows sns:*")]);
+    expect(await violationsOf(policy, "aws:sns/topicPolicy:TopicPolicy", { arn: topic, policy: document({ ...grant, Principal: "*" }) })).toEqual([expect.stringContaining('any principal ("*")')]);
+    expect(await violationsOf(policy, "aws:sns/topicPolicy:TopicPolicy", { arn: topic, policy: document({ ...grant, Principal: { AWS: ["*"] } }) })).toEqual([expect.stringContaining('any principal ("*")')]);
+    const { Condition: _dropped, ...unconditioned } = grant;
+    expect(await violationsOf(policy, "aws:sns/topicPolicy:TopicPolicy", { arn: topic, policy: document(unconditioned) })).toEqual([
+      expect.stringContaining("allows aps.amazonaws.com without an aws:SourceArn or aws:SourceAccount condition"),
+    ]);
+    // The same checks on a policy given inline to the topic.
+    expect(await violationsOf(policy, "aws:sns/topic:Topic", { name: "t", policy: document(unconditioned) })).toHaveLength(1);
+    expect(await violationsOf(policy, "aws:sns/topic:Topic", { name: "t" })).toEqual([]);
   });
 });
 

@@ -32,7 +32,11 @@ describe("npm run synth", () => {
   it.each(["dev", "staging", "prod", "test"])("renders %s with a plan and a summary", async (stack) => {
     const out = join(scratch, stack);
     const result = await synth([stack, "--out", out]);
-    expect(result.stderr).toBe("");
+    // Prod's SNS topics are owned elsewhere: synth prints the warnings a deploy would, one per topic, and nothing else.
+    const warned = [...result.stderr.matchAll(/^warning: \[runtime\] alerting contact point "([^"]+)": the stack does not own SNS topic/gm)].map((m) => m[1]).sort();
+    expect(warned).toEqual(stack === "prod" ? ["chat", "pager"] : []);
+    if (stack !== "prod") expect(result.stderr).toBe("");
+    expect(result.stderr).not.toMatch(/^error/m);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^infermesh/${stack}: \\d+ resources`));
     expect(result.stdout).toContain("GPU pools:");
@@ -42,6 +46,21 @@ describe("npm run synth", () => {
     for (const r of plan.resources) {
       expect(Object.keys(r).sort()).toEqual(["custom", "deletedWith", "dependsOn", "ignoreChanges", "inputs", "name", "parent", "protect", "provider", "retainOnDelete", "type", "urn"]);
     }
+  });
+
+  it("writes each SNS topic's owner and, for a topic owned elsewhere, the grant it still needs", async () => {
+    const out = join(scratch, "prod-sns");
+    expect((await synth(["prod", "--out", out])).code).toBe(0);
+    const topics = JSON.parse(readFileSync(join(out, "alerting", "sns-topics.json"), "utf8"));
+    expect(Object.keys(topics).sort()).toEqual(["chat", "pager"]);
+    expect(topics.pager).toMatchObject({ arn: "arn:aws:sns:us-east-1:111122223333:infermesh-prod-page", owner: "external", publisher: "amp" });
+    expect(topics.pager.grantRequired).toMatchObject({ Principal: { Service: "aps.amazonaws.com" }, Action: ["sns:Publish", "sns:GetTopicAttributes"], Resource: topics.pager.arn });
+    const staging = join(scratch, "staging-sns");
+    expect((await synth(["staging", "--out", staging])).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(staging, "alerting", "sns-topics.json"), "utf8"))).toEqual({
+      "ops-sns": { arn: "arn:aws:sns:synth:000000000000:grafana-infermesh-staging-ops-sns", owner: "stack", publisher: "grafana" },
+    });
+    expect(existsSync(join(scratch, "dev", "alerting", "sns-topics.json"))).toBe(false);
   });
 
   it("keeps secrets out of plan.json", async () => {

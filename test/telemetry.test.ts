@@ -194,7 +194,7 @@ describe("Helm releases", () => {
     expect(policy.inputs.role).toBe("telemetry-prometheus-amp-writer-id");
     expect(JSON.parse(policy.inputs.policy as string)).toEqual({
       Version: "2012-10-17",
-      Statement: [{ Effect: "Allow", Action: ["aps:RemoteWrite"], Resource: "arn:aws:synth:000000000000:telemetry-prometheus-amp" }],
+      Statement: [{ Effect: "Allow", Action: ["aps:RemoteWrite"], Resource: "arn:aws:aps:synth:000000000000:workspace/telemetry-prometheus-amp" }],
     });
   });
 

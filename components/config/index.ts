@@ -118,7 +118,7 @@ function resolveAlerting(alerting: Sections["alerting"], grafana: Sections["graf
         case "email":
           return [name, { name, type: "email", addresses: secretValue(secrets, cp.secret).apply((list) => list.split(",").map((a) => a.trim())) }];
         case "sns":
-          return [name, { name, type: "sns", topicArn: cp.topicArn }];
+          return [name, { name, type: "sns", topic: cp.topicArn === undefined ? { owner: "stack" } : { owner: "external", arn: cp.topicArn } }];
       }
     }),
   );

@@ -136,10 +136,21 @@ export function alertingProblems(parsed: Partial<Sections>, raw: RawConfig, secr
       at(`infermesh:alerting.contactPoints.${name}.type`, `got "sns"; Grafana sends to SNS only as Amazon Managed Grafana (infermesh:grafana.mode: managed); allowed here: slack | pagerduty | email`);
     }
     if (cp.type === "email" && evaluator === "prometheus" && parsed.telemetry?.backend !== "amp") {
-      at(`infermesh:alerting.contactPoints.${name}.type`, `got "email"; the stack's Alertmanager has no SMTP relay configured; allowed here: slack | pagerduty | sns`);
+      at(`infermesh:alerting.contactPoints.${name}.type`, `got "email"; the stack's Alertmanager has no SMTP relay configured; allowed here: slack | pagerduty`);
     }
     if (cp.type !== "sns" && evaluator === "prometheus" && parsed.telemetry?.backend === "amp") {
       at(`infermesh:alerting.contactPoints.${name}.type`, `got "${cp.type}"; Amazon Managed Prometheus' alert manager delivers only to SNS; allowed here: sns`);
+    }
+    if (cp.type === "sns" && evaluator === "prometheus" && parsed.telemetry?.backend !== "amp") {
+      at(`infermesh:alerting.contactPoints.${name}.type`, `got "sns"; the in-cluster Alertmanager has no AWS credentials to publish to SNS; allowed here: slack | pagerduty (or infermesh:telemetry.backend: amp)`);
+    }
+    // AMG's service-managed AmazonGrafanaSNSPolicy allows sns:Publish only on arn:aws:sns:*:<account>:grafana*.
+    const topicName = cp.type === "sns" && cp.topicArn !== undefined ? cp.topicArn.split(":").at(-1) ?? "" : undefined;
+    if (topicName !== undefined && !topicName.startsWith("grafana") && evaluator === "grafana" && grafana?.mode === "managed") {
+      at(
+        `infermesh:alerting.contactPoints.${name}.topicArn`,
+        `got topic ${JSON.stringify(topicName)}; Amazon Managed Grafana with service-managed permissions publishes only to topics of its account whose name starts with "grafana"; rename the topic, or set create: true instead of topicArn (the stack creates grafana-infermesh-<stack>-${name})`,
+      );
     }
   }
   for (const severity of ["critical", "warning", "info"] as const) {

@@ -270,7 +270,21 @@ const contactPointSchema = z.discriminatedUnion("type", [
   obj({ type: z.literal("slack"), secret: secretName, channel: z.string().regex(/^[#@]?[\w.-]{1,80}$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected a Slack channel like #alerts` }).optional() }),
   obj({ type: z.literal("pagerduty"), secret: secretName }),
   obj({ type: z.literal("email"), secret: secretName }),
-  obj({ type: z.literal("sns"), topicArn: z.string().regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected an SNS topic ARN` }) }),
+  obj({
+    type: z.literal("sns"),
+    /** A topic the stack does not own: its owner must grant the publisher (see the `snsTopics` stack output). */
+    topicArn: z.string().regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected an SNS topic ARN` }).optional(),
+    /** The stack creates the topic, with the access policy its publisher needs. */
+    create: z.literal(true, { error: (i) => `got ${JSON.stringify(i.input)}; allowed: true (or leave it out and set topicArn)` }).optional(),
+  }).superRefine((cp, ctx) => {
+    if ((cp.topicArn === undefined) === (cp.create === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        input: cp,
+        message: `got ${cp.topicArn === undefined ? "neither topicArn nor create" : "both topicArn and create"}; set exactly one: topicArn (an existing topic the stack does not own) or create: true (the stack creates the topic and its access policy)`,
+      });
+    }
+  }),
 ]);
 
 export const alertingSchema = obj({

@@ -64,7 +64,10 @@ export type ContactPoint =
   | { name: string; type: "slack"; webhookUrl: pulumi.Output<string>; channel?: string }
   | { name: string; type: "pagerduty"; integrationKey: pulumi.Output<string> }
   | { name: string; type: "email"; addresses: pulumi.Output<string[]> }
-  | { name: string; type: "sns"; topicArn: string };
+  | { name: string; type: "sns"; topic: SnsTopicRef };
+
+/** An SNS contact point's topic: one the stack creates and owns, or an existing one it only names. */
+export type SnsTopicRef = { owner: "stack" } | { owner: "external"; arn: string };
 
 export interface AlertingConfig {
   evaluator: "grafana" | "prometheus";
