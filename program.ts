@@ -4,10 +4,11 @@ import { Cluster } from "./components/cluster";
 import { ClusterAutoscaler } from "./components/clusterAutoscaler";
 import type { StackConfig } from "./components/config";
 import { GpuNodeGroup } from "./components/gpuNodeGroup";
-import { Alerting } from "./components/alerting";
+import { Alerting, type GrafanaAlertTarget } from "./components/alerting";
 import type { SnsTopicSummary } from "./components/alertTopics";
 import { GrafanaContent, dataSourceTarget } from "./components/grafanaContent";
 import { GrafanaEndpoint } from "./components/grafanaEndpoint";
+import { InClusterGrafana } from "./components/grafanaInCluster";
 import { monitoringNamespace, Telemetry } from "./components/telemetry";
 
 /** What a stack exports. */
@@ -74,30 +75,51 @@ export function infermesh(config: StackConfig): StackOutputs {
   }
   const telemetry = new Telemetry("telemetry", { config, cluster, gpuNodeGroups: pools.map(([, group]) => group.nodeGroup) }, inCluster);
 
-  let grafanaSide: { endpoint: GrafanaEndpoint; content: GrafanaContent; goesWith?: pulumi.Resource } | undefined;
-  if (config.grafana) {
+  let grafanaSide: { url: pulumi.Input<string>; dashboardUrls: pulumi.Input<Record<string, string>>; target: GrafanaAlertTarget; goesWith?: pulumi.Resource } | undefined;
+  if (config.grafana?.mode === "in-cluster") {
+    // Provisioned from Kubernetes objects: nothing calls Grafana's API, and every object goes with the cluster.
+    const grafana = new InClusterGrafana(
+      "grafana",
+      {
+        config,
+        namespace: telemetry.monitoringNamespace,
+        namespaceName: monitoringNamespace,
+        prometheusUrl: telemetry.prometheus.url,
+        dependsOn: cluster.workloadDependencies,
+        ...(cluster.controlPlane ? { cluster: cluster.controlPlane } : {}),
+      },
+      inCluster,
+    );
+    grafanaSide = {
+      url: grafana.url,
+      dashboardUrls: grafana.dashboardUrls,
+      target: { kind: "provisioned", namespace: telemetry.monitoringNamespace, folder: grafana.folderTitle },
+    };
+  } else if (config.grafana) {
     const endpoint = new GrafanaEndpoint(
       "grafana",
       {
         config: config.grafana,
         stack: config.stack,
         deployedAt: config.deployedAt,
-        namespace: telemetry.monitoringNamespace,
         sns: Object.values(config.alerting.contactPoints).some((cp) => cp.type === "sns"),
         protect: config.policy.protectStateful,
-        dependsOn: cluster.workloadDependencies,
-        ...(cluster.controlPlane ? { cluster: cluster.controlPlane } : {}),
       },
       inCluster,
     );
     // Grafana objects go with the Grafana when the stack destroys it: no API calls to a Grafana that is going away.
-    const goesWith = endpoint.workspace ?? (config.grafana.mode === "in-cluster" ? cluster.controlPlane : undefined);
+    const goesWith = endpoint.workspace;
     const content = new GrafanaContent(
       "grafana",
       { config, provider: endpoint.provider, dataSource: dataSourceTarget(config, telemetry.prometheus) },
       goesWith ? { deletedWith: goesWith } : {},
     );
-    grafanaSide = { endpoint, content, ...(goesWith ? { goesWith } : {}) };
+    grafanaSide = {
+      url: endpoint.url,
+      dashboardUrls: content.dashboardUrls,
+      target: { kind: "api", provider: endpoint.provider, folderUid: content.folderUid, datasourceUid: content.dataSourceUid },
+      ...(goesWith ? { goesWith } : {}),
+    };
   }
   const alerting = new Alerting(
     "alerting",
@@ -110,9 +132,7 @@ export function infermesh(config: StackConfig): StackOutputs {
         ...(cluster.controlPlane ? { cluster: cluster.controlPlane } : {}),
         ...(grafanaSide?.goesWith ? { grafana: grafanaSide.goesWith } : {}),
       },
-      ...(grafanaSide
-        ? { grafana: { provider: grafanaSide.endpoint.provider, folderUid: grafanaSide.content.folderUid, datasourceUid: grafanaSide.content.dataSourceUid } }
-        : {}),
+      ...(grafanaSide ? { grafana: grafanaSide.target } : {}),
     },
     inCluster,
   );
@@ -124,7 +144,7 @@ export function infermesh(config: StackConfig): StackOutputs {
     gpuNodeGroupNames: pulumi.all(Object.fromEntries(pools.map(([key, group]) => [key, group.nodeGroupName]))),
     prometheusUrl: telemetry.prometheus.url,
     ...(telemetry.prometheus.ampWorkspace ? { ampEndpoint: telemetry.prometheus.ampWorkspace.prometheusEndpoint } : {}),
-    ...(grafanaSide ? { grafanaUrl: grafanaSide.endpoint.url, dashboardUrls: grafanaSide.content.dashboardUrls } : {}),
+    ...(grafanaSide ? { grafanaUrl: pulumi.output(grafanaSide.url), dashboardUrls: pulumi.output(grafanaSide.dashboardUrls) } : {}),
     ...(alerting.snsTopics ? { snsTopics: alerting.snsTopics } : {}),
   };
 }

@@ -9,6 +9,7 @@ import { recordingRules } from "../dashboards/recording";
 import { prometheusRuleGroups, recordingGroupName, type PrometheusRuleGroup } from "../dashboards/ruleFiles";
 import type { StackConfig } from "./config";
 import { dataSourceUid } from "./grafanaContent";
+import { contactPointsFile, policiesFile, provisioningYaml, ruleGroupsFile, sidecarLabels } from "./grafanaProvisioning";
 import type { PrometheusStack } from "./prometheusStack";
 import { alertmanagerSecretName, monitorSelectorLabels } from "./prometheusStack";
 import { AlertTopics, type SnsTopicSummary } from "./alertTopics";
@@ -87,8 +88,23 @@ export interface AlertingArgs {
    */
   deletedWith?: { cluster?: pulumi.Resource; grafana?: pulumi.Resource };
   /** Where Grafana-evaluated rules live; required when the evaluator is Grafana. */
-  grafana?: { provider: grafana.Provider; folderUid: pulumi.Input<string>; datasourceUid: string };
+  grafana?: GrafanaAlertTarget;
 }
+
+/**
+ * A Grafana reached through its API (managed or external), or the in-cluster
+ * Grafana, whose alerting sidecar provisions rules, contact points and the
+ * policy tree from labelled objects in its namespace.
+ */
+export type GrafanaAlertTarget =
+  | { kind: "api"; provider: grafana.Provider; folderUid: pulumi.Input<string>; datasourceUid: string }
+  | { kind: "provisioned"; namespace: pulumi.Input<string>; folder: string };
+
+/** Kubernetes names of the in-cluster Grafana's alerting provisioning objects. */
+export const alertingProvisioning = {
+  rules: { name: "infermesh-grafana-alerting", rulesKey: "infermesh-rules.yaml", policiesKey: "infermesh-policies.yaml" },
+  contactPoints: { name: "infermesh-grafana-contact-points", key: "infermesh-contact-points.yaml" },
+} as const;
 
 /**
  * Recording rules (always evaluated by Prometheus or AMP), the alert catalog
@@ -156,9 +172,54 @@ export class Alerting extends pulumi.ComponentResource {
   }
 
   private grafanaAlerting(name: string, args: AlertingArgs, alerts: DeliveredAlert[], topicArns: Record<string, pulumi.Output<string>>) {
-    const { config } = args;
     const target = args.grafana;
     if (!target) throw new pulumi.ResourceError("Grafana-evaluated alerts need a Grafana (infermesh:grafana)", this);
+    if (target.kind === "provisioned") this.provisionedAlerting(name, args, target, alerts);
+    else this.apiAlerting(name, args, target, alerts, topicArns);
+  }
+
+  /**
+   * The in-cluster Grafana's alerting as provisioning files its sidecar reads:
+   * rule groups and the policy tree in a ConfigMap, contact points (webhook
+   * URLs, integration keys, addresses) in a Secret.
+   */
+  private provisionedAlerting(name: string, args: AlertingArgs, target: Extract<GrafanaAlertTarget, { kind: "provisioned" }>, alerts: DeliveredAlert[]) {
+    const { config } = args;
+    const opts = { parent: this, ...(args.deletedWith?.cluster ? { deletedWith: args.deletedWith.cluster } : {}) };
+    const labels = sidecarLabels("alert");
+    const tree = config.alerting.policy === "per-rule" ? undefined : grafanaPolicyTree(config.alerting, config.stack, config.environment);
+    new k8s.core.v1.ConfigMap(
+      `${name}-grafana-rules`,
+      {
+        metadata: { name: alertingProvisioning.rules.name, namespace: target.namespace, labels },
+        data: {
+          [alertingProvisioning.rules.rulesKey]: provisioningYaml(ruleGroupsFile(grafanaRulePlan(config, alerts), target.folder)),
+          ...(tree ? { [alertingProvisioning.rules.policiesKey]: provisioningYaml(policiesFile(tree)) } : {}),
+        },
+      },
+      opts,
+    );
+    if (routedSeverities(config.alerting).length === 0) return;
+    const file = resolvedSecrets(config).apply((secrets) => provisioningYaml(contactPointsFile(config.alerting, config.stack, secrets)));
+    new k8s.core.v1.Secret(
+      `${name}-grafana-contact-points`,
+      {
+        metadata: { name: alertingProvisioning.contactPoints.name, namespace: target.namespace, labels },
+        type: "Opaque",
+        stringData: { [alertingProvisioning.contactPoints.key]: pulumi.secret(file) },
+      },
+      opts,
+    );
+  }
+
+  private apiAlerting(
+    name: string,
+    args: AlertingArgs,
+    target: Extract<GrafanaAlertTarget, { kind: "api" }>,
+    alerts: DeliveredAlert[],
+    topicArns: Record<string, pulumi.Output<string>>,
+  ) {
+    const { config } = args;
     const grafanaGoesWith = args.deletedWith?.grafana;
     const opts = { parent: this, provider: target.provider, ...(grafanaGoesWith ? { deletedWith: grafanaGoesWith } : {}) };
     const routed = routedSeverities(config.alerting);

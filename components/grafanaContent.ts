@@ -5,6 +5,7 @@ import { buildDashboards } from "../dashboards";
 import { dashboardKeys } from "../dashboards/context";
 import type { StackConfig } from "./config";
 import { grafanaUid } from "../dashboards/context";
+import { dashboardSchemaVersion } from "../dashboards/schemaVersion";
 import type { PrometheusStack } from "./prometheusStack";
 
 /** The environment's folder: its uid and title. */
@@ -61,7 +62,8 @@ export function dataSourceArgs(config: StackConfig, target: DataSourceTarget) {
 
 /**
  * The dashboards as Grafana imports them: the `datasource` variable preselects
- * this stack's data source, so they show data without a click.
+ * this stack's data source, so they show data without a click, and the schema
+ * version is one every targeted Grafana accepts (dashboards/schemaVersion.ts).
  */
 export function dashboardsFor(config: StackConfig): Record<string, object> {
   const built = buildDashboards({
@@ -75,10 +77,12 @@ export function dashboardsFor(config: StackConfig): Record<string, object> {
   const source = { text: `infermesh-${config.stack}`, value: dataSourceUid(config.stack) };
   return Object.fromEntries(
     dashboardKeys.map((key) => {
-      const dashboard = JSON.parse(JSON.stringify(built[key])) as { templating?: { list?: Array<Record<string, unknown>> } };
+      const dashboard = JSON.parse(JSON.stringify(built[key])) as { schemaVersion: number; templating?: { list?: Array<Record<string, unknown>> } };
       for (const variable of dashboard.templating?.list ?? []) {
         if (variable.type === "datasource") variable.current = source;
       }
+      // The SDK writes its own (newest) version; every Grafana the stack targets must accept the number.
+      dashboard.schemaVersion = dashboardSchemaVersion;
       return [key, dashboard];
     }),
   );

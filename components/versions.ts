@@ -25,8 +25,17 @@ export const charts = {
   kubePrometheusStack: { repo: "https://prometheus-community.github.io/helm-charts", chart: "kube-prometheus-stack", version: "82.6.0" },
 } as const satisfies Record<string, ChartVersion>;
 
-/** Grafana chart for the `in-cluster` Grafana mode. */
-export const grafanaChart: ChartVersion = { repo: "https://grafana.github.io/helm-charts", chart: "grafana", version: "10.1.0" };
+/**
+ * Grafana chart for the `in-cluster` Grafana mode, from grafana-community, where
+ * it is maintained since grafana/helm-charts deprecated it (kube-prometheus-stack
+ * 82.6.0 pulls its Grafana from the same repository). 11.6.1 is the last chart
+ * on Grafana 12.4 (appVersion 12.4.3), the minor Amazon Managed Grafana runs as
+ * `12.4`; chart 12.x moves to Grafana 13, a major upgrade of its own.
+ */
+export const grafanaChart: ChartVersion = { repo: "https://grafana-community.github.io/helm-charts", chart: "grafana", version: "11.6.1" };
+
+/** The Grafana the pinned chart runs (its appVersion; the stack sets no image tag). */
+export const grafanaChartAppVersion = "12.4.3";
 
 export interface ClusterAutoscalerRelease {
   /** Chart version: kubernetes/autoscaler tag `cluster-autoscaler-chart-<chart>`, published in the repo's Helm index. */

@@ -5,13 +5,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { parse as parseYaml, stringify } from "yaml";
 import { alertingPlan, grafanaRulePlan } from "../components/alerting";
+import { integrationUid } from "../components/routing";
 import { alertmanagerConfig, grafanaPolicyTree } from "../components/routing";
 import type { StackConfig } from "../components/config";
 import { infermesh } from "../program";
 import { offlineLookups } from "../synth/lookups";
 import { runUnderMocks } from "../synth/runtime";
 import { alertCatalog } from "../dashboards/alerts";
-import { redactSecrets, revealSecrets } from "../synth/runtime";
+import { redactSecrets, revealSecrets, type RecordedResource } from "../synth/runtime";
 import { runTool } from "../verify/prometheus";
 import { baseRaw, byType, deploy, one, parse, project } from "./helpers/stack";
 
@@ -24,7 +25,9 @@ const routing = {
   },
   routes: { critical: ["pager", "chat"], warning: ["chat"], info: ["mail"] },
 };
-const inClusterGrafana = { mode: "in-cluster", url: "http://localhost:3000" };
+/** A Grafana the stack owns and reaches through its API (the in-cluster one is provisioned from files, tested below). */
+const apiGrafana = { mode: "managed", prometheusUrl: "https://prometheus.internal.example.com" };
+const inClusterGrafana = { mode: "in-cluster" };
 
 function stack(extra: Record<string, unknown>) {
   return parse({ ...baseRaw(), secrets, ...extra }, "dev", ["secrets"]);
@@ -41,7 +44,7 @@ async function amtoolCheck(name: string, config: unknown) {
 
 describe("Grafana-evaluated alerts", () => {
   it("one rule group per domain in the stack's folder, each rule a query → reduce → condition pipeline", async () => {
-    const config = stack({ grafana: inClusterGrafana, alerting: routing });
+    const config = stack({ grafana: apiGrafana, alerting: routing });
     const resources = await deploy(config);
     const groups = byType(resources, "grafana:alerting/ruleGroup:RuleGroup");
     expect(groups.map((g) => g.inputs.name).sort()).toEqual(["infermesh-capacity", "infermesh-gpu", "infermesh-routing", "infermesh-serving", "infermesh-targets"]);
@@ -78,7 +81,7 @@ describe("Grafana-evaluated alerts", () => {
   });
 
   it("contact points per severity, secrets kept secret", async () => {
-    const resources = await deploy(stack({ grafana: inClusterGrafana, alerting: routing }));
+    const resources = await deploy(stack({ grafana: apiGrafana, alerting: routing }));
     const points = byType(resources, "grafana:alerting/contactPoint:ContactPoint");
     expect(points.map((p) => [p.name, p.inputs.name]).sort()).toEqual([
       ["alerting-critical", "infermesh-dev-critical"],
@@ -101,7 +104,7 @@ describe("Grafana-evaluated alerts", () => {
   });
 
   it("a notification policy tree that pages on critical and notifies chat on warning", async () => {
-    const resources = await deploy(stack({ grafana: inClusterGrafana, alerting: routing }));
+    const resources = await deploy(stack({ grafana: apiGrafana, alerting: routing }));
     const policy = one(resources, "grafana:alerting/notificationPolicy:NotificationPolicy", "alerting-policy");
     const branch = (severity: string, repeatInterval: string) => ({
       matchers: [
@@ -145,6 +148,180 @@ describe("Grafana-evaluated alerts", () => {
     const rules = byType(resources, "kubernetes:monitoring.coreos.com/v1:PrometheusRule");
     expect(rules.map((r) => r.name)).toEqual(["alerting-recording"]);
     expect((rules[0]!.inputs as any).spec.groups).toEqual(alertingPlan(config).groups.filter((g) => g.name === "infermesh-recording"));
+  });
+});
+
+/**
+ * The in-cluster Grafana's alerting as provisioning files (Grafana
+ * `apiVersion: 1` alerting formats, grafana/grafana
+ * pkg/services/provisioning/alerting: types.go AlertingFileV1 keys `groups`,
+ * `contactPoints`, `policies`), read by the chart's alerts sidecar.
+ */
+describe("Grafana-evaluated alerts in the in-cluster Grafana", () => {
+  const rulesOf = (resources: RecordedResource[]) => {
+    const cm = one(resources, "kubernetes:core/v1:ConfigMap", "alerting-grafana-rules").inputs as { metadata: unknown; data: Record<string, string> };
+    return { metadata: cm.metadata, keys: Object.keys(cm.data).sort(), rules: parseYaml(cm.data["infermesh-rules.yaml"]!), policies: cm.data["infermesh-policies.yaml"] && parseYaml(cm.data["infermesh-policies.yaml"]) };
+  };
+  const contactPointsOf = (resources: RecordedResource[]) => {
+    const secret = one(resources, "kubernetes:core/v1:Secret", "alerting-grafana-contact-points");
+    return { secret, file: parseYaml((revealSecrets(secret.inputs.stringData) as Record<string, string>)["infermesh-contact-points.yaml"]!) };
+  };
+
+  it("no Grafana API resource: rule groups and the policy tree in a ConfigMap, contact points in a Secret, for the alerts sidecar", async () => {
+    const resources = await deploy(stack({ grafana: inClusterGrafana, alerting: routing }));
+    expect(resources.filter((r) => r.type.startsWith("grafana:") || r.type === "pulumi:providers:grafana")).toEqual([]);
+    const { metadata, keys } = rulesOf(resources);
+    expect(metadata).toEqual({ name: "infermesh-grafana-alerting", namespace: "monitoring", labels: { grafana_alert: "1" } });
+    expect(keys).toEqual(["infermesh-policies.yaml", "infermesh-rules.yaml"]);
+    const { secret } = contactPointsOf(resources);
+    expect(redactSecrets(secret.inputs)).toEqual({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "infermesh-grafana-contact-points", namespace: "monitoring", labels: { grafana_alert: "1" } },
+      type: "Opaque",
+      stringData: "[secret]",
+    });
+    // Nothing secret outside the Secret: the rules and policies ConfigMap holds none of the values.
+    const plain = JSON.stringify(byType(resources, "kubernetes:core/v1:ConfigMap").map((r) => r.inputs));
+    for (const value of Object.values(secrets)) for (const part of value.split(",")) expect(plain).not.toContain(part.trim());
+  });
+
+  it("rule groups: the same rule plan the API path deploys, in the dashboards' folder", async () => {
+    const config = stack({ grafana: inClusterGrafana, alerting: routing });
+    const { rules } = rulesOf(await deploy(config));
+    const plan = grafanaRulePlan(config, alertingPlan(config).alerts);
+    // The API path's RuleGroup inputs for the same alerts (a Grafana the stack owns there too).
+    const api = byType(await deploy(stack({ grafana: apiGrafana, alerting: routing })), "grafana:alerting/ruleGroup:RuleGroup").map((g) => g.inputs as Record<string, any>);
+    expect(rules.apiVersion).toBe(1);
+    expect(rules.groups.map((g: any) => g.name)).toEqual(plan.map((g) => g.name));
+    expect(rules.groups.map((g: any) => g.name).sort()).toEqual(api.map((g) => g.name).sort());
+    for (const group of rules.groups) {
+      const apiGroup = api.find((g) => g.name === group.name)!;
+      expect(group.orgId).toBe(1);
+      expect(group.folder).toBe("infermesh · dev (dev)");
+      expect(group.interval).toBe(`${apiGroup.intervalSeconds}s`);
+      expect(group.rules.map((r: any) => r.uid)).toEqual(apiGroup.rules.map((r: any) => r.uid));
+      group.rules.forEach((rule: any, i: number) => {
+        const expected = apiGroup.rules[i];
+        expect(rule).toEqual({
+          uid: expected.uid,
+          title: expected.name,
+          condition: expected.condition,
+          data: expected.datas.map((d: any) => ({ refId: d.refId, queryType: d.queryType, relativeTimeRange: d.relativeTimeRange, datasourceUid: d.datasourceUid, model: JSON.parse(d.model) })),
+          noDataState: expected.noDataState,
+          execErrState: expected.execErrState,
+          for: expected.for,
+          annotations: expected.annotations,
+          labels: expected.labels,
+          isPaused: false,
+        });
+      });
+    }
+  });
+
+  it("contact points: one per routed severity with the API path's names and integrations; the values only inside the Secret", async () => {
+    const { file } = contactPointsOf(await deploy(stack({ grafana: inClusterGrafana, alerting: routing })));
+    const api = byType(await deploy(stack({ grafana: apiGrafana, alerting: routing })), "grafana:alerting/contactPoint:ContactPoint").map((p) => revealSecrets(p.inputs) as Record<string, any>);
+    expect(file.apiVersion).toBe(1);
+    expect(file.contactPoints.map((c: any) => c.name)).toEqual(["infermesh-dev-critical", "infermesh-dev-warning", "infermesh-dev-info"]);
+    for (const cp of file.contactPoints) {
+      const expected = api.find((p) => p.name === cp.name)!;
+      // Same integration uids as the API path, and the same settings.
+      const of = (type: string) => cp.receivers.filter((r: any) => r.type === type).map((r: any) => ({ uid: r.uid, ...r.settings }));
+      expect(of("slack")).toEqual(expected.slacks);
+      expect(of("pagerduty")).toEqual(expected.pagerduties);
+      // Grafana's email integration splits `addresses` on ',', ';' and newlines.
+      expect(of("email").map((s: any) => ({ uid: s.uid, addresses: s.addresses.split(/[,;\n]/) }))).toEqual(expected.emails);
+      expect(cp.orgId).toBe(1);
+    }
+    expect(file.contactPoints[0].receivers).toEqual([
+      { uid: integrationUid("dev", "critical", "pager"), type: "pagerduty", settings: { integrationKey: secrets.pdKey, severity: "critical" }, disableResolveMessage: false },
+      { uid: integrationUid("dev", "critical", "chat"), type: "slack", settings: { url: secrets.slackHook, recipient: "#infermesh-alerts" }, disableResolveMessage: false },
+    ]);
+    expect(file.contactPoints[2].receivers).toEqual([
+      { uid: integrationUid("dev", "info", "mail"), type: "email", settings: { addresses: "oncall@example.com;ml@example.com" }, disableResolveMessage: false },
+    ]);
+  });
+
+  it("notification policies: the API path's policy tree as the org's provisioned tree", async () => {
+    const config = stack({ grafana: inClusterGrafana, alerting: routing });
+    const { policies } = rulesOf(await deploy(config));
+    const tree = grafanaPolicyTree(config.alerting, "dev", "dev")!;
+    const branch = (severity: string, repeat: string) => ({
+      receiver: `infermesh-dev-${severity}`,
+      object_matchers: [
+        ["severity", "=", severity],
+        ["environment", "=", "dev"],
+      ],
+      group_by: ["alertname", "model", "node"],
+      repeat_interval: repeat,
+      continue: false,
+    });
+    expect(policies).toEqual({
+      apiVersion: 1,
+      policies: [
+        {
+          orgId: 1,
+          receiver: tree.contactPoint,
+          group_by: tree.groupBies,
+          group_wait: tree.groupWait,
+          group_interval: tree.groupInterval,
+          repeat_interval: tree.repeatInterval,
+          routes: [branch("critical", "1h"), branch("warning", "4h"), branch("info", "24h")],
+        },
+      ],
+    });
+    expect(policies.policies[0].routes.map((r: any) => r.receiver)).toEqual(tree.policies.map((p) => p.contactPoint));
+  });
+
+  it("per-rule routing: no policy tree; each rule's notification_settings name the API path's contact point", async () => {
+    const config = stack({ grafana: inClusterGrafana, alerting: { ...routing, policy: "per-rule" } });
+    const { keys, rules } = rulesOf(await deploy(config));
+    expect(keys).toEqual(["infermesh-rules.yaml"]);
+    const planned = Object.fromEntries(grafanaRulePlan(config, alertingPlan(config).alerts).flatMap((g) => g.rules).map((r) => [r.name, r.notificationSettings]));
+    const provisioned = rules.groups.flatMap((g: any) => g.rules);
+    for (const rule of provisioned) {
+      const ns = planned[rule.title]!;
+      expect(rule.notification_settings).toEqual({ receiver: ns.contactPoint, group_by: ns.groupBies, repeat_interval: ns.repeatInterval });
+    }
+    expect(provisioned.find((r: any) => r.title === "InfermeshNodeDown").notification_settings.receiver).toBe("infermesh-dev-critical");
+  });
+
+  it("no routes: rules only, no contact point Secret and no policy tree", async () => {
+    const resources = await deploy(stack({ grafana: inClusterGrafana }));
+    expect(rulesOf(resources).keys).toEqual(["infermesh-rules.yaml"]);
+    expect(byType(resources, "kubernetes:core/v1:Secret").map((s) => s.name)).toEqual(["grafana-admin"]);
+  });
+
+  it("values Grafana would expand: no '$' where the provisioning reader expands environment variables", async () => {
+    // grafana/grafana pkg/services/provisioning/values/values.go: string values go through os.ExpandEnv
+    // ('$$' for a literal '$'); rules_types.go takes title, labels, group name and folder that way, and
+    // annotations raw (grafana#54975), so their `{{ $labels.x }}` templates survive; an open change
+    // (grafana#127214) would expand `${NAME}` in annotations. notification_policy_types.go expands the
+    // whole policy; a rule's query model is taken raw.
+    const config = stack({ grafana: inClusterGrafana, alerting: routing });
+    const { rules, policies } = rulesOf(await deploy(config));
+    for (const group of rules.groups) {
+      expect(`${group.name}${group.folder}${group.interval}`).not.toContain("$");
+      for (const rule of group.rules) {
+        expect(`${rule.uid}${rule.title}${rule.for}${JSON.stringify(rule.labels)}`).not.toContain("$");
+        expect(JSON.stringify(rule.annotations)).not.toContain("${");
+      }
+    }
+    expect(JSON.stringify(policies)).not.toContain("$");
+    // The templates that must survive are there.
+    expect(JSON.stringify(rules)).toContain("{{ $values.B.Value");
+  });
+
+  it("every integration has the uid, type and settings Grafana requires of a provisioned receiver (contact_point_types.go), uids valid and distinct", async () => {
+    const { file } = contactPointsOf(await deploy(stack({ grafana: inClusterGrafana, alerting: routing })));
+    const receivers = file.contactPoints.flatMap((c: any) => c.receivers);
+    for (const r of receivers) {
+      expect(r.uid).toMatch(/^[A-Za-z0-9_-]{1,40}$/);
+      expect(typeof r.type).toBe("string");
+      expect(Object.keys(r.settings).length).toBeGreaterThan(0);
+    }
+    expect(new Set(receivers.map((r: any) => r.uid)).size).toBe(receivers.length);
   });
 });
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
+import { parse as parseYaml, stringify } from "yaml";
 import { encryptedPlaceholder, readStackFile } from "../synth/stackFile";
 import { projectRoot, stackNames } from "../synth/synthesize";
 import { redactSecrets, secretMarker } from "../synth/runtime";
@@ -73,6 +73,55 @@ describe("npm run synth", () => {
     // The kubeconfig's content never appears anywhere in clear.
     expect(text).not.toContain("certificate-authority-data");
     expect(text).not.toContain("get-token");
+  });
+
+  it("dev: the in-cluster Grafana's content is Kubernetes objects in the plan, with no Grafana provider and no Grafana URL", async () => {
+    const out = join(scratch, "dev-grafana");
+    expect((await synth(["dev", "--out", out])).code).toBe(0);
+    const text = readFileSync(join(out, "plan.json"), "utf8");
+    const plan = JSON.parse(text) as { resources: Array<{ type: string; name: string; inputs: any }> };
+    expect(plan.resources.filter((r) => r.type.startsWith("grafana:") || r.type === "pulumi:providers:grafana")).toEqual([]);
+    expect(text).not.toContain("localhost:3000");
+    const objects = plan.resources
+      .filter((r) => r.type === "kubernetes:core/v1:ConfigMap" && Object.keys(r.inputs.metadata.labels ?? {}).some((l: string) => l.startsWith("grafana_")))
+      .map((r) => [r.inputs.metadata.name, r.inputs.metadata.labels, Object.keys(r.inputs.data)]);
+    expect(objects.sort()).toEqual(
+      [
+        ["infermesh-dashboard-gpu-health", { grafana_dashboard: "1" }, ["im-dev-gpu.json"]],
+        ["infermesh-dashboard-model-drilldown", { grafana_dashboard: "1" }, ["im-dev-model.json"]],
+        ["infermesh-dashboard-overview", { grafana_dashboard: "1" }, ["im-dev-overview.json"]],
+        ["infermesh-dashboard-router-behavior", { grafana_dashboard: "1" }, ["im-dev-router.json"]],
+        ["infermesh-grafana-alerting", { grafana_alert: "1" }, ["infermesh-rules.yaml"]],
+        ["infermesh-grafana-datasource", { grafana_datasource: "1" }, ["infermesh-datasource.yaml"]],
+      ].sort(),
+    );
+    // The provisioned dashboards are the ones synth writes for import.
+    const overview = plan.resources.find((r) => r.name === "grafana-dashboard-overview")!;
+    expect(JSON.parse(overview.inputs.data["im-dev-overview.json"])).toEqual(JSON.parse(readFileSync(join(out, "grafana/dashboards/im-dev-overview.json"), "utf8")));
+    // ...and the provisioned rules are synth's alert-rules.json in Grafana's file format.
+    const rules = parseYaml(plan.resources.find((r) => r.name === "alerting-grafana-rules")!.inputs.data["infermesh-rules.yaml"]);
+    const planned = JSON.parse(readFileSync(join(out, "grafana/alert-rules.json"), "utf8")) as Array<{ name: string; rules: Array<{ uid: string }> }>;
+    expect(rules.groups.map((g: { name: string; rules: Array<{ uid: string }> }) => [g.name, g.rules.map((r) => r.uid)])).toEqual(planned.map((g) => [g.name, g.rules.map((r) => r.uid)]));
+    expect(plan.resources.find((r) => r.name === "grafana-admin")!.inputs.stringData).toBe(secretMarker);
+  });
+
+  it("in-cluster Grafana contact points: a Secret whose content plan.json shows only as [secret]", async () => {
+    const root = join(scratch, "contacts");
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, "Pulumi.yaml"), readFileSync(join(projectRoot, "Pulumi.yaml")));
+    const dev = parseYaml(readFileSync(join(projectRoot, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+    dev.config["infermesh:secrets"] = { slackHook: { secure: "v1:AAAAencrypted" } };
+    dev.config["infermesh:alerting"] = { contactPoints: { chat: { type: "slack", secret: "slackHook", channel: "#infermesh" } }, routes: { warning: ["chat"] } };
+    writeFileSync(join(root, "Pulumi.contacts.yaml"), stringify(dev));
+    const out = join(root, "out");
+    const result = await synth(["contacts", "--root", root, "--out", out]);
+    expect(result.stderr).toBe("");
+    const text = readFileSync(join(out, "plan.json"), "utf8");
+    const secret = (JSON.parse(text).resources as Array<{ name: string; type: string; inputs: any }>).find((r) => r.name === "alerting-grafana-contact-points")!;
+    expect(secret.type).toBe("kubernetes:core/v1:Secret");
+    expect(secret.inputs.metadata).toEqual({ name: "infermesh-grafana-contact-points", namespace: "monitoring", labels: { grafana_alert: "1" } });
+    expect(secret.inputs.stringData).toBe(secretMarker);
+    expect(text).not.toContain(encryptedPlaceholder);
   });
 
   it("replaces encrypted config values with a placeholder marked secret", () => {

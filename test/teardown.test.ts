@@ -30,7 +30,7 @@ const raw = () => ({
     l4: { instanceTypes: ["g6.xlarge"], scaling: { min: 0, desired: 1, max: 4 } },
     h100: { instanceTypes: ["p5.48xlarge"], migProfile: "1g.10gb", scaling: { min: 0, desired: 0, max: 2 } },
   },
-  grafana: { mode: "in-cluster", url: "http://localhost:3000" },
+  grafana: { mode: "in-cluster" },
 });
 
 let resources: RecordedResource[];
@@ -107,6 +107,10 @@ describe("teardown order by construction", () => {
         "kubernetes:helm.sh/v3:Release::telemetry-mig",
         "kubernetes:helm.sh/v3:Release::autoscaler",
         "kubernetes:helm.sh/v3:Release::grafana-grafana",
+        "kubernetes:core/v1:Secret::grafana-admin",
+        "kubernetes:core/v1:ConfigMap::grafana-datasource",
+        "kubernetes:core/v1:ConfigMap::grafana-dashboard-overview",
+        "kubernetes:core/v1:ConfigMap::alerting-grafana-rules",
         "kubernetes:monitoring.coreos.com/v1:PodMonitor::telemetry-scrape-dcgm-exporter",
         "kubernetes:monitoring.coreos.com/v1:PrometheusRule::alerting-recording",
         "kubernetes:core/v1:Namespace::telemetry-monitoring",
@@ -114,8 +118,27 @@ describe("teardown order by construction", () => {
       ]),
     );
     expect(skipped.filter((k) => k.startsWith("aws:"))).toEqual([]);
-    // Grafana objects go with the in-cluster Grafana's cluster: no API calls to a Grafana that is going away.
-    for (const r of resources.filter((x) => x.type.startsWith("grafana:"))) expect(r.deletedWith, r.name).toBe(controlPlane.urn);
+  });
+
+  it("the in-cluster Grafana's content is Kubernetes objects that go with the cluster: no Grafana API call at teardown", () => {
+    const controlPlane = one(resources, "aws:eks/cluster:Cluster", "cluster");
+    expect(resources.filter((r) => r.type.startsWith("grafana:") || r.type === "pulumi:providers:grafana")).toEqual([]);
+    const namespace = one(resources, "kubernetes:core/v1:Namespace", "telemetry-monitoring");
+    const provisioning = resources.filter((r) => /^kubernetes:core\/v1:(ConfigMap|Secret)$/.test(r.type) && r.parent?.match(/infermesh:grafana:InCluster|infermesh:monitoring:Alerting/));
+    expect(provisioning.map((r) => r.name).sort()).toEqual([
+      "alerting-grafana-rules",
+      "grafana-admin",
+      "grafana-dashboard-gpuHealth",
+      "grafana-dashboard-modelDrilldown",
+      "grafana-dashboard-overview",
+      "grafana-dashboard-routerBehavior",
+      "grafana-datasource",
+    ]);
+    for (const r of provisioning) {
+      expect(r.deletedWith, r.name).toBe(controlPlane.urn);
+      // Created in the monitoring namespace, so removed before it (when deleted one by one, on an attached cluster).
+      expect(destroyedBefore(resources, r, namespace), `${r.name} before the namespace`).toBe(true);
+    }
   });
 
   it("an attached cluster's objects are always deleted one by one", async () => {

@@ -1,6 +1,7 @@
 import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { Secret } from "kubernetes-models/v1/Secret";
+import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { StorageClass } from "kubernetes-models/storage.k8s.io/v1/StorageClass";
 import { describe, expect, it } from "vitest";
@@ -216,11 +217,12 @@ describe("Kubernetes objects", () => {
     "kubernetes:monitoring.coreos.com/v1:PodMonitor": (i) => new PodMonitor(i),
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule": (i) => new PrometheusRule(i),
     "kubernetes:core/v1:Secret": (i) => new Secret(i),
+    "kubernetes:core/v1:ConfigMap": (i) => new ConfigMap(i),
   };
 
   it("every object the stack creates is valid against its published schema", async () => {
     // Prometheus-evaluated alerts and an in-cluster Grafana between them create every kind of object the stack has.
-    const withGrafana = await deploy(parse({ ...baseRaw(), grafana: { mode: "in-cluster", url: "http://localhost:3000" } }));
+    const withGrafana = await deploy(parse({ ...baseRaw(), grafana: { mode: "in-cluster" } }));
     const resources = [...(await deploy(parse(baseRaw()))), ...withGrafana]
       .filter((r) => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:helm.sh/v3:Release")
       .map((r) => ({ ...r, inputs: revealSecrets(r.inputs) as Record<string, unknown> }));

@@ -258,13 +258,26 @@ export const grafanaSchema = z.discriminatedUnion("mode", [
     tokenSecret: secretName.default("grafanaToken"),
     prometheusUrl: httpUrl.optional(),
   }),
-  obj({
-    /** Grafana via Helm on the system nodes; ClusterIP only. */
-    mode: z.literal("in-cluster"),
-    /** Where Pulumi reaches it, e.g. http://localhost:3000 through `kubectl port-forward`. */
-    url: httpUrl,
-  }),
+  z.strictObject(
+    {
+      /**
+       * Grafana via Helm on the system nodes, ClusterIP only. Its content comes
+       * from Kubernetes objects, so `pulumi up` never calls its API and it takes no URL.
+       */
+      mode: z.literal("in-cluster"),
+    },
+    { error: (issue) => (issue.code === "unrecognized_keys" ? inClusterUnknownKeys(issue.keys, issue.input) : undefined) },
+  ),
 ]);
+
+/** A leftover `url` (the key this mode used to require) gets its own explanation. */
+function inClusterUnknownKeys(keys: readonly string[], input: unknown): string {
+  if (keys.length === 1 && keys[0] === "url") {
+    const url = typeof input === "object" && input !== null ? (input as Record<string, unknown>).url : undefined;
+    return `got ${JSON.stringify(url)}; an in-cluster Grafana takes no url: the stack provisions its data source, dashboards and alerting from Kubernetes objects and never calls its API, so remove the key (browse it with kubectl -n monitoring port-forward svc/grafana 3000:80)`;
+  }
+  return `unknown key; allowed keys: mode${keys.includes("url") ? " (an in-cluster Grafana takes no url: the stack never calls its API)" : ""}`;
+}
 
 const contactPointSchema = z.discriminatedUnion("type", [
   obj({ type: z.literal("slack"), secret: secretName, channel: z.string().regex(/^[#@]?[\w.-]{1,80}$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected a Slack channel like #alerts` }).optional() }),

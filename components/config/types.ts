@@ -83,7 +83,7 @@ export interface AlertingConfig {
 export type GrafanaConfig =
   | { mode: "managed"; authentication: ("AWS_SSO" | "SAML")[]; grafanaVersion: string; tokenTtlDays: number; prometheusUrl?: string }
   | { mode: "external"; url: string; token: pulumi.Output<string>; prometheusUrl?: string }
-  | { mode: "in-cluster"; url: string };
+  | { mode: "in-cluster" };
 
 export interface AutoscalerConfig {
   enabled: boolean;

@@ -1,0 +1,140 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { systemNodeLabels } from "./cluster";
+import type { StackConfig } from "./config";
+import { dashboardKeys, dashboardUid } from "../dashboards/context";
+import { dashboardsFor, dataSourceArgs, folderFor } from "./grafanaContent";
+import { dataSourceFile, provisionedFolder, provisioningYaml, sidecarContract, sidecarLabels, sidecarValues } from "./grafanaProvisioning";
+import { chartRelease } from "./helm";
+import { childOptions } from "./options";
+import { grafanaChart } from "./versions";
+
+export const grafanaRelease = "grafana";
+export const grafanaAdminSecret = "grafana-admin";
+/** The chart's Service: named after the release (it contains the chart name), port 80. */
+export const grafanaServicePort = 80;
+
+/** Kubernetes names of the provisioning objects the sidecars pick up. */
+export const provisioningObjects = {
+  dataSource: { name: "infermesh-grafana-datasource", key: "infermesh-datasource.yaml" },
+  dashboard: (key: string) => ({ name: `infermesh-dashboard-${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` }),
+} as const;
+
+/**
+ * Values of the in-cluster Grafana: system nodes, no anonymous access,
+ * ClusterIP only, credentials from a Secret, content from the sidecars.
+ */
+export function inClusterGrafanaValues() {
+  return {
+    nodeSelector: { ...systemNodeLabels },
+    admin: { existingSecret: grafanaAdminSecret, userKey: "admin-user", passwordKey: "admin-password" },
+    service: { type: "ClusterIP" },
+    ingress: { enabled: false },
+    // No volume: everything the stack defines (data source, folder, dashboards,
+    // rules, contact points, policies) is provisioned from Kubernetes objects
+    // and re-read on every start, so a restart loses none of it, and rules
+    // dropped from the catalog disappear with it (Grafana never deletes a
+    // provisioned rule whose file entry is gone). What does live only in
+    // grafana.db is lost on restart: alert state (pending `for` timers restart,
+    // firing alerts notify once more), silences, the notification log and
+    // annotations. A volume would keep those at the price of an EBS volume
+    // pinned to one zone and a ReadWriteOnce rollout; see the README.
+    persistence: { enabled: false },
+    // The sidecars read ConfigMaps and Secrets of their own namespace: a Role there, not a ClusterRole over every Secret.
+    rbac: { namespaced: true },
+    sidecar: sidecarValues(),
+    "grafana.ini": {
+      "auth.anonymous": { enabled: false },
+      users: { allow_sign_up: false },
+      unified_alerting: { enabled: true },
+    },
+  };
+}
+
+export interface InClusterGrafanaArgs {
+  config: StackConfig;
+  /** The monitoring namespace (the namespace object's output, so objects wait for it) and its name. */
+  namespace: pulumi.Input<string>;
+  namespaceName: string;
+  /** The in-cluster Prometheus the data source reads. */
+  prometheusUrl: string;
+  /** What the Grafana pod needs first. */
+  dependsOn?: pulumi.Resource[];
+  /** The cluster the stack created: nothing here outlives it. */
+  cluster?: pulumi.Resource;
+}
+
+/**
+ * Grafana in the cluster, provisioned from Kubernetes objects: the Helm
+ * release with its k8s-sidecar containers, the admin Secret, and ConfigMaps
+ * for the data source and each dashboard (alerting objects come from
+ * Alerting). `pulumi up` never calls Grafana's API, so it needs no
+ * port-forward, and a restarted Grafana reads everything back.
+ */
+export class InClusterGrafana extends pulumi.ComponentResource {
+  static readonly type = "infermesh:grafana:InCluster";
+  /** The Service inside the cluster; from a workstation: kubectl -n <namespace> port-forward svc/grafana 3000:80. */
+  readonly url: string;
+  readonly dashboardUrls: Record<string, string>;
+  readonly folderTitle: string;
+
+  constructor(name: string, args: InClusterGrafanaArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Earlier releases made these children under the Endpoint component: same names, so state carries over.
+    super(InClusterGrafana.type, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "infermesh:grafana:Endpoint" }] });
+    const { config } = args;
+    const inCluster = { ...childOptions(this, opts), ...(args.cluster ? { deletedWith: args.cluster } : {}) };
+    const folder = folderFor(config);
+    this.folderTitle = provisionedFolder(folder.title);
+
+    const password = new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, { parent: this });
+    const secret = new k8s.core.v1.Secret(
+      `${name}-admin`,
+      {
+        metadata: { name: grafanaAdminSecret, namespace: args.namespace },
+        type: "Opaque",
+        stringData: { "admin-user": "admin", "admin-password": pulumi.secret(password.result) },
+      },
+      { ...inCluster, dependsOn: args.dependsOn },
+    );
+
+    const ds = dataSourceArgs(config, { url: args.prometheusUrl });
+    new k8s.core.v1.ConfigMap(
+      `${name}-datasource`,
+      {
+        metadata: { name: provisioningObjects.dataSource.name, namespace: args.namespace, labels: sidecarLabels("datasource") },
+        data: { [provisioningObjects.dataSource.key]: provisioningYaml(dataSourceFile({ ...ds, url: args.prometheusUrl })) },
+      },
+      inCluster,
+    );
+
+    // One ConfigMap per dashboard (the chart's advice), each naming its folder.
+    const dashboards = dashboardsFor(config);
+    for (const key of dashboardKeys) {
+      const json = dashboards[key] as { uid: string };
+      new k8s.core.v1.ConfigMap(
+        `${name}-dashboard-${key}`,
+        {
+          metadata: {
+            name: provisioningObjects.dashboard(key).name,
+            namespace: args.namespace,
+            labels: sidecarLabels("dashboard"),
+            annotations: { [sidecarContract.folderAnnotation]: this.folderTitle },
+          },
+          data: { [`${json.uid}.json`]: JSON.stringify(json) },
+        },
+        inCluster,
+      );
+    }
+
+    chartRelease(
+      `${name}-grafana`,
+      { chart: grafanaChart, release: grafanaRelease, namespace: args.namespace, values: inClusterGrafanaValues() },
+      { ...inCluster, dependsOn: [secret, ...(args.dependsOn ?? [])] },
+    );
+
+    this.url = `http://${grafanaRelease}.${args.namespaceName}.svc.cluster.local`;
+    this.dashboardUrls = Object.fromEntries(dashboardKeys.map((key) => [key, `${this.url}/d/${dashboardUid(config.stack, key)}`]));
+    this.registerOutputs({ url: this.url, dashboardUrls: this.dashboardUrls });
+  }
+}
