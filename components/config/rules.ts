@@ -184,7 +184,9 @@ export function secrecyProblems(raw: RawConfig, secretKeys: readonly string[], e
     });
   }
   const secrets = raw.secrets;
-  if (encryptedPaths === undefined || !secretKeys.includes("secrets") || typeof secrets !== "object" || secrets === null || Array.isArray(secrets)) return problems;
+  // Unknown without the stack file; nothing in clear when the map was encrypted as a whole.
+  if (encryptedPaths === undefined || encryptedPaths.includes("secrets") || !secretKeys.includes("secrets")) return problems;
+  if (typeof secrets !== "object" || secrets === null || Array.isArray(secrets)) return problems;
   const names = Object.keys(secrets);
   const clear = names.filter((name) => !encryptedPaths.includes(`secrets.${name}`));
   if (clear.length === 0 || clear.length === names.length) return problems;
