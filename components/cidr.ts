@@ -59,6 +59,30 @@ export interface ZoneSubnets {
   public: string;
 }
 
+/** Zones the default layout leaves room for. */
+export const defaultLayoutSlots = 4;
+
+/**
+ * AWS subnet sizes: "The allowed size for an IPv4 subnet is between a /28
+ * netmask (16 IP addresses) and a /16 netmask (65,536 IP addresses)", and AWS
+ * reserves the first four and the last address of each (EC2 CreateSubnet,
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSubnet.html;
+ * aws/aws-sdk-js-v3 clients/client-ec2/src/commands/CreateSubnetCommand.ts).
+ */
+export const awsSubnetPrefixRange = { min: 16, max: 28 } as const;
+export const awsReservedAddressesPerSubnet = 5;
+
+/** Addresses of a block that instances, ENIs and pods can use. */
+export function usableAddresses(prefix: number): number {
+  return 2 ** (32 - prefix) - awsReservedAddressesPerSubnet;
+}
+
+/** Prefix lengths of the default layout's private and public subnets for a VPC of prefix `vpcPrefix`. */
+export function defaultSubnetPrefixes(vpcPrefix: number): { privatePrefix: number; publicPrefix: number } {
+  const privatePrefix = vpcPrefix + 1 + Math.log2(defaultLayoutSlots);
+  return { privatePrefix, publicPrefix: privatePrefix + 2 };
+}
+
 /**
  * Default subnet layout: the first half of the VPC is split into equal private
  * blocks (nodes and pods: the VPC CNI gives every pod a VPC address, so they
@@ -68,10 +92,8 @@ export interface ZoneSubnets {
 export function defaultSubnets(vpcCidr: string, zones: readonly string[]): Record<string, ZoneSubnets> {
   const vpc = parseCidr(vpcCidr);
   if (typeof vpc === "string") throw new Error(`VPC CIDR ${vpcCidr} ${vpc}`);
-  const slots = 4;
-  if (zones.length > slots) throw new Error(`at most ${slots} availability zones are laid out automatically`);
-  const privatePrefix = vpc.prefix + 1 + Math.log2(slots);
-  const publicPrefix = privatePrefix + 2;
+  if (zones.length > defaultLayoutSlots) throw new Error(`at most ${defaultLayoutSlots} availability zones are laid out automatically`);
+  const { privatePrefix, publicPrefix } = defaultSubnetPrefixes(vpc.prefix);
   const publicBase = subnetAt(vpc, vpc.prefix + 1, 1);
   return Object.fromEntries(
     zones.map((zone, slot) => [

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 // The recorder reads fields the public Mocks interface drops (parent, dependencies, options).
 import { deserializeProperties, specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import * as runtimeState from "@pulumi/pulumi/runtime/state";
 
 /** Marker that replaces every secret value in a recorded plan. */
 export const secretMarker = "[secret]";
@@ -34,6 +35,12 @@ export interface MockRunOptions {
   /** Config as `pulumi config` holds it: `ns:key` → string (objects as JSON text). */
   config: Record<string, string>;
   secretKeys?: string[];
+  /**
+   * Directory holding `Pulumi.yaml` and the stack file, as the CLI tells a real
+   * program (`pulumi.runtime.getRootDirectory()`); none by default, so a test
+   * never picks up a stack file by accident.
+   */
+  rootDirectory?: string;
   /** Answers for every provider function the program may invoke; any other call fails the run. */
   calls?: Record<string, CallHandler>;
 }
@@ -97,6 +104,9 @@ export interface Recording {
  */
 export async function startRecording(options: MockRunOptions): Promise<Recording> {
   pulumi.runtime.setAllConfig(options.config, options.secretKeys ?? []);
+  // The mock runtime leaves the root directory to the environment the process started with.
+  (runtimeState as unknown as { getStore(): { settings: { options: { rootDirectory?: string } } } }).getStore().settings.options.rootDirectory =
+    options.rootDirectory ?? "";
   const calls = options.calls ?? {};
   await pulumi.runtime.setMocks(
     {

@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import { parse } from "yaml";
+import { isEncrypted, readStackFileConfig } from "../components/config/stackFile";
 
 /** Placeholder for a `secure:` value, which cannot be decrypted without the stack's secrets provider. */
 export const encryptedPlaceholder = "synth-placeholder-for-encrypted-value";
@@ -15,10 +14,9 @@ export interface StackFileConfig {
  * marked secret (so the program treats them exactly as it would a real secret).
  */
 export function readStackFile(path: string): StackFileConfig {
-  const doc = (parse(readFileSync(path, "utf8")) ?? {}) as { config?: Record<string, unknown> };
   const config: Record<string, string> = {};
   const secretKeys: string[] = [];
-  for (const [key, value] of Object.entries(doc.config ?? {})) {
+  for (const [key, value] of Object.entries(readStackFileConfig(path))) {
     const { value: plain, encrypted } = decryptless(value);
     config[key] = typeof plain === "string" ? plain : JSON.stringify(plain);
     // Like the CLI: a key holding any encrypted value (even nested, set with --path) is secret as a whole.
@@ -39,8 +37,4 @@ function decryptless(value: unknown): { value: unknown; encrypted: boolean } {
     return { value: Object.fromEntries(entries.map(([k, v]) => [k, v.value])), encrypted: entries.some(([, v]) => v.encrypted) };
   }
   return { value, encrypted: false };
-}
-
-function isEncrypted(value: unknown): boolean {
-  return typeof value === "object" && value !== null && Object.keys(value).length === 1 && "secure" in value;
 }

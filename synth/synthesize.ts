@@ -14,8 +14,14 @@ import { runUnderMocks } from "./runtime";
 import { readStackFile } from "./stackFile";
 
 export const projectRoot = resolve(__dirname, "..");
-/** Deploy time the offline render pins, unless INFERMESH_DEPLOY_TIME says otherwise. */
-export const synthDeployTime = "2000-01-01T00:00:00Z";
+/**
+ * Deploy time the offline render pins, unless INFERMESH_DEPLOY_TIME says
+ * otherwise. The render's "now": `Pulumi.test.yaml`'s `infermesh:expiresAt`
+ * must lie within the expiry window after it (at most 7 days), and because
+ * both are fixed, rendering the template never starts failing as the calendar
+ * moves on (a real deploy checks the expiry against the clock).
+ */
+export const synthDeployTime = "2026-12-01T00:00:00Z";
 
 export interface SynthOptions {
   stack: string;
@@ -53,7 +59,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   const { config, secretKeys } = readStackFile(stackFile);
   // A pinned deploy time keeps the render reproducible (it names the Grafana token the stack renews on each deploy).
   process.env.INFERMESH_DEPLOY_TIME ??= synthDeployTime;
-  const run = await runUnderMocks({ project, stack: options.stack, config, secretKeys, calls: offlineLookups }, () => import("../index"));
+  const run = await runUnderMocks({ project, stack: options.stack, config, secretKeys, rootDirectory: root, calls: offlineLookups }, () => import("../index"));
   const plan = buildPlan(project, options.stack, run.resources);
 
   // The program has validated this config already; reading it again gives the pure, config-derived artifacts.

@@ -1,9 +1,14 @@
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, vi } from "vitest";
+import { stringify } from "yaml";
 import { ConfigError, type RawConfig } from "../components/config";
 import { loadConfig } from "../components/config/load";
 import { infermesh } from "../program";
 import { offlineLookups } from "../synth/lookups";
-import { asPulumiConfig, baseRaw, parse, project, startRecording } from "./helpers/stack";
+import { readStackFile } from "../synth/stackFile";
+import { asPulumiConfig, baseRaw, configKey, parse, project, startRecording, testNow } from "./helpers/stack";
 
 type Raw = Record<string, any>;
 
@@ -14,6 +19,10 @@ interface Case {
   path: string;
   /** Substrings the message must contain: the bad value and what is allowed. */
   says: string[];
+  /** Top-level keys the CLI holds encrypted (`secrets`). */
+  secret?: string[];
+  /** Secret texts no message may contain. */
+  never?: string[];
 }
 
 const pool = (raw: Raw) => raw.gpuPools.l4;
@@ -80,7 +89,7 @@ const cases: Case[] = [
   { name: "spot in prod", change: (r) => Object.assign(r, { environment: "prod" }, { gpuPools: { l4: { ...pool(r), capacity: "spot", scaling: { min: 1, desired: 1, max: 4 } } } }), path: "infermesh:gpuPools.l4.capacity", says: ['"spot"', '"on-demand"', "infermesh:safety.allowSpot"] },
   { name: "scale to zero in prod", change: (r) => (r.environment = "prod"), path: "infermesh:gpuPools.l4.scaling.min", says: ["got 0", ">= 1", "allowScaleToZero"] },
   { name: "ephemeral without expiry", change: (r) => (r.environment = "ephemeral"), path: "infermesh:expiresAt", says: ["is required", "ISO-8601"] },
-  { name: "malformed expiry", change: (r) => (r.expiresAt = "tomorrow"), path: "infermesh:expiresAt", says: ['"tomorrow"', "2026-12-01T00:00:00Z"] },
+  { name: "malformed expiry", change: (r) => (r.expiresAt = "tomorrow"), path: "infermesh:expiresAt", says: ['"tomorrow"', "YYYY-MM-DDThh:mm:ssZ"] },
   { name: "negative queue threshold", change: (r) => (r.models["gpt-7b"].queueDepthMax = -5), path: "infermesh:models.gpt-7b.queueDepthMax", says: ["got -5", ">0"] },
   { name: "bad model name", change: (r) => (r.models["gpt 7b"] = {}), path: "infermesh:models.gpt 7b", says: ['"gpt 7b"', "model names are"] },
   { name: "reserved tag key", change: (r) => (r.tags = { "aws:owner": "x" }), path: "infermesh:tags.aws:owner", says: ['"aws:owner"', "reserved"] },
@@ -133,11 +142,113 @@ const cases: Case[] = [
   { name: "repeat interval too long", change: (r) => (r.alerting = { repeatInterval: { info: "30d" } }), path: "infermesh:alerting.repeatInterval.info", says: ['"30d"', "between 1m and 5d"] },
   { name: "unknown alerting key", change: (r) => (r.alerting = { receivers: {} }), path: "infermesh:alerting.receivers", says: ["unknown key", "contactPoints"] },
   { name: "unknown safety override", change: (r) => (r.safety = { protect: true }), path: "infermesh:safety.protect", says: ["unknown key", "protectStateful"] },
+
+  // AWS and EKS limits.
+  {
+    name: "VPC whose default layout makes subnets below AWS's /28",
+    change: (r) => (vpc(r).cidr = "10.40.0.0/24"),
+    path: "infermesh:cluster.vpc.cidr",
+    says: ['"10.40.0.0/24"', "/27 private and /29 public subnets", "AWS's /28 minimum", "/16 to /23"],
+  },
+  {
+    name: "explicit subnet below AWS's /28",
+    change: (r) => {
+      vpc(r).cidr = "10.40.0.0/24";
+      vpc(r).subnets = {
+        "us-west-2a": { private: "10.40.0.0/26", public: "10.40.0.128/29" },
+        "us-west-2b": { private: "10.40.0.64/26", public: "10.40.0.144/28" },
+      };
+    },
+    path: "infermesh:cluster.vpc.subnets.us-west-2a.public",
+    says: ['"10.40.0.128/29"', "/16 to /28"],
+  },
+  { name: "service CIDR outside EKS's private ranges", change: (r) => (r.cluster.serviceCidr = "100.64.0.0/16"), path: "infermesh:cluster.serviceCidr", says: ['"100.64.0.0/16"', "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16"] },
+  { name: "service CIDR smaller than /24", change: (r) => (r.cluster.serviceCidr = "172.20.0.0/25"), path: "infermesh:cluster.serviceCidr", says: ['"172.20.0.0/25"', "between /24 and /12"] },
+  { name: "service CIDR larger than /12", change: (r) => (r.cluster.serviceCidr = "10.0.0.0/11"), path: "infermesh:cluster.serviceCidr", says: ['"10.0.0.0/11"', "between /24 and /12"] },
+  { name: "tag key with AWS's prefix in upper case", change: (r) => (r.tags = { "AWS:owner": "x" }), path: "infermesh:tags.AWS:owner", says: ['"AWS:owner"', '"aws:" in any letter case', "reserved"] },
+  { name: "tag key with AWS's prefix in mixed case", change: (r) => (r.tags = { "Aws:team": "x" }), path: "infermesh:tags.Aws:team", says: ['"Aws:team"', '"aws:" in any letter case', "reserved"] },
+  { name: "tag value with AWS's prefix", change: (r) => (r.tags = { team: "AWS:managed" }), path: "infermesh:tags.team", says: ['"AWS:managed"', "reserved by AWS"] },
+  { name: "tag value with characters AWS rejects", change: (r) => (r.tags = { team: "ml;platform" }), path: "infermesh:tags.team", says: ['"ml;platform"', "letters, digits, spaces and _ . : / = + - @"] },
+
+  // Keys outside the project's namespace.
+  {
+    name: "misspelt project namespace",
+    change: (r) => (r["infermsh:gpuPools"] = { l4: pool(r) }),
+    path: "infermsh:gpuPools",
+    says: ['unknown namespace "infermsh"', "infermesh (this project), aws, kubernetes, grafana, random, pulumi", "did you mean infermesh:gpuPools?"],
+  },
+  { name: "another project's namespace", change: (r) => (r["platform:team"] = "ml"), path: "platform:team", says: ['unknown namespace "platform"', "infermesh (this project), aws"] },
+
+  // An external Grafana in prod.
+  {
+    name: "external Grafana over http in prod",
+    change: (r) => {
+      r.environment = "prod";
+      pool(r).scaling = { min: 1, desired: 1, max: 4 };
+      r.grafana = { mode: "external", url: "http://grafana.example.com", prometheusUrl: "https://prometheus.example.com" };
+      r.secrets = { grafanaToken: "glsa_token-that-must-stay-secret" };
+    },
+    secret: ["secrets"],
+    path: "infermesh:grafana.url",
+    says: ['"http://grafana.example.com"', "https://", "infermesh:secrets.grafanaToken", "clear text"],
+    never: ["glsa_token-that-must-stay-secret"],
+  },
+
+  // Secret values never reach a message.
+  {
+    name: "secret that is not a string",
+    change: (r) => (r.secrets = { grafanaToken: 4815162342 }),
+    secret: ["secrets"],
+    path: "infermesh:secrets.grafanaToken",
+    says: ["got [secret]", "expected string"],
+    never: ["4815162342"],
+  },
+  {
+    name: "secrets given as one string",
+    change: (r) => (r.secrets = "xoxb-slack-token-in-the-wrong-place"),
+    secret: ["secrets"],
+    path: "infermesh:secrets",
+    says: ["got [secret]", "expected record"],
+    never: ["xoxb-slack-token-in-the-wrong-place"],
+  },
+  {
+    name: "secret in another encrypted key",
+    change: (r) => {
+      r.grafana = { mode: "external", url: "https://admin:hunter2-grafana-password@grafana.example.com", prometheusUrl: "https://prometheus.example.com" };
+      r.secrets = { grafanaToken: "glsa_token-that-must-stay-secret" };
+    },
+    secret: ["grafana", "secrets"],
+    path: "infermesh:grafana",
+    says: ["is encrypted", "only infermesh:secrets holds secret values"],
+    never: ["hunter2-grafana-password", "glsa_token-that-must-stay-secret"],
+  },
+  {
+    name: "invalid URL in an encrypted key",
+    change: (r) => (r.grafana = { mode: "external", url: "grafana.internal/?token=glsa_url-token-that-must-stay-secret", prometheusUrl: "https://prometheus.example.com" }),
+    secret: ["grafana"],
+    path: "infermesh:grafana.url",
+    says: ["got [secret]", "http(s) URL"],
+    never: ["glsa_url-token-that-must-stay-secret"],
+  },
+
+  // Test-stack expiry, against the pinned now (2026-01-01T00:00:00Z).
+  {
+    name: "expiry in the past",
+    change: (r) => Object.assign(r, { environment: "ephemeral", expiresAt: "2025-12-31T23:00:00Z" }),
+    path: "infermesh:expiresAt",
+    says: ['"2025-12-31T23:00:00Z"', "has passed", "after now (2026-01-01T00:00:00Z)", "at most 7 days ahead", "e.g. 2026-01-02T00:00:00Z"],
+  },
+  {
+    name: "expiry too far ahead",
+    change: (r) => Object.assign(r, { environment: "ephemeral", expiresAt: "2026-01-08T00:00:01Z" }),
+    path: "infermesh:expiresAt",
+    says: ['"2026-01-08T00:00:01Z"', "8 days ahead", "at most 7 days ahead", "until 2026-01-08T00:00:00Z"],
+  },
 ];
 
-function problemsOf(raw: RawConfig) {
+function problemsOf(raw: RawConfig, secretKeys: string[] = []) {
   try {
-    parse(raw);
+    parse(raw, "dev", secretKeys);
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     return (err as ConfigError).problems;
@@ -150,22 +261,39 @@ describe("invalid configuration", () => {
     expect(cases.length).toBeGreaterThanOrEqual(25);
   });
 
-  it.each(cases)("$name → $path", ({ change, path, says }) => {
+  it.each(cases)("$name → $path", ({ change, path, says, secret = [], never = [] }) => {
     const raw = structuredClone(baseRaw()) as Raw;
     change(raw);
-    const problems = problemsOf(raw);
+    const problems = problemsOf(raw, secret);
     const problem = problems.find((p) => p.path === path);
     expect(problem, `problems: ${JSON.stringify(problems, null, 1)}`).toBeDefined();
     for (const text of says) expect(problem?.message).toContain(text);
+    const message = new ConfigError(problems).message;
+    for (const text of never) expect(message).not.toContain(text);
   });
 
-  it.each(cases)("$name registers no resource", async ({ change }) => {
+  it.each(cases)("$name registers no resource", async ({ change, secret = [], never = [] }) => {
     const raw = structuredClone(baseRaw()) as Raw;
     change(raw);
-    const recording = await startRecording({ project, stack: "dev", config: asPulumiConfig(raw), calls: offlineLookups });
-    expect(() => infermesh(loadConfig())).toThrow(ConfigError);
-    await recording.settle();
-    expect(recording.resources).toEqual([]);
+    // The clock at the edge, pinned to the parse helper's now.
+    vi.stubEnv("INFERMESH_DEPLOY_TIME", testNow);
+    try {
+      const recording = await startRecording({ project, stack: "dev", config: asPulumiConfig(raw), secretKeys: secret.map(configKey), calls: offlineLookups });
+      const error = (() => {
+        try {
+          infermesh(loadConfig());
+        } catch (err) {
+          return err;
+        }
+        return undefined;
+      })();
+      expect(error).toBeInstanceOf(ConfigError);
+      for (const text of never) expect((error as Error).message).not.toContain(text);
+      await recording.settle();
+      expect(recording.resources).toEqual([]);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it("reports every problem of a config with several at once", () => {
@@ -190,5 +318,102 @@ describe("invalid configuration", () => {
     const message = new ConfigError(problems).message;
     expect(message).toMatch(/^Invalid stack configuration \(6 problems\):/);
     for (const p of problems) expect(message).toContain(`  - ${p.path}: ${p.message}`);
+  });
+});
+
+/** A bad `Pulumi.<stack>.yaml`: what only the file shows (duplicate keys, per-entry encryption, keys without a namespace). */
+interface FileCase {
+  name: string;
+  /** Changes the `config:` map of a valid stack file (keys as written: `infermesh:secrets`). */
+  edit?: (config: Raw) => void;
+  /** Lines appended under `config:` as written, for what a map cannot hold (a key twice, broken YAML). */
+  extra?: string;
+  path: string;
+  says: string[];
+  never?: string[];
+}
+
+const clearWebhook = "https://hooks.slack.com/services/T0000/B0000/webhook-secret-in-clear";
+
+const fileCases: FileCase[] = [
+  {
+    name: "key written twice",
+    extra: "  infermesh:capacity:\n    idleWindow: 1h\n    idleWindow: 2h\n",
+    path: "infermesh:capacity.idleWindow",
+    says: ["written twice in Pulumi.dev.yaml", "lines"],
+  },
+  {
+    name: "secret entry written twice",
+    extra: `  infermesh:secrets:\n    slackHook: ${clearWebhook}\n    slackHook: ${clearWebhook}-2\n`,
+    path: "infermesh:secrets.slackHook",
+    says: ["written twice in Pulumi.dev.yaml"],
+    never: ["webhook-secret-in-clear"],
+  },
+  {
+    name: "secrets partly in clear",
+    edit: (c) => (c["infermesh:secrets"] = { grafanaToken: { secure: "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAA" }, slackHook: clearWebhook }),
+    path: "infermesh:secrets.slackHook",
+    says: ["clear text", "other entries are encrypted", "pulumi config set --secret --path 'infermesh:secrets.slackHook'"],
+    never: ["webhook-secret-in-clear"],
+  },
+  {
+    name: "key without a namespace",
+    edit: (c) => (c.gpuPools = c["infermesh:gpuPools"]),
+    path: "gpuPools",
+    says: ["no namespace", "infermesh:gpuPools"],
+  },
+  {
+    name: "misspelt namespace in the stack file",
+    edit: (c) => (c["infermsh:models"] = c["infermesh:models"]),
+    path: "infermsh:models",
+    says: ['unknown namespace "infermsh"', "did you mean infermesh:models?"],
+  },
+  {
+    name: "broken YAML near a secret",
+    extra: `  infermesh:secrets:\n    slackHook: "${clearWebhook}\n`,
+    path: "Pulumi.dev.yaml",
+    says: ["is not valid YAML at line"],
+    never: ["webhook-secret-in-clear"],
+  },
+];
+
+/** The offline render's path: the stack file read as synth reads it, then the program. */
+async function renderStackFile(c: FileCase): Promise<{ error: unknown; resources: unknown[] }> {
+  const root = mkdtempSync(join(tmpdir(), "infermesh-config-"));
+  try {
+    const config: Raw = Object.fromEntries(Object.entries(baseRaw()).map(([key, value]) => [configKey(key), value]));
+    c.edit?.(config);
+    writeFileSync(join(root, "Pulumi.dev.yaml"), stringify({ config }) + (c.extra ?? ""));
+    let recording: Awaited<ReturnType<typeof startRecording>> | undefined;
+    try {
+      const { config: values, secretKeys } = readStackFile(join(root, "Pulumi.dev.yaml"));
+      recording = await startRecording({ project, stack: "dev", config: values, secretKeys, rootDirectory: root, calls: offlineLookups });
+      infermesh(loadConfig());
+    } catch (error) {
+      await recording?.settle();
+      return { error, resources: recording?.resources ?? [] };
+    }
+    await recording.settle();
+    throw new Error(`config was accepted (${recording.resources.length} resources)`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+describe("invalid stack file", () => {
+  it.each(fileCases)("$name → $path, no resource registered", async (c) => {
+    vi.stubEnv("INFERMESH_DEPLOY_TIME", testNow);
+    try {
+      const { error, resources } = await renderStackFile(c);
+      expect(error).toBeInstanceOf(ConfigError);
+      const problems = (error as ConfigError).problems;
+      const problem = problems.find((p) => p.path === c.path);
+      expect(problem, `problems: ${JSON.stringify(problems, null, 1)}`).toBeDefined();
+      for (const text of c.says) expect(problem?.message).toContain(text);
+      for (const text of c.never ?? []) expect((error as Error).message).not.toContain(text);
+      expect(resources).toEqual([]);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

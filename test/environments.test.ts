@@ -7,7 +7,7 @@ function rawFor(environment: EnvironmentKind) {
   const raw = baseRaw() as Record<string, any>;
   raw.environment = environment;
   raw.gpuPools.l4.scaling = { min: 1, desired: 1, max: 4 };
-  if (environment === "ephemeral") raw.expiresAt = "2026-12-01T00:00:00Z";
+  if (environment === "ephemeral") raw.expiresAt = "2026-01-02T00:00:00Z";
   return raw;
 }
 
@@ -34,7 +34,7 @@ describe("environment defaults", () => {
       project: "infermesh",
       stack: "test-pr-12",
       environment: "ephemeral",
-      "expires-at": "2026-12-01T00:00:00Z",
+      "expires-at": "2026-01-02T00:00:00Z",
     });
   });
 

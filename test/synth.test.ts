@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -122,6 +122,49 @@ describe("npm run synth", () => {
     expect(secret.inputs.metadata).toEqual({ name: "infermesh-grafana-contact-points", namespace: "monitoring", labels: { grafana_alert: "1" } });
     expect(secret.inputs.stringData).toBe(secretMarker);
     expect(text).not.toContain(encryptedPlaceholder);
+  });
+
+  it("refuses a secret left in clear beside encrypted ones, and never writes or prints a secret value", async () => {
+    const root = join(scratch, "secrets");
+    const out = join(root, "out");
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, "Pulumi.yaml"), readFileSync(join(projectRoot, "Pulumi.yaml")));
+    const secure = { secure: "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" };
+    const stackFile = (slackHook: unknown) =>
+      stringify({
+        config: {
+          "aws:region": "us-west-2",
+          "infermesh:environment": "staging",
+          "infermesh:cluster": { mode: "create", vpc: { cidr: "10.40.0.0/16", availabilityZones: ["us-west-2a", "us-west-2b"] } },
+          "infermesh:gpuPools": { l4: { instanceTypes: ["g6.xlarge"], scaling: { min: 1, desired: 1, max: 2 } } },
+          "infermesh:grafana": { mode: "external", url: "https://grafana.example.com", prometheusUrl: "https://prometheus.example.com" },
+          "infermesh:alerting": {
+            contactPoints: { chat: { type: "slack", secret: "slackHook" }, pager: { type: "pagerduty", secret: "pagerKey" }, mail: { type: "email", secret: "oncall" } },
+            routes: { critical: ["pager", "mail"], warning: ["chat"], info: ["chat"] },
+          },
+          "infermesh:secrets": { grafanaToken: secure, slackHook, pagerKey: secure, oncall: secure },
+        },
+      });
+
+    // The engine marks the whole key secret; only the stack file shows the entry in clear.
+    writeFileSync(join(root, "Pulumi.sec.yaml"), stackFile("https://hooks.slack.com/services/T0/B0/webhook-left-in-clear"));
+    const refused = await synth(["sec", "--root", root, "--out", out]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("infermesh:secrets.slackHook: is stored in clear text");
+    expect(refused.stderr).not.toContain("webhook-left-in-clear");
+    expect(existsSync(out)).toBe(false);
+
+    writeFileSync(join(root, "Pulumi.sec.yaml"), stackFile(secure));
+    const result = await synth(["sec", "--root", root, "--out", out]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const files = readdirSync(out, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+    expect(files.length).toBeGreaterThan(10);
+    for (const text of [result.stdout, ...files.map((f) => readFileSync(join(f.parentPath, f.name), "utf8"))]) {
+      expect(text).not.toContain(encryptedPlaceholder);
+    }
+    const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8")) as { resources: { type: string; inputs: Record<string, unknown> }[] };
+    expect(plan.resources.find((r) => r.type === "pulumi:providers:grafana")?.inputs.auth).toBe(secretMarker);
   });
 
   it("replaces encrypted config values with a placeholder marked secret", () => {

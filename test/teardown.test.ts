@@ -161,10 +161,10 @@ describe("protection per environment", () => {
   });
 
   it("ephemeral stacks protect nothing and delete their volumes", async () => {
-    const r = await deploy(parse({ ...raw(), environment: "ephemeral", expiresAt: "2026-12-01T00:00:00Z", telemetry: { backend: "amp" } }));
+    const r = await deploy(parse({ ...raw(), environment: "ephemeral", expiresAt: "2026-01-02T00:00:00Z", telemetry: { backend: "amp" } }));
     expect(r.filter((x) => x.protect)).toEqual([]);
     expect(r.filter((x) => x.retainOnDelete)).toEqual([]);
     expect(one(r, "kubernetes:storage.k8s.io/v1:StorageClass", "telemetry-prometheus-gp3").inputs.reclaimPolicy).toBe("Delete");
-    expect(JSON.parse(one(r, "pulumi:providers:aws", "aws").inputs.defaultTags as string).tags["expires-at"]).toBe("2026-12-01T00:00:00Z");
+    expect(JSON.parse(one(r, "pulumi:providers:aws", "aws").inputs.defaultTags as string).tags["expires-at"]).toBe("2026-01-02T00:00:00Z");
   });
 });

@@ -3,37 +3,75 @@ import { defaultThresholds } from "../../dashboards/alerts";
 import { defaultSubnets } from "../cidr";
 import { environmentPolicies, type EnvironmentPolicy } from "../environments";
 import { lookupGpuInstance, migConfigName, nvidiaAmiType, type GpuInstanceType } from "../gpuInstances";
-import { ConfigError, configPath, problemsFromZod, type ConfigProblem } from "./errors";
-import { alertingProblems, networkProblems, policyProblems, telemetryProblems } from "./rules";
+import { ConfigError, configPath, problemsFromZod, redact, secretTexts, type ConfigProblem } from "./errors";
+import { alertingProblems, expiryProblems, grafanaTransportProblems, networkProblems, policyProblems, secrecyProblems, telemetryProblems } from "./rules";
 import { durationSeconds, sections, type Sections } from "./schema";
 import type { AlertingConfig, ContactPoint, CreateClusterConfig, ExistingClusterConfig, GpuPoolConfig, GrafanaConfig, StackConfig } from "./types";
 
 export { ConfigError, type ConfigProblem } from "./errors";
 export type * from "./types";
 
-/** Raw values by top-level key (`region` is `aws:region`; the rest are `infermesh:<key>`). */
+/**
+ * Raw values by top-level key (`region` is `aws:region`; the rest are
+ * `infermesh:<key>`). Keys of any other namespace keep their namespace
+ * (`kubernetes:context`, or a misspelt `infermsh:gpuPools`).
+ */
 export type RawConfig = Partial<Record<keyof typeof sections, unknown>> & Record<string, unknown>;
+
+/**
+ * Namespaces a stack may set besides the project's own: the providers the
+ * program creates (their plugins read their keys, e.g. `aws:profile`) and the
+ * engine's (`pulumi:disable-default-providers`).
+ */
+export const providerNamespaces = ["aws", "kubernetes", "grafana", "random", "pulumi"] as const;
+
+/** What a stack's configuration is checked against besides its values. */
+export interface ParseContext {
+  project: string;
+  stack: string;
+  /** When this deployment runs, read once at the edge (tests and the offline render pin it). */
+  now: Date;
+  /** Top-level keys (`secrets`) the CLI holds encrypted, as a whole or in part. */
+  secretKeys?: readonly string[];
+  /**
+   * Paths (`secrets.grafanaToken`) of the values stored encrypted in
+   * `Pulumi.<stack>.yaml`, when the stack file could be read; the engine only
+   * says which top-level keys hold some secret.
+   */
+  encryptedPaths?: readonly string[];
+}
 
 /**
  * Validates a stack's raw configuration into a {@link StackConfig}. Throws a
  * {@link ConfigError} listing every problem found; nothing else in the program
- * reads configuration.
+ * reads configuration. No message carries a secret value.
  */
-export function parseStackConfig(
-  raw: RawConfig,
-  ctx: { project: string; stack: string; secretKeys?: readonly string[]; now?: Date },
-): StackConfig {
+export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig {
   const problems: ConfigProblem[] = [];
   const parsed: Partial<Sections> = {};
+  const allowedKeys = Object.keys(sections).filter((k) => k !== "region");
   for (const key of Object.keys(raw)) {
-    if (!Object.hasOwn(sections, key)) {
-      problems.push({ path: configPath([key]), message: `unknown key; allowed keys: ${Object.keys(sections).filter((k) => k !== "region").join(", ")}` });
+    const separator = key.indexOf(":");
+    if (separator >= 0) {
+      const namespace = key.slice(0, separator);
+      if (!(providerNamespaces as readonly string[]).includes(namespace) && namespace !== ctx.project) {
+        const name = key.slice(separator + 1);
+        const guess = allowedKeys.includes(name) ? ` (did you mean ${ctx.project}:${name}?)` : "";
+        problems.push({
+          path: key,
+          message: `unknown namespace "${namespace}"; allowed namespaces: ${ctx.project} (this project), ${providerNamespaces.join(", ")}${guess}`,
+        });
+      }
+    } else if (!Object.hasOwn(sections, key)) {
+      problems.push({ path: configPath([key]), message: `unknown key; allowed keys: ${allowedKeys.join(", ")}` });
     }
   }
+  // Secrets live in infermesh:secrets whether or not they were encrypted; any other key the CLI holds encrypted is secret too.
+  const secretSections = new Set(["secrets", ...(ctx.secretKeys ?? [])]);
   for (const [key, schema] of Object.entries(sections) as [keyof Sections, (typeof sections)[keyof Sections]][]) {
     const result = schema.safeParse(raw[key], { reportInput: true });
     if (result.success) (parsed as Record<string, unknown>)[key] = result.data;
-    else problems.push(...problemsFromZod(result.error.issues, [key]));
+    else problems.push(...problemsFromZod(result.error.issues, [key], { secret: secretSections.has(key) }));
   }
 
   const policy = parsed.environment ? { ...environmentPolicies[parsed.environment], ...definedOnly(parsed.safety ?? {}) } : undefined;
@@ -48,8 +86,14 @@ export function parseStackConfig(
     }
   }
   problems.push(...alertingProblems(parsed, raw, ctx.secretKeys ?? []));
+  problems.push(...secrecyProblems(raw, ctx.secretKeys ?? [], ctx.encryptedPaths));
+  problems.push(...grafanaTransportProblems(parsed));
+  problems.push(...expiryProblems(parsed, policy, ctx.now));
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) {
+    const secrets = [...secretSections].flatMap((key) => secretTexts(raw[key]));
+    throw new ConfigError(problems.map((p) => ({ path: p.path, message: redact(p.message, secrets) })));
+  }
   // Every section parsed (or a problem was recorded above), so these are defined.
   const s = parsed as Sections;
   const p = policy as EnvironmentPolicy;
@@ -94,7 +138,7 @@ export function parseStackConfig(
       ),
     },
     capacity: s.capacity,
-    deployedAt: (ctx.now ?? new Date()).toISOString(),
+    deployedAt: ctx.now.toISOString(),
   };
 }
 

@@ -2,9 +2,9 @@
  * Rules across config sections (environment policy, network layout, MIG and
  * telemetry, secrets and routing). Each returns every problem it finds.
  */
-import { contains, overlaps, parseCidr, type Cidr } from "../cidr";
+import { awsSubnetPrefixRange, contains, defaultSubnetPrefixes, overlaps, parseCidr, usableAddresses, type Cidr } from "../cidr";
 import type { EnvironmentPolicy } from "../environments";
-import { show, type ConfigProblem } from "./errors";
+import { configPath, show, type ConfigProblem } from "./errors";
 import type { RawConfig } from "./index";
 import type { Sections } from "./schema";
 
@@ -37,13 +37,40 @@ export function policyProblems(parsed: Partial<Sections>, raw: RawConfig, policy
       });
     }
   }
-  if (policy.requireExpiry && parsed.expiresAt === undefined && parsed.environment !== undefined) {
-    problems.push({
-      path: "infermesh:expiresAt",
-      message: `is required for environment "${env}" (an ISO-8601 UTC time like 2026-12-01T00:00:00Z, written to the expires-at tag)`,
-    });
-  }
   return problems;
+}
+
+/**
+ * How far ahead a stack's expiry may lie. A GPU cluster kept for more than a
+ * week is not a test any more; `npm run test-stack -- up --hours` allows the
+ * same (lifecycle/testStacks.ts `maxHours`, kept equal by a test).
+ */
+export const maxExpiryHours = 168;
+
+/** ISO-8601 UTC without milliseconds, the form `infermesh:expiresAt` takes. */
+const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/**
+ * `infermesh:expiresAt` becomes the `expires-at` tag the sweep destroys by:
+ * it must lie after `now` (an expired stack is not deployed again; `npm run
+ * test-stack -- up` sets a fresh expiry) and at most {@link maxExpiryHours} ahead.
+ */
+export function expiryProblems(parsed: Partial<Sections>, policy: EnvironmentPolicy | undefined, now: Date): ConfigProblem[] {
+  const path = "infermesh:expiresAt";
+  const latest = now.getTime() + maxExpiryHours * 3_600_000;
+  const allowed = `a time after now (${isoSeconds(now.getTime())}) and at most ${maxExpiryHours / 24} days ahead, e.g. ${isoSeconds(now.getTime() + 24 * 3_600_000)}`;
+  const expiresAt = parsed.expiresAt;
+  if (expiresAt === undefined) {
+    return policy?.requireExpiry && parsed.environment !== undefined
+      ? [{ path, message: `is required for environment "${parsed.environment}" (an ISO-8601 UTC time, written to the expires-at tag): ${allowed}` }]
+      : [];
+  }
+  const at = Date.parse(expiresAt);
+  if (at <= now.getTime()) return [{ path, message: `got "${expiresAt}", which has passed; allowed: ${allowed}` }];
+  if (at > latest) {
+    return [{ path, message: `got "${expiresAt}", ${Math.ceil((at - now.getTime()) / 86_400_000)} days ahead; allowed: ${allowed} (until ${isoSeconds(latest)})` }];
+  }
+  return [];
 }
 
 export function networkProblems(cluster: Extract<Sections["cluster"], { mode: "create" }>, region: string | undefined): ConfigProblem[] {
@@ -62,9 +89,17 @@ export function networkProblems(cluster: Extract<Sections["cluster"], { mode: "c
   if (overlaps(vpc, service)) {
     at("serviceCidr", `got "${cluster.serviceCidr}", which overlaps the VPC ${cluster.vpc.cidr}; choose a range outside it (e.g. 172.20.0.0/16)`);
   }
+  problems.push(...serviceCidrProblems(cluster.serviceCidr, service));
   const explicit = cluster.vpc.subnets;
   if (explicit === undefined) {
     if (zones.length > 4) at("vpc.subnets", `is required with more than four availability zones (got ${zones.length}); list each zone's private and public CIDR`);
+    const { privatePrefix, publicPrefix } = defaultSubnetPrefixes(vpc.prefix);
+    if (vpc.prefix <= 24 && publicPrefix > awsSubnetPrefixRange.max) {
+      at(
+        "vpc.cidr",
+        `got "${cluster.vpc.cidr}"; the default subnet layout would cut it into /${privatePrefix} private and /${publicPrefix} public subnets (${2 ** (32 - publicPrefix)} addresses), smaller than AWS's /${awsSubnetPrefixRange.max} minimum; allowed without vpc.subnets: /16 to /${awsSubnetPrefixRange.max - (publicPrefix - vpc.prefix)} (its smallest subnet is a /${awsSubnetPrefixRange.max}), or list vpc.subnets`,
+      );
+    }
     return problems;
   }
   const missing = zones.filter((z) => !Object.hasOwn(explicit, z));
@@ -75,10 +110,40 @@ export function networkProblems(cluster: Extract<Sections["cluster"], { mode: "c
     (["private", "public"] as const).map((kind) => ({ path: `vpc.subnets.${zone}.${kind}`, text: s[kind], cidr: parseCidr(s[kind]) as Cidr })),
   );
   blocks.forEach((block, i) => {
+    if (block.cidr.prefix < awsSubnetPrefixRange.min || block.cidr.prefix > awsSubnetPrefixRange.max) {
+      at(
+        block.path,
+        `got "${block.text}"; AWS subnets are /${awsSubnetPrefixRange.min} to /${awsSubnetPrefixRange.max} (the smallest, a /${awsSubnetPrefixRange.max}, has ${usableAddresses(awsSubnetPrefixRange.max)} usable addresses)`,
+      );
+    }
     if (!contains(vpc, block.cidr)) at(block.path, `got "${block.text}", which is outside the VPC ${cluster.vpc.cidr}`);
     const clash = blocks.slice(0, i).find((other) => overlaps(other.cidr, block.cidr));
     if (clash) at(block.path, `got "${block.text}", which overlaps ${clash.path} (${clash.text}); subnets must not overlap`);
   });
+  return problems;
+}
+
+/**
+ * EKS's own rules for `kubernetesNetworkConfig.serviceIpv4Cidr`: "Within one of
+ * the following private IP address blocks: 10.0.0.0/8, 172.16.0.0/12, or
+ * 192.168.0.0/16. Doesn't overlap with any CIDR block assigned to the VPC [...]
+ * Between /24 and /12." (EKS API reference, KubernetesNetworkConfigRequest,
+ * https://docs.aws.amazon.com/eks/latest/APIReference/API_KubernetesNetworkConfigRequest.html;
+ * the same text ships in @pulumi/aws's docs of `aws.eks.Cluster`, which a test
+ * pins). The overlap with the VPC is checked by {@link networkProblems}.
+ */
+export const eksServiceCidrRanges = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] as const;
+export const eksServiceCidrPrefixRange = { min: 12, max: 24 } as const;
+
+function serviceCidrProblems(text: string, service: Cidr): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const path = "infermesh:cluster.serviceCidr";
+  if (!eksServiceCidrRanges.some((range) => contains(parseCidr(range) as Cidr, service))) {
+    problems.push({ path, message: `got "${text}"; EKS assigns service addresses only from inside ${eksServiceCidrRanges.join(", ")} (e.g. 172.20.0.0/16)` });
+  }
+  if (service.prefix < eksServiceCidrPrefixRange.min || service.prefix > eksServiceCidrPrefixRange.max) {
+    problems.push({ path, message: `got "${text}"; EKS service ranges are between /${eksServiceCidrPrefixRange.max} and /${eksServiceCidrPrefixRange.min}` });
+  }
   return problems;
 }
 
@@ -101,6 +166,53 @@ export function telemetryProblems(telemetry: Sections["telemetry"], pools: Secti
       });
   }
   return problems;
+}
+
+/**
+ * Secret values live in `infermesh:secrets`, each one encrypted. Another key
+ * held encrypted would be read as plain configuration (into state and plan
+ * output unencrypted); an entry left in clear beside encrypted ones is a
+ * secret committed in plain text. Names only: values are never printed.
+ */
+export function secrecyProblems(raw: RawConfig, secretKeys: readonly string[], encryptedPaths: readonly string[] | undefined): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const key of secretKeys) {
+    if (key === "secrets" || raw[key] === undefined) continue;
+    problems.push({
+      path: configPath([key]),
+      message: `is encrypted, but only infermesh:secrets holds secret values (the stack would use this key unencrypted, in state and plan output); set it without --secret and keep tokens, webhook URLs and keys in infermesh:secrets`,
+    });
+  }
+  const secrets = raw.secrets;
+  // Unknown without the stack file; nothing in clear when the map was encrypted as a whole.
+  if (encryptedPaths === undefined || encryptedPaths.includes("secrets") || !secretKeys.includes("secrets")) return problems;
+  if (typeof secrets !== "object" || secrets === null || Array.isArray(secrets)) return problems;
+  const names = Object.keys(secrets);
+  const clear = names.filter((name) => !encryptedPaths.includes(`secrets.${name}`));
+  if (clear.length === 0 || clear.length === names.length) return problems;
+  for (const name of clear) {
+    problems.push({
+      path: `infermesh:secrets.${name}`,
+      message: `is stored in clear text in the stack file while other entries are encrypted (in clear: ${clear.join(", ")}); encrypt it with \`pulumi config set --secret --path 'infermesh:secrets.${name}' <value>\``,
+    });
+  }
+  return problems;
+}
+
+/**
+ * An external Grafana is reached with the service-account token from
+ * `infermesh:secrets` in every request's Authorization header: in prod only
+ * over https, so the token never travels in clear text.
+ */
+export function grafanaTransportProblems(parsed: Partial<Sections>): ConfigProblem[] {
+  const grafana = parsed.grafana;
+  if (grafana?.mode !== "external" || parsed.environment !== "prod" || !/^http:\/\//.test(grafana.url)) return [];
+  return [
+    {
+      path: "infermesh:grafana.url",
+      message: `got ${JSON.stringify(grafana.url)}; environment "prod" requires an https:// URL for an external Grafana: the stack sends its token (infermesh:secrets.${grafana.tokenSecret}) with every request, and over http it travels in clear text`,
+    },
+  ];
 }
 
 /** Secrets stay secret, references resolve, and the evaluator can reach what it needs. */

@@ -182,14 +182,36 @@ export const safetySchema = obj({
 /** Tags the stack sets itself on every resource. */
 export const stackTagKeys = ["project", "stack", "environment", "expires-at"];
 const tagKeyPattern = /^[\w .:/=+\-@]{1,128}$/;
+/**
+ * AWS reserves the `aws:` prefix "or any upper or lowercase combination of
+ * such" for keys and values, allows at most 128 (key) and 256 (value) Unicode
+ * characters, and across services (IAM, EKS: `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`)
+ * only letters, digits, spaces and `_ . : / = + - @`; the stack's tags land on
+ * every resource type through the provider's default tags.
+ * https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html,
+ * https://docs.aws.amazon.com/IAM/latest/APIReference/API_Tag.html
+ */
+const awsReservedTagPrefix = /^aws:/i;
+const tagValuePattern = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 export const tagsSchema = z.record(
   z
     .string()
     .regex(tagKeyPattern, { error: (i) => `got ${JSON.stringify(i.input)}; AWS tag keys are 1-128 of letters, digits, spaces and _ . : / = + - @` })
-    .refine((k) => !k.startsWith("aws:") && !stackTagKeys.includes(k), {
-      error: (i) => `got ${JSON.stringify(i.input)}; keys starting with "aws:" and ${stackTagKeys.join(", ")} are reserved`,
+    .refine((k) => !awsReservedTagPrefix.test(k) && !stackTagKeys.includes(k), {
+      error: (i) => `got ${JSON.stringify(i.input)}; keys starting with "aws:" in any letter case (AWS's own) and ${stackTagKeys.join(", ")} are reserved`,
     }),
-  z.string().max(256),
+  z.string().superRefine((value, ctx) => {
+    const length = [...value].length;
+    const problem = awsReservedTagPrefix.test(value)
+      ? 'values starting with "aws:" in any letter case are reserved by AWS'
+      : length > 256
+        ? `AWS tag values are at most 256 characters (this one has ${length})`
+        : !tagValuePattern.test(value)
+          ? "AWS tag values are letters, digits, spaces and _ . : / = + - @"
+          : undefined;
+    const shown = length > 60 ? `${JSON.stringify([...value].slice(0, 57).join(""))}...` : JSON.stringify(value);
+    if (problem) ctx.addIssue({ code: "custom", input: value, message: `got ${shown}; ${problem}` });
+  }),
 );
 
 const durationPattern = /^(\d+)(ms|s|m|h|d|w|y)$/;
@@ -367,7 +389,8 @@ export const sections = {
   alerting: alertingSchema.default(alertingSchema.parse({})),
   /** Secret values (tokens, webhook URLs, keys), set with `pulumi config set --secret --path 'infermesh:secrets.<name>'`. */
   secrets: z.record(secretName, z.string().min(1)).default({}),
-  expiresAt: z.iso.datetime({ error: (i) => `got ${JSON.stringify(i.input)}; expected an ISO-8601 UTC time like 2026-12-01T00:00:00Z` }).optional(),
+  /** When the sweep may destroy the stack; how far ahead is checked against the deploy time (rules.ts). */
+  expiresAt: z.iso.datetime({ error: (i) => `got ${JSON.stringify(i.input)}; expected an ISO-8601 UTC time (YYYY-MM-DDThh:mm:ssZ)` }).optional(),
 } as const;
 
 export type Sections = { [K in keyof typeof sections]: z.output<(typeof sections)[K]> };

@@ -23,15 +23,21 @@ export function baseRaw(): RawConfig {
   };
 }
 
-export function parse(raw: RawConfig, stack = "dev", secretKeys: string[] = [], now = new Date("2026-01-01T00:00:00Z")): StackConfig {
+/** "Now" for parsed configs; an ephemeral fixture's `expiresAt` lies within 7 days after it. */
+export const testNow = "2026-01-01T00:00:00Z";
+
+export function parse(raw: RawConfig, stack = "dev", secretKeys: string[] = [], now = new Date(testNow)): StackConfig {
   return parseStackConfig(raw, { project, stack, secretKeys, now });
+}
+
+/** The full config key of a raw key: `region` is `aws:region`, a namespaced key (`kubernetes:context`) is itself. */
+export function configKey(key: string): string {
+  return key === "region" ? "aws:region" : key.includes(":") ? key : `${project}:${key}`;
 }
 
 /** Raw values in the form `pulumi config` hands the program: `ns:key` → string. */
 export function asPulumiConfig(raw: RawConfig): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(raw).map(([key, value]) => [key === "region" ? "aws:region" : `${project}:${key}`, typeof value === "string" ? value : JSON.stringify(value)]),
-  );
+  return Object.fromEntries(Object.entries(raw).map(([key, value]) => [configKey(key), typeof value === "string" ? value : JSON.stringify(value)]));
 }
 
 /** Runs the program for a parsed config under mocks and returns what it registered. */
