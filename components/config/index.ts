@@ -4,7 +4,7 @@ import { defaultSubnets } from "../cidr";
 import { environmentPolicies, type EnvironmentPolicy } from "../environments";
 import { lookupGpuInstance, migConfigName, nvidiaAmiType, type GpuInstanceType } from "../gpuInstances";
 import { ConfigError, configPath, problemsFromZod, type ConfigProblem } from "./errors";
-import { alertingProblems, networkProblems, policyProblems, telemetryProblems } from "./rules";
+import { accessProblems, alertingProblems, deployProblems, isSelfHosted, networkProblems, policyProblems, telemetryProblems } from "./rules";
 import { durationSeconds, sections, type Sections } from "./schema";
 import type { AlertingConfig, ContactPoint, CreateClusterConfig, ExistingClusterConfig, GpuPoolConfig, GrafanaConfig, StackConfig } from "./types";
 
@@ -48,6 +48,7 @@ export function parseStackConfig(
     }
   }
   problems.push(...alertingProblems(parsed, raw, ctx.secretKeys ?? []));
+  problems.push(...accessProblems(parsed), ...deployProblems(parsed));
 
   if (problems.length > 0) throw new ConfigError(problems);
   // Every section parsed (or a problem was recorded above), so these are defined.
@@ -70,6 +71,8 @@ export function parseStackConfig(
     ...(s.expiresAt ? { expiresAt: s.expiresAt } : {}),
     tags,
     cluster: resolveCluster(s.cluster, ctx.stack),
+    access: Object.fromEntries(Object.entries(s.access).map(([name, entry]) => [name, { name, ...entry }])),
+    deploy: { ...s.deploy, runner: isSelfHosted(s.deploy.runsOn) ? "self-hosted" : "github-hosted" },
     gpuPools: Object.fromEntries(Object.entries(s.gpuPools).map(([name, pool]) => [name, resolvePool(name, pool, p)])),
     models: s.models,
     telemetry: {
