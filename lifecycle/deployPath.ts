@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import type { StackConfig } from "../components/config";
 import { readStackFile } from "../synth/stackFile";
 
 export interface DeployPath {
@@ -19,11 +20,11 @@ export interface DeployPath {
 }
 
 /**
- * Validates the whole stack configuration (a stack whose config is invalid
- * has no deploy path) and returns its deploy path. Loads the config module
- * lazily: it brings the Pulumi SDK.
+ * A stack's validated configuration from its `Pulumi.<stack>.yaml`, without
+ * the Pulumi runtime (encrypted values become placeholders, as in synth).
+ * Loads the config module lazily: it brings the Pulumi SDK.
  */
-export async function readDeployPath(stack: string, root: string): Promise<DeployPath> {
+export async function readStackConfig(stack: string, root: string): Promise<StackConfig> {
   const { parseStackConfig } = await import("../components/config");
   const project = (parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as { name: string }).name;
   const { config, secretKeys } = readStackFile(join(root, `Pulumi.${stack}.yaml`));
@@ -33,8 +34,13 @@ export async function readDeployPath(stack: string, root: string): Promise<Deplo
     else if (key.startsWith(`${project}:`)) raw[key.slice(project.length + 1)] = decode(value);
   }
   const secret = secretKeys.filter((k) => k.startsWith(`${project}:`)).map((k) => k.slice(project.length + 1));
-  const parsed = parseStackConfig(raw, { project, stack, secretKeys: secret });
-  return { stack, region: parsed.region, runsOn: parsed.deploy.runsOn, runner: parsed.deploy.runner, endpoint: parsed.deploy.endpoint };
+  return parseStackConfig(raw, { project, stack, secretKeys: secret });
+}
+
+/** The deploy path of a stack; a stack whose configuration is invalid has none (ConfigError). */
+export async function readDeployPath(stack: string, root: string): Promise<DeployPath> {
+  const config = await readStackConfig(stack, root);
+  return { stack, region: config.region, runsOn: config.deploy.runsOn, runner: config.deploy.runner, endpoint: config.deploy.endpoint };
 }
 
 /** Structured values arrive as JSON text; plain strings stay strings (as components/config/load.ts reads them). */

@@ -1,4 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { accessPolicyArn } from "../components/clusterAccess";
+import type { AccessLevel } from "../components/config";
+import { readStackConfig } from "../lifecycle/deployPath";
+import { projectRoot } from "../synth/synthesize";
 import type { RecordedResource } from "../synth/runtime";
 import { revealSecrets } from "../synth/runtime";
 import { baseRaw, byType, deploy, one, parse } from "./helpers/stack";
@@ -326,5 +330,29 @@ describe("deploy path", () => {
     const resources = await deploy(parse(raw));
     expect(byType(resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")).toEqual([]);
     expect(one(resources, "aws:eks/cluster:Cluster", "cluster").inputs.tags).toEqual({ "infermesh.io/deploy-endpoint": "public", "infermesh.io/deploy-runner": "self-hosted" });
+  });
+});
+
+describe("access in the stack files", () => {
+  const stacks = ["dev", "staging", "prod"];
+  const accessOf = async (stack: string) => (await readStackConfig(stack, projectRoot)).access;
+
+  it.each(stacks)("%s lets the CI preview role only view: enough for pulumi preview", async (stack) => {
+    // pulumi/pulumi-kubernetes v4.32.0 (the newest tag mirrored; the package pins 4.34.2),
+    // provider/pkg/provider/provider.go: Create and Update fall back to a client-side preview when the
+    // server-side dry run is Forbidden (`if req.GetPreview() && apierrors.IsForbidden(awaitErr)`), and
+    // provider/pkg/provider/helm_release.go renders charts ClientOnly and diffs releases from their inputs.
+    // So a view-only role previews every Kubernetes object; it only needs to authenticate.
+    const access = await accessOf(stack);
+    expect(access["ci-preview"]?.policies).toEqual({ view: "cluster" });
+  });
+
+  it.each(stacks)("%s grants each principal each policy once", async (stack) => {
+    // hashicorp/terraform-provider-aws internal/service/eks/access_policy_association.go (commit 01f43111):
+    // an association's ID is cluster#principal#policy and access_scope is ForceNew, so a principal holds one
+    // scope per policy; the config's level → scope map cannot express two.
+    const pairs = Object.values(await accessOf(stack)).flatMap((e) => Object.keys(e.policies).map((level) => `${e.principalArn} ${accessPolicyArn("aws", level as AccessLevel)}`));
+    expect(new Set(pairs).size).toBe(pairs.length);
+    expect(pairs.length).toBeGreaterThan(0);
   });
 });

@@ -253,6 +253,22 @@ describe("Node.js version", () => {
     }
   });
 
+  // actions/setup-node v5.0.0: action.yml declares these inputs, and src/util.ts getNodeVersionFromFile reads a
+  // version file that is not a JSON object with /^(?:node(js)?\s+)?v?(?<version>[^\s]+)$/m.
+  const setupNodeInputs = ["always-auth", "node-version", "node-version-file", "architecture", "check-latest", "registry-url", "scope", "token", "cache", "package-manager-cache", "cache-dependency-path", "mirror", "mirror-token"];
+
+  it.each(files)("%s passes setup-node@v5 only inputs it declares", (file) => {
+    for (const { job, step } of steps(workflow(file)).filter(({ step }) => step.uses?.startsWith("actions/setup-node"))) {
+      expect(step.uses).toBe("actions/setup-node@v5");
+      for (const input of Object.keys(step.with ?? {})) expect(setupNodeInputs, `${file} ${job} ${input}`).toContain(input);
+    }
+  });
+
+  it("writes .node-version the way setup-node reads it", () => {
+    const contents = readFileSync(join(projectRoot, ".node-version"), "utf8");
+    expect(contents.match(/^(?:node(js)?\s+)?v?(?<version>[^\s]+)$/m)?.groups?.version).toBe(pinned);
+  });
+
   it("pins an LTS line that the engines field admits and doctor treats as supported", () => {
     const major = Number(pinned);
     expect(pinned).toMatch(/^\d+$/);
