@@ -1,8 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "./components/cluster";
+import { ClusterAccess } from "./components/clusterAccess";
 import { ClusterAutoscaler } from "./components/clusterAutoscaler";
 import type { StackConfig } from "./components/config";
+import { partitionOf } from "./components/config/rules";
 import { GpuNodeGroup } from "./components/gpuNodeGroup";
 import { Alerting, type GrafanaAlertTarget } from "./components/alerting";
 import type { SnsTopicSummary } from "./components/alertTopics";
@@ -33,9 +35,17 @@ export function infermesh(config: StackConfig): StackOutputs {
   const awsProvider = new aws.Provider("aws", { region: config.region as aws.Region, defaultTags: { tags: config.tags } });
   const cluster = new Cluster(
     "cluster",
-    { config: config.cluster, region: config.region, natGateways: config.policy.natGateways, protect: config.policy.protectStateful, tags: config.tags },
+    { config: config.cluster, region: config.region, natGateways: config.policy.natGateways, protect: config.policy.protectStateful, tags: config.tags, deploy: config.deploy },
     { providers: [awsProvider] },
   );
+  // Access entries go with the control plane: deleting the cluster deletes them.
+  if (cluster.controlPlane && Object.keys(config.access).length > 0) {
+    new ClusterAccess(
+      "access",
+      { clusterName: cluster.name, partition: partitionOf(config.region), entries: config.access },
+      { providers: [awsProvider], deletedWith: cluster.controlPlane },
+    );
+  }
   const pools = Object.values(config.gpuPools).map(
     (pool) =>
       [

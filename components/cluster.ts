@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { CreateClusterConfig, ExistingClusterConfig } from "./config";
+import type { CreateClusterConfig, DeployPathConfig, ExistingClusterConfig } from "./config";
 import { EksAddon } from "./eksAddon";
 import type { NatGatewayLayout } from "./environments";
 import { serviceAssumeRolePolicy } from "./iam";
@@ -20,7 +20,18 @@ export interface ClusterArgs {
   protect: boolean;
   /** Tags for instances and volumes launched by node groups (provider default tags do not reach them). */
   tags: Record<string, string>;
+  /** How CI reaches the Kubernetes API: recorded on a created control plane, and its runners admitted to a private endpoint. */
+  deploy: DeployPathConfig;
 }
+
+/**
+ * Tags on a created control plane saying how CI reaches it; the policy pack
+ * (deploy-path-reaches-cluster) checks the endpoint settings against them.
+ */
+export const deployPathTags = { endpoint: "infermesh.io/deploy-endpoint", runner: "infermesh.io/deploy-runner" } as const;
+
+/** A stable child-name part for a CIDR: `10.200.16.0/24` → `10-200-16-0-24`. */
+export const cidrKey = (cidr: string) => cidr.replace(/[./]/g, "-");
 
 /** Labels of the non-GPU system node group; system workloads select it. */
 export const systemNodeLabels = { "infermesh.io/node-class": "system" } as const;
@@ -114,10 +125,29 @@ export class Cluster extends pulumi.ComponentResource {
         kubernetesNetworkConfig: { serviceIpv4Cidr: config.serviceCidr },
         enabledClusterLogTypes: ["api", "audit", "authenticator"],
         deletionProtection: args.protect,
+        tags: { [deployPathTags.endpoint]: args.deploy.endpoint, [deployPathTags.runner]: args.deploy.runner },
       },
       // Nodes need NAT egress until the control plane and node groups are gone.
       { parent: this, protect: args.protect, dependsOn: [rolePolicy, ...vpc.egress] },
     );
+    // A private endpoint answers only what its security group admits (EKS's cluster security group admits only
+    // itself); CI runners inside the VPC or a routed network are let in on 443, one rule per configured range.
+    if (args.deploy.endpoint === "private") {
+      for (const cidr of args.deploy.sourceCidrs) {
+        new aws.vpc.SecurityGroupIngressRule(
+          `${name}-api-from-${cidrKey(cidr)}`,
+          {
+            securityGroupId: cluster.vpcConfig.clusterSecurityGroupId,
+            cidrIpv4: cidr,
+            ipProtocol: "tcp",
+            fromPort: 443,
+            toPort: 443,
+            description: "Kubernetes API for CI runners (infermesh:deploy.sourceCidrs)",
+          },
+          { parent: this, deletedWith: cluster },
+        );
+      }
+    }
     const oidcIssuer = cluster.identities.apply((ids) => ids[0]?.oidcs?.[0]?.issuer ?? "");
     const oidc = new aws.iam.OpenIdConnectProvider(`${name}-oidc`, { url: oidcIssuer, clientIdLists: ["sts.amazonaws.com"] }, parent);
     const irsa = (namespace: string, serviceAccount: string, policies: Record<string, string>) => ({

@@ -177,7 +177,7 @@ export function formatLeaks(stack: string, leaks: readonly LeakedResource[]): st
   return `${leaks.length} AWS resource(s) still tagged for stack ${stack}:\n${table}`;
 }
 
-/** Exit status of `npm run leaks`: 0 clean, 1 leftovers, 2 could not tell. */
+/** Exit status of `npm run leaks`: 0 clean, 1 leftovers, 3 could not tell (the AWS CLI failed: a prerequisite, per the commands' convention). */
 export async function leakCheck(runner: CommandRunner, query: LeakQuery, print: (text: string) => void): Promise<number> {
   try {
     const leaks = await findLeaks(runner, query);
@@ -185,6 +185,6 @@ export async function leakCheck(runner: CommandRunner, query: LeakQuery, print: 
     return leaks.length === 0 ? 0 : 1;
   } catch (err) {
     print(`could not list resources for stack ${query.stack}: ${err instanceof Error ? err.message : String(err)}`);
-    return 2;
+    return 3;
   }
 }

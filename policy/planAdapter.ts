@@ -14,7 +14,7 @@
  *
  *   npx tsx policy/planAdapter.ts out/prod/plan.json [--config policy-config.json]
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import {
   unknownCheckingProxy,
@@ -31,6 +31,7 @@ import {
   type StackValidationPolicy,
 } from "@pulumi/policy";
 import type { Resource } from "@pulumi/pulumi";
+import { exitCodes, runCommand, UsageError, type CommandSpec } from "../cli/command";
 import type { Plan, PlanResource } from "../synth/plan";
 import { secretMarker } from "../synth/runtime";
 import { infermeshPolicies, packEnforcementLevel, policyNames } from "./policies";
@@ -286,30 +287,28 @@ export function formatResult(result: PlanCheckResult): string {
   return lines.join("\n");
 }
 
-async function main(argv: string[]): Promise<number> {
-  const { parseArgs } = await import("node:util");
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: "string" } } });
-  if (positionals.length === 0) {
-    console.error("usage: tsx policy/planAdapter.ts <out/<stack>/plan.json | out/<stack>>... [--config policy-config.json]");
-    return 2;
-  }
-  const config = values.config ? (JSON.parse(readFileSync(values.config, "utf8")) as PackConfig) : undefined;
-  let failed = false;
-  for (const target of positionals) {
-    const file = basename(target) === "plan.json" ? target : `${target.replace(/\/+$/, "")}/plan.json`;
-    const result = await checkPlan(readPlan(file), { config });
-    console.log(formatResult(result).replace(/^[^:]+/, `${result.stack} (${dirname(file)})`));
-    if (blocking(result).length > 0) failed = true;
-  }
-  return failed ? 1 : 0;
-}
+export const planAdapterCommand = {
+  name: "planAdapter",
+  invocation: "npx tsx policy/planAdapter.ts",
+  synopsis: "<out/<stack>/plan.json | out/<stack>>... [--config policy-config.json]",
+  summary: "Runs the policy pack over offline plans written by npm run synth; exits 1 on any mandatory violation.",
+  details: ["--config <file>  per-policy config as pulumi's --policy-pack-config takes it"],
+  options: { config: { type: "string" } },
+  positionals: [{ name: "plan", rest: true }],
+} as const satisfies CommandSpec;
 
 if (process.argv[1] && /planAdapter\.[cm]?[jt]s$/.test(process.argv[1])) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(err instanceof Error ? err.message : String(err));
-      process.exit(2);
-    },
-  );
+  void runCommand(planAdapterCommand, async ({ values, positionals }) => {
+    if (positionals.length === 0) throw new UsageError("missing <plan> (an out/<stack> directory or its plan.json)");
+    const config = values.config ? (JSON.parse(readFileSync(values.config, "utf8")) as PackConfig) : undefined;
+    let failed = false;
+    for (const target of positionals) {
+      const file = basename(target) === "plan.json" ? target : `${target.replace(/\/+$/, "")}/plan.json`;
+      if (!existsSync(file)) throw new UsageError(`no plan at ${file}; write one with npm run synth -- <stack>`);
+      const result = await checkPlan(readPlan(file), { config });
+      console.log(formatResult(result).replace(/^[^:]+/, `${result.stack} (${dirname(file)})`));
+      if (blocking(result).length > 0) failed = true;
+    }
+    return failed ? exitCodes.failed : exitCodes.ok;
+  });
 }

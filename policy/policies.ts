@@ -15,6 +15,7 @@ import {
   validateResourceOfType,
   type EnforcementLevel,
   type Policies,
+  type PolicyResource,
   type ReportViolation,
   type ResourceValidationPolicy,
   type StackValidationArgs,
@@ -43,6 +44,7 @@ export const policyNames = {
   ephemeral: "ephemeral-stack-lifecycle",
   prodProtected: "prod-stateful-protected",
   secrets: "secrets-not-plaintext",
+  deployPath: "deploy-path-reaches-cluster",
 } as const;
 
 const awsProviderType = "pulumi:providers:aws";
@@ -642,6 +644,85 @@ export function secretsNotPlaintext(options: PolicyOptions = {}): StackValidatio
 }
 
 // ---------------------------------------------------------------------------
+// Deploy path
+
+// Kept here rather than imported (the pack folder stays self-contained); test/policy.test.ts checks them
+// against components/cluster.ts.
+export const deployEndpointTag = "infermesh.io/deploy-endpoint";
+export const deployRunnerTag = "infermesh.io/deploy-runner";
+const eksClusterType = "aws:eks/cluster:Cluster";
+const ingressRuleTypes = ["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:ec2/securityGroupRule:SecurityGroupRule"];
+
+/** A rule that admits TCP 443 (the Kubernetes API) from somewhere. */
+function admitsApi(rule: PolicyResource): boolean {
+  const props = rule.props;
+  if (rule.type === "aws:ec2/securityGroupRule:SecurityGroupRule" && props.type !== "ingress") return false;
+  const protocol = String(props.ipProtocol ?? props.protocol ?? "");
+  if (!["tcp", "6", "-1", "all"].includes(protocol)) return false;
+  if (protocol === "-1" || protocol === "all") return true;
+  const from = Number(props.fromPort);
+  const to = Number(props.toPort);
+  return from <= 443 && 443 <= to;
+}
+
+/**
+ * CI can reach every EKS cluster the stack creates, the way the cluster says
+ * CI deploys it (its `infermesh.io/deploy-endpoint` and
+ * `infermesh.io/deploy-runner` tags, set from `infermesh:deploy`, which the
+ * workflows read too):
+ * - `public`: the public endpoint is on, and for GitHub-hosted runners, whose
+ *   addresses are not fixed, open to 0.0.0.0/0;
+ * - `private`: the private endpoint is on, the runners are self-hosted, and
+ *   some security group rule depending on the cluster admits TCP 443 (EKS's
+ *   cluster security group admits nothing else by default).
+ * An attached cluster is not in the stack, so there is nothing to check.
+ */
+export function deployPathReachesCluster(options: PolicyOptions = {}): StackValidationPolicy {
+  return {
+    name: policyNames.deployPath,
+    description: "The CI runners that preview and deploy the stack can reach each EKS cluster it creates (public endpoint open to them, or a private endpoint with their addresses admitted).",
+    enforcementLevel: options.enforcementLevel,
+    severity: "high",
+    validateStack: (args, reportViolation) => {
+      const clusters = args.resources.filter((r) => r.type === eksClusterType);
+      if (clusters.length === 0) return args.notApplicable("the stack creates no EKS cluster (an attached cluster's endpoint is not in the plan)");
+      for (const cluster of clusters) {
+        const where = `EKS cluster ${cluster.name}`;
+        const tags = asRecord(cluster.props.tags) ?? {};
+        const endpoint = tags[deployEndpointTag];
+        const runner = tags[deployRunnerTag];
+        if ((endpoint !== "public" && endpoint !== "private") || (runner !== "github-hosted" && runner !== "self-hosted")) {
+          reportViolation(`${where} does not say how CI reaches it: tags ${deployEndpointTag} (public | private) and ${deployRunnerTag} (github-hosted | self-hosted) are ${JSON.stringify(endpoint ?? null)} and ${JSON.stringify(runner ?? null)}.`, cluster.urn);
+          continue;
+        }
+        const vpc = asRecord(cluster.props.vpcConfig) ?? {};
+        if (endpoint === "public") {
+          // EKS's default for endpointPublicAccess is true and for publicAccessCidrs 0.0.0.0/0.
+          if (vpc.endpointPublicAccess !== undefined && !isTrue(vpc.endpointPublicAccess)) {
+            reportViolation(`${where}: CI deploys through the public endpoint, which is off (vpcConfig.endpointPublicAccess false); use self-hosted runners in the VPC and the private endpoint.`, cluster.urn);
+          }
+          const cidrs = Array.isArray(vpc.publicAccessCidrs) ? (vpc.publicAccessCidrs as unknown[]) : ["0.0.0.0/0"];
+          if (runner === "github-hosted" && !cidrs.includes("0.0.0.0/0")) {
+            reportViolation(`${where}: GitHub-hosted runners have no fixed addresses, but the public endpoint admits only ${JSON.stringify(cidrs)}.`, cluster.urn);
+          }
+          continue;
+        }
+        if (vpc.endpointPrivateAccess !== undefined && !isTrue(vpc.endpointPrivateAccess)) {
+          reportViolation(`${where}: CI deploys through the private endpoint, which is off (vpcConfig.endpointPrivateAccess false).`, cluster.urn);
+        }
+        if (runner !== "self-hosted") {
+          reportViolation(`${where}: GitHub-hosted runners are outside the VPC and cannot reach the private endpoint; deploy from self-hosted runners inside it.`, cluster.urn);
+        }
+        const admitted = args.resources.filter((r) => ingressRuleTypes.includes(r.type) && r.dependencies.some((d) => d.urn === cluster.urn) && admitsApi(r));
+        if (admitted.length === 0) {
+          reportViolation(`${where}: no security group rule admits the runners to the private endpoint (TCP 443 on the cluster security group); set infermesh:deploy.sourceCidrs.`, cluster.urn);
+        }
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
 
 export interface PackOptions {
   monitoringNamespaces?: string[];
@@ -658,5 +739,6 @@ export function infermeshPolicies(options: PackOptions = {}): Policies {
     ephemeralStackLifecycle(),
     prodStatefulProtected(),
     secretsNotPlaintext(),
+    deployPathReachesCluster(),
   ];
 }

@@ -24,11 +24,9 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { exitCodes, positiveInteger, runCommand, UsageError, type CommandSpec } from "../cli/command";
+import { requirePrerequisites } from "../cli/prerequisites";
 import type { MockRunOptions } from "../synth/runtime";
-import { readStackFile } from "../synth/stackFile";
-import { runDcgmSection } from "./bench-dcgm";
-import { fleetScales, runFleetSection } from "./bench-fleet";
 
 /** What a worker receives: the mock run's options without `calls`, which the worker supplies itself. */
 export type WorkerInput = Omit<MockRunOptions, "calls">;
@@ -76,7 +74,9 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-function runMockSection(runs: number): void {
+async function runMockSection(runs: number): Promise<void> {
+  // Loaded here: the stack-file reader brings the Pulumi SDK, which a usage error must not wait for.
+  const { readStackFile } = await import("../synth/stackFile");
   const dev = readStackFile(join(root, "Pulumi.dev.yaml"));
   const cases: { name: string; input: WorkerInput }[] = [
     { name: "dev", input: { project: "infermesh", stack: "dev", ...dev } },
@@ -122,46 +122,50 @@ function runMockSection(runs: number): void {
 const sections = ["mock", "dcgm", "fleet"] as const;
 type Section = (typeof sections)[number];
 
-function positiveInteger(flag: string, value: string | undefined): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got ${value}`);
-  return n;
-}
+export const benchCommand = {
+  name: "bench",
+  synopsis: "[--only mock,dcgm,fleet] [--runs N] [--scale full|small] [--reps N] [--step S] [--max-samples N]",
+  summary: "Reports mock-runtime evaluation time, DCGM series per GPU, and fleet-scale dashboard cost on a real Prometheus (no thresholds: a report, not a test).",
+  details: [
+    "--only <sections>  comma-separated subset of mock, dcgm, fleet (default: all)",
+    "--runs N           mock runs per case (default 5)",
+    "--scale full|small fleet size for the fleet section (default full)",
+    "--reps N, --step S, --max-samples N  fleet section query repetitions, step seconds, sample cap",
+  ],
+  options: {
+    only: { type: "string", multiple: true },
+    runs: { type: "string", default: "5" },
+    scale: { type: "string", default: "full" },
+    reps: { type: "string", default: "3" },
+    step: { type: "string", default: "30" },
+    "max-samples": { type: "string" },
+  },
+  positionals: [],
+} as const satisfies CommandSpec;
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      only: { type: "string", multiple: true },
-      runs: { type: "string", default: "5" },
-      scale: { type: "string", default: "full" },
-      reps: { type: "string", default: "3" },
-      step: { type: "string", default: "30" },
-      "max-samples": { type: "string" },
-    },
-  });
+void runCommand(benchCommand, async ({ values }) => {
   const only = (values.only ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
-  for (const name of only) if (!(sections as readonly string[]).includes(name)) throw new Error(`--only takes ${sections.join(", ")}; got ${name}`);
+  for (const name of only) if (!(sections as readonly string[]).includes(name)) throw new UsageError(`--only takes ${sections.join(", ")}; got ${JSON.stringify(name)}`);
   const selected = sections.filter((s) => only.length === 0 || only.includes(s));
-  const runs = positiveInteger("runs", values.runs);
-  const reps = positiveInteger("reps", values.reps);
-  const step = positiveInteger("step", values.step);
-  const maxSamples = values["max-samples"] === undefined ? undefined : positiveInteger("max-samples", values["max-samples"]);
-  if (values.scale !== "full" && values.scale !== "small") throw new Error(`--scale must be full or small, got ${values.scale}`);
-  const scale = fleetScales[values.scale];
+  const runs = positiveInteger("runs", values.runs) as number;
+  const reps = positiveInteger("reps", values.reps) as number;
+  const step = positiveInteger("step", values.step) as number;
+  const maxSamples = positiveInteger("max-samples", values["max-samples"]);
+  if (values.scale !== "full" && values.scale !== "small") throw new UsageError(`--scale takes full or small, got ${JSON.stringify(values.scale)}`);
+  const scaleName = values.scale;
+  if (selected.includes("fleet")) requirePrerequisites(["prometheus", "promtool"]);
+  const { runDcgmSection } = await import("./bench-dcgm");
+  const { fleetScales, runFleetSection } = await import("./bench-fleet");
 
   const run: Record<Section, () => Promise<void> | void> = {
     mock: () => runMockSection(runs),
     dcgm: () => void runDcgmSection(),
-    fleet: () => runFleetSection({ scale, reps, step, ...(maxSamples === undefined ? {} : { maxSamples }) }),
+    fleet: () => runFleetSection({ scale: fleetScales[scaleName], reps, step, ...(maxSamples === undefined ? {} : { maxSamples }) }),
   };
   for (const [i, name] of selected.entries()) {
     if (i > 0) console.log("");
     console.log(`== ${name} ==`);
     await run[name]();
   }
-}
-
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : String(err));
-  process.exit(1);
+  return exitCodes.ok;
 });

@@ -17,41 +17,45 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
-import YAML from "yaml";
-import { Fleet, fleetSettings, isScenarioName, scenarioNames, scenarios, serveFleet, type ScenarioName } from "../verify/fleet";
-import { loadStackConfig, prometheusSetup, table } from "../verify/run";
+import { positiveInteger, runCommand, UsageError, type CommandSpec, type ParsedCommand } from "../cli/command";
+import { requireStack } from "../cli/stacks";
+import type { ScenarioName } from "../verify/fleet";
 
-const usage = "usage: npm run simulate -- [--stack dev] [--nodes N] [--gpus G] [--routers R] [--scenario <name>] [--port-base P]";
+export const simulateCommand = {
+  name: "simulate",
+  synopsis: "[--stack dev] [--nodes N] [--gpus G] [--routers R] [--scenario <name>] [--port-base P]",
+  summary: "Serves the synthetic fleet on 127.0.0.1 until Ctrl-C, with a control endpoint to switch scenarios, and writes a prometheus.yml to try it with.",
+  details: [
+    "--stack <stack>    whose scrape jobs, labels and rules to use (default dev)",
+    "--nodes N, --gpus G, --routers R  fleet shape (positive integers)",
+    "--scenario <name>  scenario to start with (default healthy)",
+    "--port-base P      control endpoint on P, targets on P+1, P+2, ... (default: free ports)",
+  ],
+  options: {
+    stack: { type: "string", default: "dev" },
+    nodes: { type: "string" },
+    gpus: { type: "string" },
+    routers: { type: "string" },
+    scenario: { type: "string", default: "healthy" },
+    "port-base": { type: "string" },
+  },
+  positionals: [],
+} as const satisfies CommandSpec;
 
-function count(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got ${value}\n${usage}`);
-  return n;
-}
+async function main({ values }: ParsedCommand<typeof simulateCommand.options>): Promise<number> {
+  const stack = requireStack(values.stack ?? "dev");
+  const portBase = positiveInteger("port-base", values["port-base"]);
+  const nodes = positiveInteger("nodes", values.nodes);
+  const gpusPerNode = positiveInteger("gpus", values.gpus);
+  const routers = positiveInteger("routers", values.routers);
+  // The fleet module loads the program's components; it is imported once the command line is known good.
+  const { default: YAML } = await import("yaml");
+  const { Fleet, fleetSettings, isScenarioName, scenarioNames, scenarios, serveFleet } = await import("../verify/fleet");
+  const { loadStackConfig, prometheusSetup, table } = await import("../verify/run");
+  const scenario = values.scenario ?? "healthy";
+  if (!isScenarioName(scenario)) throw new UsageError(`unknown scenario ${JSON.stringify(scenario)}; scenarios: ${scenarioNames.join(", ")}`);
 
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      stack: { type: "string", default: "dev" },
-      nodes: { type: "string" },
-      gpus: { type: "string" },
-      routers: { type: "string" },
-      scenario: { type: "string", default: "healthy" },
-      "port-base": { type: "string" },
-    },
-  });
-  if (positionals.length > 0) throw new Error(usage);
-  const scenario = values.scenario as string;
-  if (!isScenarioName(scenario)) throw new Error(`unknown scenario ${scenario}; scenarios: ${scenarioNames.join(", ")}`);
-  const portBase = count("port-base", values["port-base"]);
-  const nodes = count("nodes", values.nodes);
-  const gpusPerNode = count("gpus", values.gpus);
-  const routers = count("routers", values.routers);
-
-  const config = await loadStackConfig(values.stack as string);
+  const config = await loadStackConfig(stack);
   const fleet = new Fleet({
     settings: fleetSettings(config),
     shape: { ...(nodes ? { nodes } : {}), ...(gpusPerNode ? { gpusPerNode } : {}), ...(routers ? { routers } : {}) },
@@ -122,24 +126,24 @@ async function main(): Promise<void> {
     console.log(isScenarioName(name) ? switchTo(name) : `unknown scenario ${name}; scenarios: ${scenarioNames.join(", ")}`);
   });
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    input.close();
-    await new Promise<void>((resolve) => {
-      control.close(() => resolve());
-      control.closeAllConnections();
-    });
-    await served.stop();
-    rmSync(dir, { recursive: true, force: true });
-    process.exit(0);
-  };
-  process.once("SIGINT", () => void stop());
-  process.once("SIGTERM", () => void stop());
+  // Runs until Ctrl-C (or SIGTERM), then cleans up and exits 0.
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) return;
+      stopping = true;
+      input.close();
+      await new Promise<void>((closed) => {
+        control.close(() => closed());
+        control.closeAllConnections();
+      });
+      await served.stop();
+      rmSync(dir, { recursive: true, force: true });
+      resolve(0);
+    };
+    process.once("SIGINT", () => void stop());
+    process.once("SIGTERM", () => void stop());
+  });
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : String(error));
-  process.exit(1);
-});
+void runCommand(simulateCommand, main);

@@ -11,8 +11,8 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { parseArgs } from "node:util";
 import { parse } from "yaml";
+import { exitCodes, runCommand, type CommandSpec } from "../cli/command";
 
 export interface DashboardPanel {
   title: string;
@@ -237,17 +237,21 @@ export function summarize(stack: string, base: Render, head: Render, maxLines = 
   return out.join("\n").trimEnd();
 }
 
-function main(): number {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { stack: { type: "string" }, out: { type: "string" } } });
-  const [baseDir, headDir] = positionals;
-  if (!baseDir || !headDir || positionals.length > 2) {
-    console.error("usage: npx tsx scripts/synthDiff.ts <base out dir> <head out dir> [--stack <name>] [--out summary.md]");
-    return 2;
-  }
-  const text = summarize(values.stack ?? basename(headDir), readRender(baseDir), readRender(headDir));
-  if (values.out) writeFileSync(values.out, `${text}\n`);
-  else console.log(text);
-  return 0;
-}
+export const synthDiffCommand = {
+  name: "synthDiff",
+  invocation: "npx tsx scripts/synthDiff.ts",
+  synopsis: "<base out dir> <head out dir> [--stack <name>] [--out summary.md]",
+  summary: "Summarizes what changes in dashboards, alert and recording rules and Helm values between two offline renders, as Markdown.",
+  details: ["--stack <name>  stack named in the summary (default: the head directory's name)", "--out <file>    write the summary there instead of stdout"],
+  options: { stack: { type: "string" }, out: { type: "string" } },
+  positionals: [{ name: "base out dir" }, { name: "head out dir" }],
+} as const satisfies CommandSpec;
 
-if (process.argv[1] && /synthDiff\.[cm]?[jt]s$/.test(process.argv[1])) process.exit(main());
+if (process.argv[1] && /synthDiff\.[cm]?[jt]s$/.test(process.argv[1])) {
+  void runCommand(synthDiffCommand, ({ values, positionals: [baseDir, headDir] }) => {
+    const text = summarize(values.stack ?? basename(headDir as string), readRender(baseDir as string), readRender(headDir as string));
+    if (values.out) writeFileSync(values.out, `${text}\n`);
+    else console.log(text);
+    return exitCodes.ok;
+  });
+}

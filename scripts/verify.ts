@@ -6,48 +6,34 @@
  *
  *   npm run verify -- <stack> [--nodes N] [--gpus G] [--routers R] [--root <dir>] [--json]
  *
- * Exits 0 when everything passed, 1 on any failure, 2 on bad usage.
+ * Exits 0 when everything passed, 1 on any failure (README "Commands" for the rest).
  */
-import { parseArgs } from "node:util";
-import { ConfigError } from "../components/config";
-import { formatReport, loadStackConfig, runVerification } from "../verify/run";
+import { positiveInteger, runCommand, type CommandSpec } from "../cli/command";
+import { requirePrerequisites } from "../cli/prerequisites";
+import { requireRoot, requireStack, stackHint } from "../cli/stacks";
 
-function count(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--${flag} must be a positive integer, got ${value}`);
-    process.exit(2);
-  }
-  return n;
-}
+export const verifyCommand = {
+  name: "verify",
+  synopsis: "<stack> [--nodes N] [--gpus G] [--routers R] [--root <dir>] [--json]",
+  summary: "Runs a real prometheus over the synthetic fleet with the stack's scrape configs and rules; checks every panel, the seed's queries and every scenario's alerts.",
+  details: ["--nodes N, --gpus G, --routers R  fleet shape (positive integers)", "--root <dir>  read the stack files from <dir>", "--json        print the report as JSON"],
+  options: { nodes: { type: "string" }, gpus: { type: "string" }, routers: { type: "string" }, root: { type: "string" }, json: { type: "boolean" } },
+  positionals: [{ name: "stack", hint: () => stackHint() }],
+} as const satisfies CommandSpec;
 
-async function main(): Promise<number> {
-  const { positionals, values } = parseArgs({
-    allowPositionals: true,
-    options: { nodes: { type: "string" }, gpus: { type: "string" }, routers: { type: "string" }, root: { type: "string" }, json: { type: "boolean" } },
-  });
-  const stack = positionals[0];
-  if (!stack || positionals.length > 1) {
-    console.error("usage: npm run verify -- <stack> [--nodes N] [--gpus G] [--routers R] [--root <dir>] [--json]");
-    return 2;
-  }
-  const nodes = count("nodes", values.nodes);
-  const gpusPerNode = count("gpus", values.gpus);
-  const routers = count("routers", values.routers);
-  const config = await loadStackConfig(stack, values.root);
+void runCommand(verifyCommand, async ({ values, positionals: [stack] }) => {
+  const root = requireRoot(values.root);
+  requireStack(stack as string, root);
+  const nodes = positiveInteger("nodes", values.nodes);
+  const gpusPerNode = positiveInteger("gpus", values.gpus);
+  const routers = positiveInteger("routers", values.routers);
+  requirePrerequisites(["prometheus"]);
+  const { formatReport, loadStackConfig, runVerification } = await import("../verify/run");
+  const config = await loadStackConfig(stack as string, root);
   const report = await runVerification(config, {
     shape: { ...(nodes ? { nodes } : {}), ...(gpusPerNode ? { gpusPerNode } : {}), ...(routers ? { routers } : {}) },
     log: (line) => console.error(`[verify] ${line}`),
   });
   console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
   return report.ok ? 0 : 1;
-}
-
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof ConfigError || error instanceof Error ? error.message : String(error));
-    process.exit(1);
-  },
-);
+});

@@ -59,6 +59,7 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
         endpoint: `https://${inputs.name ?? name}.eks.synth.invalid`,
         certificateAuthority: { data: "c3ludGgtY2E=" },
         identities: [{ oidcs: [{ issuer: `https://oidc.eks.synth.invalid/id/${name}` }] }],
+        vpcConfig: { ...inputs.vpcConfig, clusterSecurityGroupId: `sg-synth-${inputs.name ?? name}` },
       };
     case "aws:eks/nodeGroup:NodeGroup":
       return {

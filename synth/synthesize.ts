@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
+import { projectRoot, stackNames } from "../cli/stacks";
 import { loadConfig } from "../components/config/load";
 import { scrapeConfig } from "../components/scrapeJobs";
 import { monitoringNamespace, telemetryPlan } from "../components/telemetry";
@@ -13,7 +14,7 @@ import { buildPlan, summarizePlan, type Plan } from "./plan";
 import { runUnderMocks } from "./runtime";
 import { readStackFile } from "./stackFile";
 
-export const projectRoot = resolve(__dirname, "..");
+export { projectRoot, stackNames } from "../cli/stacks";
 /**
  * Deploy time the offline render pins, unless INFERMESH_DEPLOY_TIME says
  * otherwise. The render's "now": `Pulumi.test.yaml`'s `infermesh:expiresAt`
@@ -35,13 +36,6 @@ export interface SynthResult {
   outDir: string;
   files: string[];
   summary: string;
-}
-
-export function stackNames(root = projectRoot): string[] {
-  return readdirSync(root)
-    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
-    .filter((s): s is string => s !== undefined)
-    .sort();
 }
 
 /**

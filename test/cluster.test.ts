@@ -1,4 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { accessPolicyArn } from "../components/clusterAccess";
+import type { AccessLevel } from "../components/config";
+import { readStackConfig } from "../lifecycle/deployPath";
+import { projectRoot } from "../synth/synthesize";
 import type { RecordedResource } from "../synth/runtime";
 import { revealSecrets } from "../synth/runtime";
 import { baseRaw, byType, deploy, one, parse } from "./helpers/stack";
@@ -134,6 +138,7 @@ describe("created cluster", () => {
       kubernetesNetworkConfig: { serviceIpv4Cidr: "172.20.0.0/16" },
       enabledClusterLogTypes: ["api", "audit", "authenticator"],
       deletionProtection: false,
+      tags: { "infermesh.io/deploy-endpoint": "public", "infermesh.io/deploy-runner": "github-hosted" },
     });
     expect(one(resources, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "cluster-oidc").inputs).toEqual({
       url: "https://oidc.eks.synth.invalid/id/cluster",
@@ -219,5 +224,135 @@ describe("existing cluster", () => {
     raw.cluster = { ...raw.cluster, subnetIds: ["subnet-0123456789abcdef0"] } as typeof raw.cluster;
     const configured = await deploy(parse(raw));
     expect(one(configured, "aws:eks/nodeGroup:NodeGroup", "gpu-l4").inputs.subnetIds).toEqual(["subnet-0123456789abcdef0"]);
+  });
+});
+
+describe("cluster access", () => {
+  const oncallArn = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Oncall_0a1b2c3d4e5f6a7b";
+  const withAccess = () => ({
+    ...baseRaw(),
+    access: {
+      "ci-preview": { principalArn: "arn:aws:iam::111122223333:role/infermesh-ci-preview" },
+      oncall: { principalArn: oncallArn, policies: { view: "cluster", edit: ["serving", "monitoring"] }, kubernetesGroups: ["infermesh:node-operators"] },
+    },
+  });
+
+  it("creates nothing for access without entries: the creator is the only admin", async () => {
+    const resources = await deploy(parse(baseRaw()));
+    expect(resources.filter((r) => r.type.startsWith("aws:eks/access") || r.type === "infermesh:cluster:ClusterAccess")).toEqual([]);
+  });
+
+  it("gives each principal one access entry and one policy association per level, named after its key", async () => {
+    const resources = await deploy(parse(withAccess()));
+    const access = resources.filter((r) => r.type.startsWith("aws:eks/access") || r.type === "infermesh:cluster:ClusterAccess");
+    expect(access.map(key).sort()).toEqual([
+      "aws:eks/accessEntry:AccessEntry::access-ci-preview",
+      "aws:eks/accessEntry:AccessEntry::access-oncall",
+      "aws:eks/accessPolicyAssociation:AccessPolicyAssociation::access-ci-preview-view",
+      "aws:eks/accessPolicyAssociation:AccessPolicyAssociation::access-oncall-edit",
+      "aws:eks/accessPolicyAssociation:AccessPolicyAssociation::access-oncall-view",
+      "infermesh:cluster:ClusterAccess::access",
+    ]);
+    expect(one(resources, "aws:eks/accessEntry:AccessEntry", "access-ci-preview").inputs).toEqual({
+      clusterName: "infermesh-dev",
+      principalArn: "arn:aws:iam::111122223333:role/infermesh-ci-preview",
+      type: "STANDARD",
+    });
+    expect(one(resources, "aws:eks/accessEntry:AccessEntry", "access-oncall").inputs).toEqual({
+      clusterName: "infermesh-dev",
+      principalArn: oncallArn,
+      type: "STANDARD",
+      kubernetesGroups: ["infermesh:node-operators"],
+    });
+    // Least privilege by default: an entry that names no policy may only view.
+    expect(one(resources, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "access-ci-preview-view").inputs).toEqual({
+      clusterName: "infermesh-dev",
+      principalArn: "arn:aws:iam::111122223333:role/infermesh-ci-preview",
+      policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+      accessScope: { type: "cluster" },
+    });
+    expect(one(resources, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "access-oncall-edit").inputs).toEqual({
+      clusterName: "infermesh-dev",
+      principalArn: oncallArn,
+      policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
+      accessScope: { type: "namespace", namespaces: ["serving", "monitoring"] },
+    });
+  });
+
+  it("associates policies after their entry exists and deletes entries with the control plane", async () => {
+    const resources = await deploy(parse(withAccess()));
+    const cluster = one(resources, "aws:eks/cluster:Cluster", "cluster");
+    const entry = one(resources, "aws:eks/accessEntry:AccessEntry", "access-oncall");
+    for (const level of ["view", "edit"]) {
+      expect(one(resources, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", `access-oncall-${level}`).dependsOn).toContain(entry.urn);
+    }
+    expect(one(resources, "infermesh:cluster:ClusterAccess", "access").deletedWith).toBe(cluster.urn);
+    for (const r of resources.filter((x) => x.type.startsWith("aws:eks/access"))) expect(r.provider, key(r)).toMatch(/::aws-id$/);
+  });
+
+  it("uses the partition of the region in policy ARNs", async () => {
+    const raw: Record<string, any> = withAccess();
+    raw.region = "us-gov-west-1";
+    raw.cluster.vpc.availabilityZones = ["us-gov-west-1a", "us-gov-west-1b"];
+    raw.access = { viewers: { principalArn: "arn:aws-us-gov:iam::111122223333:role/viewers" } };
+    const resources = await deploy(parse(raw));
+    expect(one(resources, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "access-viewers-view").inputs.policyArn).toBe(
+      "arn:aws-us-gov:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+    );
+  });
+});
+
+describe("deploy path", () => {
+  const privateRaw = () => ({
+    ...baseRaw(),
+    cluster: { ...(baseRaw().cluster as object), endpointPublicAccess: false },
+    deploy: { runsOn: ["self-hosted", "linux", "infermesh-dev"], endpoint: "private", sourceCidrs: ["10.200.16.0/24", "10.201.0.0/20"] },
+  });
+
+  it("admits self-hosted runners to a private endpoint on 443, one rule per range named after it", async () => {
+    const resources = await deploy(parse(privateRaw()));
+    const cluster = one(resources, "aws:eks/cluster:Cluster", "cluster");
+    expect(cluster.inputs.vpcConfig).toMatchObject({ endpointPrivateAccess: true, endpointPublicAccess: false });
+    expect(cluster.inputs.tags).toEqual({ "infermesh.io/deploy-endpoint": "private", "infermesh.io/deploy-runner": "self-hosted" });
+    const rules = byType(resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+    expect(rules.map((r) => [r.name, r.inputs])).toEqual([
+      ["cluster-api-from-10-200-16-0-24", { securityGroupId: "sg-synth-infermesh-dev", cidrIpv4: "10.200.16.0/24", ipProtocol: "tcp", fromPort: 443, toPort: 443, description: "Kubernetes API for CI runners (infermesh:deploy.sourceCidrs)" }],
+      ["cluster-api-from-10-201-0-0-20", { securityGroupId: "sg-synth-infermesh-dev", cidrIpv4: "10.201.0.0/20", ipProtocol: "tcp", fromPort: 443, toPort: 443, description: "Kubernetes API for CI runners (infermesh:deploy.sourceCidrs)" }],
+    ]);
+    for (const rule of rules) {
+      expect(rule.dependsOn).toContain(cluster.urn);
+      expect(rule.deletedWith).toBe(cluster.urn);
+    }
+  });
+
+  it("opens nothing for runners that use the public endpoint", async () => {
+    const raw = { ...baseRaw(), deploy: { runsOn: ["self-hosted", "infermesh"], sourceCidrs: ["203.0.113.0/24"] } };
+    const resources = await deploy(parse(raw));
+    expect(byType(resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")).toEqual([]);
+    expect(one(resources, "aws:eks/cluster:Cluster", "cluster").inputs.tags).toEqual({ "infermesh.io/deploy-endpoint": "public", "infermesh.io/deploy-runner": "self-hosted" });
+  });
+});
+
+describe("access in the stack files", () => {
+  const stacks = ["dev", "staging", "prod"];
+  const accessOf = async (stack: string) => (await readStackConfig(stack, projectRoot)).access;
+
+  it.each(stacks)("%s lets the CI preview role only view: enough for pulumi preview", async (stack) => {
+    // pulumi/pulumi-kubernetes v4.32.0 (the newest tag mirrored; the package pins 4.34.2),
+    // provider/pkg/provider/provider.go: Create and Update fall back to a client-side preview when the
+    // server-side dry run is Forbidden (`if req.GetPreview() && apierrors.IsForbidden(awaitErr)`), and
+    // provider/pkg/provider/helm_release.go renders charts ClientOnly and diffs releases from their inputs.
+    // So a view-only role previews every Kubernetes object; it only needs to authenticate.
+    const access = await accessOf(stack);
+    expect(access["ci-preview"]?.policies).toEqual({ view: "cluster" });
+  });
+
+  it.each(stacks)("%s grants each principal each policy once", async (stack) => {
+    // hashicorp/terraform-provider-aws internal/service/eks/access_policy_association.go (commit 01f43111):
+    // an association's ID is cluster#principal#policy and access_scope is ForceNew, so a principal holds one
+    // scope per policy; the config's level → scope map cannot express two.
+    const pairs = Object.values(await accessOf(stack)).flatMap((e) => Object.keys(e.policies).map((level) => `${e.principalArn} ${accessPolicyArn("aws", level as AccessLevel)}`));
+    expect(new Set(pairs).size).toBe(pairs.length);
+    expect(pairs.length).toBeGreaterThan(0);
   });
 });

@@ -246,6 +246,40 @@ const cases: Case[] = [
   },
 ];
 
+// Who reaches the cluster (infermesh:access) and how CI reaches it (infermesh:deploy).
+const role = "arn:aws:iam::111122223333:role/oncall";
+const privateCluster = (r: Raw) => (r.cluster.endpointPublicAccess = false);
+cases.push(
+  { name: "access principal not an IAM ARN", change: (r) => (r.access = { oncall: { principalArn: "oncall" } }), path: "infermesh:access.oncall.principalArn", says: ['"oncall"', "arn:aws:iam::111122223333:role/oncall"] },
+  {
+    name: "access principal is a role session",
+    change: (r) => (r.access = { oncall: { principalArn: "arn:aws:sts::111122223333:assumed-role/Oncall/jane" } }),
+    path: "infermesh:access.oncall.principalArn",
+    says: ['"arn:aws:sts::111122223333:assumed-role/Oncall/jane"', "arn:aws:iam::111122223333:role/<path/>Oncall"],
+  },
+  { name: "access principal in another partition", change: (r) => (r.access = { oncall: { principalArn: "arn:aws-cn:iam::111122223333:role/oncall" } }), path: "infermesh:access.oncall.principalArn", says: ["partition aws-cn", "us-west-2 is in partition aws"] },
+  { name: "access entry name not a DNS label", change: (r) => (r.access = { OnCall: { principalArn: role } }), path: "infermesh:access.OnCall", says: ['"OnCall"', "lowercase DNS label"] },
+  { name: "unknown access level", change: (r) => (r.access = { oncall: { principalArn: role, policies: { root: "cluster" } } }), path: "infermesh:access.oncall.policies.root", says: ["unknown access level", "view | edit | admin | cluster-admin"] },
+  { name: "access scope neither cluster nor namespaces", change: (r) => (r.access = { oncall: { principalArn: role, policies: { edit: "namespace" } } }), path: "infermesh:access.oncall.policies.edit", says: ['"namespace"', '"cluster" or a list of namespaces'] },
+  { name: "cluster-admin limited to namespaces", change: (r) => (r.access = { oncall: { principalArn: role, policies: { "cluster-admin": ["serving"] } } }), path: "infermesh:access.oncall.policies.cluster-admin", says: ['["serving"]', "use admin"] },
+  { name: "access entry that grants nothing", change: (r) => (r.access = { oncall: { principalArn: role, policies: {} } }), path: "infermesh:access.oncall.policies", says: ["grants nothing", "view, edit, admin, cluster-admin"] },
+  { name: "one principal in two access entries", change: (r) => (r.access = { oncall: { principalArn: role }, pager: { principalArn: role, policies: { edit: "cluster" } } }), path: "infermesh:access.pager.principalArn", says: [role, "infermesh:access.oncall", "one access entry per principal"] },
+  { name: "access entries on an attached cluster", change: (r) => ((r.cluster = { mode: "existing", name: "shared" }), (r.access = { oncall: { principalArn: role } })), path: "infermesh:access", says: ["oncall", '"existing"', "its owner grants access"] },
+  { name: "private endpoint with the default deploy path", change: privateCluster, path: "infermesh:deploy.endpoint", says: ['"public"', "endpointPublicAccess is false", 'endpoint "private"'] },
+  { name: "private endpoint from GitHub-hosted runners", change: (r) => (privateCluster(r), (r.deploy = { endpoint: "private", sourceCidrs: ["10.200.16.0/24"] })), path: "infermesh:deploy.endpoint", says: ['"private"', '["ubuntu-latest"]', "self-hosted"] },
+  { name: "private endpoint without runner addresses", change: (r) => (privateCluster(r), (r.deploy = { runsOn: ["self-hosted", "infermesh"], endpoint: "private" })), path: "infermesh:deploy.sourceCidrs", says: ["is required", "port 443 of the cluster security group"] },
+  { name: "restricted public endpoint without runner addresses", change: (r) => (r.cluster.publicAccessCidrs = ["203.0.113.0/24"]), path: "infermesh:deploy.sourceCidrs", says: ['["203.0.113.0/24"]', "no fixed addresses"] },
+  {
+    name: "runners outside the public endpoint's allowlist",
+    change: (r) => ((r.cluster.publicAccessCidrs = ["203.0.113.0/24"]), (r.deploy = { runsOn: ["infermesh-large"], sourceCidrs: ["198.51.100.0/28"] })),
+    path: "infermesh:deploy.sourceCidrs.0",
+    says: ['"198.51.100.0/28"', '["203.0.113.0/24"]', "does not admit"],
+  },
+  { name: "runner addresses for an attached cluster", change: (r) => ((r.cluster = { mode: "existing", name: "shared" }), (r.deploy = { sourceCidrs: ["10.200.16.0/24"] })), path: "infermesh:deploy.sourceCidrs", says: ['["10.200.16.0/24"]', "a cluster it creates"] },
+  { name: "bad runner label", change: (r) => (r.deploy = { runsOn: ["self hosted"] }), path: "infermesh:deploy.runsOn.0", says: ['"self hosted"', "runner label"] },
+  { name: "unknown deploy endpoint", change: (r) => (r.deploy = { endpoint: "vpn" }), path: "infermesh:deploy.endpoint", says: ['"vpn"', "public | private"] },
+);
+
 function problemsOf(raw: RawConfig, secretKeys: string[] = []) {
   try {
     parse(raw, "dev", secretKeys);

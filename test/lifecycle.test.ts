@@ -482,13 +482,13 @@ describe("leaks", () => {
     expect(printed).toEqual(["no AWS resources left for stack test-pr-12"]);
   });
 
-  it("exits 2 when the AWS CLI fails or answers something else", async () => {
+  it("exits 3 when the AWS CLI fails or answers something else", async () => {
     const expired = fakeRunner(() => ({ code: 254, stdout: "", stderr: "An error occurred (ExpiredTokenException)" }));
     const printed: string[] = [];
-    expect(await leakCheck(expired, query, (t) => printed.push(t))).toBe(2);
+    expect(await leakCheck(expired, query, (t) => printed.push(t))).toBe(3);
     expect(printed[0]).toContain("ExpiredTokenException");
     await expect(findLeaks(expired, query)).rejects.toThrow(AwsCliError);
-    expect(await leakCheck(fakeRunner(() => ({ code: 0, stdout: "{}", stderr: "" })), query, () => {})).toBe(2);
+    expect(await leakCheck(fakeRunner(() => ({ code: 0, stdout: "{}", stderr: "" })), query, () => {})).toBe(3);
   });
 
   it("formats an empty result plainly", () => {

@@ -21,9 +21,13 @@ import { monitoringNamespace } from "../components/telemetry";
 import { ampPublishStatement } from "../components/alertTopics";
 import { gpuTaint } from "../components/gpuNodeGroup";
 import { environmentKinds as programEnvironmentKinds } from "../components/environments";
+import { deployPathTags } from "../components/cluster";
 import { blocking, checkPlan, formatResult, policyResources, readPlan, resourceValidationArgs, type PackConfig } from "../policy/planAdapter";
 import {
   defaultMonitoringNamespaces,
+  deployEndpointTag,
+  deployPathReachesCluster,
+  deployRunnerTag,
   ebsEncrypted,
   environmentKinds,
   ephemeralStackLifecycle,
@@ -459,6 +463,69 @@ const planResource = (overrides: Partial<PlanResource> & Pick<PlanResource, "typ
   ...overrides,
 });
 
+describe("deploy-path-reaches-cluster", () => {
+  const policy = deployPathReachesCluster();
+  const clusterType = "aws:eks/cluster:Cluster";
+  const ruleType = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+  const cluster = (tags: Record<string, string>, vpcConfig: Record<string, unknown>): StackResourceSpec => ({ type: clusterType, name: "cluster", props: { name: "infermesh-prod", tags, vpcConfig } });
+  const rule = (props: Record<string, unknown>): StackResourceSpec => ({ type: ruleType, name: "cluster-api-from-10-200-16-0-24", props: { securityGroupId: "sg-1", cidrIpv4: "10.200.16.0/24", ...props } });
+  const privateTags = { [deployEndpointTag]: "private", [deployRunnerTag]: "self-hosted" };
+  const privateVpc = { endpointPrivateAccess: true, endpointPublicAccess: false };
+
+  /** Runs the policy with each rule depending on the cluster, as the engine reports an input taken from its output. */
+  async function check(specs: StackResourceSpec[]) {
+    const found: Array<{ message: string; urn?: string }> = [];
+    const resources = specs.map(stackResource);
+    const eks = resources.find((r) => r.type === clusterType);
+    for (const r of resources) if (r.type === ruleType && eks) r.dependencies = [eks];
+    try {
+      await policy.validateStack(
+        { resources, stackTags: new Map(), getConfig: <T extends object>() => ({}) as T, notApplicable: (reason?: string): never => { throw new NotApplicable(reason); } },
+        (message, urn) => found.push({ message, ...(urn ? { urn } : {}) }),
+      );
+    } catch (err) {
+      if (err instanceof NotApplicable) return undefined;
+      throw err;
+    }
+    return found.map((f) => f.message);
+  }
+
+  it("reads the tags the program sets", () => {
+    expect({ endpoint: deployEndpointTag, runner: deployRunnerTag }).toEqual(deployPathTags);
+  });
+
+  it("passes GitHub-hosted runners on an open public endpoint, and self-hosted runners admitted to a private one", async () => {
+    expect(await check([cluster({ [deployEndpointTag]: "public", [deployRunnerTag]: "github-hosted" }, { endpointPrivateAccess: true, endpointPublicAccess: true, publicAccessCidrs: ["0.0.0.0/0"] })])).toEqual([]);
+    expect(await check([cluster(privateTags, privateVpc), rule({ ipProtocol: "tcp", fromPort: 443, toPort: 443 })])).toEqual([]);
+  });
+
+  it("flags a private endpoint that admits no runner", async () => {
+    const message = "EKS cluster cluster: no security group rule admits the runners to the private endpoint (TCP 443 on the cluster security group); set infermesh:deploy.sourceCidrs.";
+    expect(await check([cluster(privateTags, privateVpc)])).toEqual([message]);
+    // A rule for another port, or one not tied to the cluster, does not count.
+    expect(await check([cluster(privateTags, privateVpc), rule({ ipProtocol: "tcp", fromPort: 22, toPort: 22 })])).toEqual([message]);
+  });
+
+  it("flags hosted runners on a private endpoint, a public path with the endpoint off, and an allowlist hosted runners miss", async () => {
+    expect(await check([cluster({ ...privateTags, [deployRunnerTag]: "github-hosted" }, privateVpc), rule({ ipProtocol: "tcp", fromPort: 443, toPort: 443 })])).toEqual([
+      "EKS cluster cluster: GitHub-hosted runners are outside the VPC and cannot reach the private endpoint; deploy from self-hosted runners inside it.",
+    ]);
+    expect(await check([cluster({ [deployEndpointTag]: "public", [deployRunnerTag]: "self-hosted" }, privateVpc)])).toEqual([
+      "EKS cluster cluster: CI deploys through the public endpoint, which is off (vpcConfig.endpointPublicAccess false); use self-hosted runners in the VPC and the private endpoint.",
+    ]);
+    expect(await check([cluster({ [deployEndpointTag]: "public", [deployRunnerTag]: "github-hosted" }, { endpointPublicAccess: true, publicAccessCidrs: ["203.0.113.0/24"] })])).toEqual([
+      'EKS cluster cluster: GitHub-hosted runners have no fixed addresses, but the public endpoint admits only ["203.0.113.0/24"].',
+    ]);
+  });
+
+  it("flags a cluster that does not say how CI reaches it, and does not apply without a created cluster", async () => {
+    expect(await check([cluster({}, privateVpc)])).toEqual([
+      "EKS cluster cluster does not say how CI reaches it: tags infermesh.io/deploy-endpoint (public | private) and infermesh.io/deploy-runner (github-hosted | self-hosted) are null and null.",
+    ]);
+    expect(await check([awsProvider({ environment: "prod" })])).toBeUndefined();
+  });
+});
+
 describe("planAdapter", () => {
   const provider = planResource({ type: "pulumi:providers:aws", name: "aws", inputs: { defaultTags: JSON.stringify({ tags: { environment: "prod" } }), region: "us-east-1" } });
   const component = planResource({ type: "infermesh:compute:GpuNodeGroup", name: "gpu-l4", custom: false });
@@ -498,7 +565,8 @@ describe("planAdapter", () => {
   });
 
   it("honours pack config: enforcement levels, disabled policies, policy properties", async () => {
-    const unprotected: Plan = { ...plan, resources: [provider, planResource({ type: "aws:eks/cluster:Cluster", name: "cluster" })] };
+    const cluster = planResource({ type: "aws:eks/cluster:Cluster", name: "cluster", inputs: { tags: { [deployEndpointTag]: "public", [deployRunnerTag]: "github-hosted" } } });
+    const unprotected: Plan = { ...plan, resources: [provider, cluster] };
     expect(blocking(await checkPlan(unprotected))).toEqual([expect.objectContaining({ policy: policyNames.prodProtected, type: "aws:eks/cluster:Cluster", name: "cluster" })]);
     const advisory: PackConfig = { [policyNames.prodProtected]: "advisory" };
     const result = await checkPlan(unprotected, { config: advisory });
@@ -567,6 +635,12 @@ describe("synthesized plans", () => {
     expect(policies).toEqual([policyNames.ephemeral, policyNames.ephemeral]);
   });
 
+  it("catches a private prod endpoint that no runner can reach", async () => {
+    const plan = planOf("prod");
+    plan.resources = plan.resources.filter((r) => r.type !== "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+    expect(blocking(await checkPlan(plan)).map((v) => [v.policy, v.name])).toEqual([[policyNames.deployPath, "cluster"]]);
+  });
+
   it("catches a kubeconfig in plaintext and an unencrypted, IMDSv1 GPU launch template", async () => {
     const plan = planOf("dev");
     const k8s = plan.resources.find((r) => r.type === "pulumi:providers:kubernetes");
@@ -633,7 +707,7 @@ describe("policy pack under the CLI's policy runner", () => {
       new AnalyzerResource().setType(type).setName(name).setUrn(urnOf(type, name)).setOptions(options()).setProperties(Struct.fromJavaScript(props as never));
     const request = new AnalyzeStackRequest().setResourcesList([
       resource("pulumi:providers:aws", "aws", { defaultTags: JSON.stringify({ tags: { environment: "prod" } }) }),
-      resource("aws:eks/cluster:Cluster", "cluster", { name: "infermesh-prod" }),
+      resource("aws:eks/cluster:Cluster", "cluster", { name: "infermesh-prod", tags: { [deployEndpointTag]: "public", [deployRunnerTag]: "github-hosted" } }),
       resource("pulumi:providers:kubernetes", "k8s", { kubeconfig: "apiVersion: v1" }),
     ]);
     const response = await new Promise<import("@pulumi/pulumi/proto/analyzer_pb").AnalyzeResponse>((resolve, reject) =>

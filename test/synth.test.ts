@@ -149,7 +149,7 @@ describe("npm run synth", () => {
     // The engine marks the whole key secret; only the stack file shows the entry in clear.
     writeFileSync(join(root, "Pulumi.sec.yaml"), stackFile("https://hooks.slack.com/services/T0/B0/webhook-left-in-clear"));
     const refused = await synth(["sec", "--root", root, "--out", out]);
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("infermesh:secrets.slackHook: is stored in clear text");
     expect(refused.stderr).not.toContain("webhook-left-in-clear");
     expect(existsSync(out)).toBe(false);
@@ -199,9 +199,10 @@ describe("npm run synth", () => {
       }),
     );
     const result = await synth(["bad", "--root", root, "--out", out]);
-    expect(result.code).toBe(1);
+    // A configuration error is the user's to fix, like a usage error: exit 2 (README "Commands").
+    expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
-    expect(result.stderr).toContain("Invalid stack configuration (3 problems):");
+    expect(result.stderr).toContain("synth: Invalid stack configuration (3 problems):");
     expect(result.stderr).toContain('infermesh:cluster.vpc.cidr: got "10.0.0.0/33"; has a prefix length above 32');
     expect(result.stderr).toContain('infermesh:gpuPools.l4.capacity: got "spot"; environment "prod" allows only "on-demand"');
     expect(result.stderr).toContain("infermesh:gpuPools.l4.scaling: got min=2, desired=1, max=3; must satisfy min <= desired <= max");
@@ -210,7 +211,7 @@ describe("npm run synth", () => {
 
   it("names the available stacks when the stack file is missing", async () => {
     const result = await synth(["nope", "--out", join(scratch, "nope")]);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/no stack file .*Pulumi\.nope\.yaml; stacks here: .*dev.*prod/);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^synth: no stack "nope" \(no Pulumi\.nope\.yaml\); stacks: .*dev.*prod/);
   });
 });

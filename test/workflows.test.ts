@@ -3,6 +3,9 @@ import { join } from "node:path";
 import { validateWorkflow } from "@action-validator/core";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { nodeVersions } from "../cli/prerequisites";
+import { stackNames } from "../cli/stacks";
+import { githubOutputs, readDeployPath } from "../lifecycle/deployPath";
 import { projectRoot } from "../synth/synthesize";
 
 interface Step {
@@ -15,6 +18,9 @@ interface Step {
 }
 
 interface Job {
+  "runs-on"?: string | string[];
+  outputs?: Record<string, string>;
+  strategy?: { matrix?: Record<string, unknown> };
   needs?: string | string[];
   if?: string;
   environment?: string | { name: string };
@@ -100,12 +106,12 @@ describe("pull-request.yml", () => {
     const test = runText(wf.jobs.test!);
     expect(test).toMatch(/apt-get install[^\n]*\bprometheus\b[^\n]*\bprometheus-alertmanager\b/);
     expect(test.indexOf("prometheus-alertmanager")).toBeLessThan(test.indexOf("npm test"));
-    expect(wf.jobs.test!.steps?.find((s) => s.uses?.startsWith("actions/setup-node"))?.with?.["node-version"]).toBe(20);
+    expect(wf.jobs.test!.steps?.find((s) => s.uses?.startsWith("actions/setup-node"))?.with?.["node-version-file"]).toBe(".node-version");
   });
 
   it("previews every environment stack with a diff, one PR comment each, and the policy pack", () => {
     const preview = wf.jobs.preview!;
-    const matrix = (preview as { strategy?: { matrix?: { include?: Array<{ stack: string }> } } }).strategy?.matrix?.include?.map((m) => m.stack);
+    const matrix = (preview as { strategy?: { matrix?: { stack?: string[] } } }).strategy?.matrix?.stack;
     expect(matrix).toEqual(["dev", "staging", "prod"]);
     const step = preview.steps?.find((s) => s.uses === "pulumi/actions@v7");
     expect(step?.with).toMatchObject({ command: "preview", diff: true, "comment-on-pr": true, policyPacks: "policy" });
@@ -131,8 +137,9 @@ describe("deploy.yml", () => {
 
   it("runs on pushes to main and deploys dev, staging, prod in order, prod behind the production environment", () => {
     expect(wf.on).toEqual({ push: { branches: ["main"] } });
-    expect(wf.jobs.staging?.needs).toBe("dev");
-    expect(wf.jobs.prod?.needs).toBe("staging");
+    expect(wf.jobs.dev?.needs).toBe("paths");
+    expect(wf.jobs.staging?.needs).toEqual(["paths", "dev"]);
+    expect(wf.jobs.prod?.needs).toEqual(["paths", "staging"]);
     expect(wf.jobs.prod?.environment).toBe("production");
     expect(source("deploy.yml")).toMatch(/required[\s#]+reviewers/);
     for (const stack of ["dev", "staging", "prod"]) {
@@ -159,5 +166,120 @@ describe("test clusters", () => {
     const wf = workflow("expired-test-stacks.yml");
     expect(wf.on.schedule).toEqual([{ cron: expect.stringMatching(/^\S+ \S+ \S+ \S+ \S+$/) }]);
     expect(runText(wf.jobs.sweep!)).toContain("npm run test-stack -- sweep");
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Where the jobs run comes from the stacks (npm run deploy-path), not from the workflow files.
+
+/** `${{ fromJSON(needs.paths.outputs.<stack>).<field> }}` → the stack it reads (`matrix` for `outputs[matrix.stack]`). */
+function pathRead(value: unknown, field: "runsOn" | "region"): string | undefined {
+  const match = new RegExp(`^\\$\\{\\{ fromJSON\\(needs\\.paths\\.outputs(?:\\.([\\w-]+)|\\[matrix\\.stack\\])\\)\\.${field} \\}\\}$`).exec(String(value));
+  return match ? (match[1] ?? "matrix") : undefined;
+}
+
+describe("deploy paths", () => {
+  const needsOf = (job: Job) => (Array.isArray(job.needs) ? job.needs : job.needs ? [job.needs] : []);
+
+  it.each(files)("%s: every job that reaches AWS runs where its stack says, in its stack's region", (file) => {
+    const wf = workflow(file);
+    const reaching = Object.entries(wf.jobs).filter(([, job]) => (job.steps ?? []).some((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials")));
+    expect(reaching.length).toBeGreaterThan(0);
+    for (const [name, job] of reaching) {
+      expect(needsOf(job), `${file} ${name}`).toContain("paths");
+      const stack = pathRead(job["runs-on"], "runsOn");
+      expect(stack, `${file} ${name} runs-on ${JSON.stringify(job["runs-on"])}`).toBeDefined();
+      for (const step of (job.steps ?? []).filter((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials"))) {
+        expect(pathRead(step.with?.["aws-region"], "region"), `${file} ${name} aws-region`).toBe(stack);
+      }
+      const expected = stack === "matrix" ? (job.strategy?.matrix?.stack as string[]) : [stack as string];
+      const exposed = Object.keys(wf.jobs.paths?.outputs ?? {});
+      for (const s of expected) expect(exposed, `${file} ${name}`).toContain(s);
+    }
+  });
+
+  it.each(files)("%s: the paths job reads exactly the stacks it exposes, from their stack files", (file) => {
+    const paths = workflow(file).jobs.paths;
+    expect(paths, file).toBeDefined();
+    const stacks = Object.keys(paths?.outputs ?? {});
+    expect(stacks.length).toBeGreaterThan(0);
+    for (const stack of stacks) {
+      expect(paths?.outputs?.[stack]).toBe(`\${{ steps.read.outputs.${stack} }}`);
+      expect(stackNames()).toContain(stack);
+    }
+    const read = paths?.steps?.find((s) => (s as { id?: string }).id === "read");
+    expect(read?.run).toBe(`npm run deploy-path -- ${stacks.join(" ")} --github-output "$GITHUB_OUTPUT"`);
+    // The paths job itself only reads files: a GitHub-hosted runner is always enough.
+    expect(paths?.["runs-on"]).toBe("ubuntu-latest");
+  });
+
+  it("gives prod, whose endpoint is private, self-hosted runners; the others GitHub's", async () => {
+    const paths = await Promise.all(["dev", "staging", "prod", "test"].map((s) => readDeployPath(s, projectRoot)));
+    expect(paths.map((p) => [p.stack, p.runner, p.endpoint, p.region])).toEqual([
+      ["dev", "github-hosted", "public", "us-west-2"],
+      ["staging", "github-hosted", "public", "us-west-2"],
+      ["prod", "self-hosted", "private", "us-east-1"],
+      ["test", "github-hosted", "public", "us-west-2"],
+    ]);
+    // What the prod job's `fromJSON(needs.paths.outputs.prod)` parses.
+    const outputs = Object.fromEntries(githubOutputs(paths).trim().split("\n").map((line) => [line.slice(0, line.indexOf("=")), JSON.parse(line.slice(line.indexOf("=") + 1))]));
+    expect(outputs.prod).toEqual({ runsOn: ["self-hosted", "linux", "x64", "infermesh-prod"], region: "us-east-1", runner: "self-hosted", endpoint: "private" });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// One Node.js version for every workflow, a current LTS line the engines field admits.
+
+// Release lines from nodejs/Release, schedule.json at e4bf922d83b877a116763e2f83d2d9b6701871f9 (2026-07-02):
+// start of LTS and end of life of each line.
+const nodeSchedule: Record<number, { lts?: string; end: string }> = {
+  20: { lts: "2023-10-24", end: "2026-04-30" },
+  22: { lts: "2024-10-29", end: "2027-04-30" },
+  24: { lts: "2025-10-28", end: "2028-04-30" },
+  25: { end: "2026-06-01" },
+  26: { lts: "2026-10-28", end: "2029-04-30" },
+};
+
+describe("Node.js version", () => {
+  const pinned = readFileSync(join(projectRoot, ".node-version"), "utf8").trim();
+  const engines = (JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { engines: { node: string } }).engines.node;
+
+  it.each(files)("%s sets up Node from .node-version in every job", (file) => {
+    const setups = steps(workflow(file)).filter(({ step }) => step.uses?.startsWith("actions/setup-node"));
+    expect(setups.length).toBeGreaterThan(0);
+    for (const { job, step } of setups) {
+      expect(step.with, `${file} ${job}`).not.toHaveProperty("node-version");
+      expect(String(step.with?.["node-version-file"]), `${file} ${job}`).toMatch(/^(head\/)?\.node-version$/);
+    }
+  });
+
+  // actions/setup-node v5.0.0: action.yml declares these inputs, and src/util.ts getNodeVersionFromFile reads a
+  // version file that is not a JSON object with /^(?:node(js)?\s+)?v?(?<version>[^\s]+)$/m.
+  const setupNodeInputs = ["always-auth", "node-version", "node-version-file", "architecture", "check-latest", "registry-url", "scope", "token", "cache", "package-manager-cache", "cache-dependency-path", "mirror", "mirror-token"];
+
+  it.each(files)("%s passes setup-node@v5 only inputs it declares", (file) => {
+    for (const { job, step } of steps(workflow(file)).filter(({ step }) => step.uses?.startsWith("actions/setup-node"))) {
+      expect(step.uses).toBe("actions/setup-node@v5");
+      for (const input of Object.keys(step.with ?? {})) expect(setupNodeInputs, `${file} ${job} ${input}`).toContain(input);
+    }
+  });
+
+  it("writes .node-version the way setup-node reads it", () => {
+    const contents = readFileSync(join(projectRoot, ".node-version"), "utf8");
+    expect(contents.match(/^(?:node(js)?\s+)?v?(?<version>[^\s]+)$/m)?.groups?.version).toBe(pinned);
+  });
+
+  it("pins an LTS line that the engines field admits and doctor treats as supported", () => {
+    const major = Number(pinned);
+    expect(pinned).toMatch(/^\d+$/);
+    expect(nodeSchedule[major]?.lts).toBeDefined();
+    expect(engines).toBe(`>=${nodeVersions.supported}`);
+    expect(major).toBeGreaterThanOrEqual(Number(nodeVersions.supported.split(".")[0]));
+  });
+
+  it("admits no line that had reached its end of life when the schedule was read", () => {
+    const floor = Number(nodeVersions.supported.split(".")[0]);
+    expect(Date.parse(nodeSchedule[floor]?.end ?? "") > Date.parse("2026-07-02")).toBe(true);
+    expect(Date.parse(nodeSchedule[floor - 2]?.end ?? "") <= Date.parse("2026-07-02")).toBe(true);
   });
 });

@@ -5,12 +5,13 @@
  * every wait is bounded.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants as fsConstants, rmSync, statSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import YAML from "yaml";
+import { findOnPath } from "../cli/prerequisites";
 
 export type BinaryName = "prometheus" | "promtool" | "amtool";
 
@@ -22,16 +23,8 @@ const debianPackage: Record<BinaryName, string> = {
 
 /** The absolute path of an executable on PATH, or an Error naming the Debian package that provides it. */
 export function requireBinary(name: BinaryName): string {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (dir === "" || !isAbsolute(dir)) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // Not here; keep looking.
-    }
-  }
+  const found = findOnPath(name);
+  if (found) return found;
   throw new Error(
     `${name} is missing: it was not found on PATH. On Debian, \`apt-get install ${debianPackage[name]}\` provides it.`,
   );

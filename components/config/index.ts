@@ -4,7 +4,18 @@ import { defaultSubnets } from "../cidr";
 import { environmentPolicies, type EnvironmentPolicy } from "../environments";
 import { lookupGpuInstance, migConfigName, nvidiaAmiType, type GpuInstanceType } from "../gpuInstances";
 import { ConfigError, configPath, problemsFromZod, redact, secretTexts, type ConfigProblem } from "./errors";
-import { alertingProblems, expiryProblems, grafanaTransportProblems, networkProblems, policyProblems, secrecyProblems, telemetryProblems } from "./rules";
+import {
+  accessProblems,
+  alertingProblems,
+  deployProblems,
+  expiryProblems,
+  grafanaTransportProblems,
+  isSelfHosted,
+  networkProblems,
+  policyProblems,
+  secrecyProblems,
+  telemetryProblems,
+} from "./rules";
 import { durationSeconds, sections, type Sections } from "./schema";
 import type { AlertingConfig, ContactPoint, CreateClusterConfig, ExistingClusterConfig, GpuPoolConfig, GrafanaConfig, StackConfig } from "./types";
 
@@ -89,6 +100,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
   problems.push(...secrecyProblems(raw, ctx.secretKeys ?? [], ctx.encryptedPaths));
   problems.push(...grafanaTransportProblems(parsed));
   problems.push(...expiryProblems(parsed, policy, ctx.now));
+  problems.push(...accessProblems(parsed), ...deployProblems(parsed));
 
   if (problems.length > 0) {
     const secrets = [...secretSections].flatMap((key) => secretTexts(raw[key]));
@@ -114,6 +126,8 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
     ...(s.expiresAt ? { expiresAt: s.expiresAt } : {}),
     tags,
     cluster: resolveCluster(s.cluster, ctx.stack),
+    access: Object.fromEntries(Object.entries(s.access).map(([name, entry]) => [name, { name, ...entry }])),
+    deploy: { ...s.deploy, runner: isSelfHosted(s.deploy.runsOn) ? "self-hosted" : "github-hosted" },
     gpuPools: Object.fromEntries(Object.entries(s.gpuPools).map(([name, pool]) => [name, resolvePool(name, pool, p)])),
     models: s.models,
     telemetry: {

@@ -274,3 +274,105 @@ export function alertingProblems(parsed: Partial<Sections>, raw: RawConfig, secr
   }
   return problems;
 }
+
+/** The AWS partition of a region name (`us-gov-west-1` → `aws-us-gov`). */
+export function partitionOf(region: string): string {
+  if (region.startsWith("us-gov-")) return "aws-us-gov";
+  if (region.startsWith("cn-")) return "aws-cn";
+  if (region.startsWith("us-isob-")) return "aws-iso-b";
+  if (region.startsWith("us-iso-")) return "aws-iso";
+  return "aws";
+}
+
+/**
+ * Access entries: one per principal (EKS refuses a second), `cluster-admin`
+ * only cluster-wide, principals in the cluster's partition, and only on a
+ * cluster this stack creates: an attached cluster's access is its owner's.
+ */
+export function accessProblems(parsed: Partial<Sections>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const access = parsed.access ?? {};
+  const names = Object.keys(access);
+  if (names.length === 0) return problems;
+  if (parsed.cluster?.mode === "existing") {
+    problems.push({
+      path: "infermesh:access",
+      message: `got entries ${names.join(", ")} with infermesh:cluster.mode "existing"; the stack does not change an attached cluster, so its owner grants access (remove infermesh:access, or create the cluster)`,
+    });
+    return problems;
+  }
+  const seen = new Map<string, string>();
+  for (const [name, entry] of Object.entries(access)) {
+    const at = `infermesh:access.${name}`;
+    const first = seen.get(entry.principalArn);
+    if (first !== undefined) {
+      problems.push({ path: `${at}.principalArn`, message: `got ${JSON.stringify(entry.principalArn)}, already in infermesh:access.${first}; EKS allows one access entry per principal, so put both entries' policies under one` });
+    } else seen.set(entry.principalArn, name);
+    if (Array.isArray(entry.policies["cluster-admin"])) {
+      problems.push({ path: `${at}.policies.cluster-admin`, message: `got namespaces ${show(entry.policies["cluster-admin"])}; cluster-admin is for the whole cluster (allowed: "cluster"); for full rights in namespaces use admin` });
+    }
+    if (Object.keys(entry.policies).length === 0 && entry.kubernetesGroups.length === 0) {
+      problems.push({ path: `${at}.policies`, message: "got {}; an entry with no access policy and no kubernetesGroups grants nothing (allowed: view, edit, admin, cluster-admin, each \"cluster\" or namespaces)" });
+    }
+    const partition = /^arn:([\w-]+):/.exec(entry.principalArn)?.[1];
+    if (parsed.region !== undefined && partition !== undefined && partition !== partitionOf(parsed.region)) {
+      problems.push({ path: `${at}.principalArn`, message: `got a principal in partition ${partition}; region ${parsed.region} is in partition ${partitionOf(parsed.region)}` });
+    }
+  }
+  return problems;
+}
+
+/** Whether `runs-on` labels name runners the team runs (GitHub marks them `self-hosted`). */
+export function isSelfHosted(runsOn: readonly string[]): boolean {
+  return runsOn.includes("self-hosted");
+}
+
+const everywhere = "0.0.0.0/0";
+
+/**
+ * The deploy path must reach the cluster it deploys: GitHub-hosted runners
+ * only through the public endpoint, open to every address (theirs are not
+ * fixed); a private endpoint only from self-hosted runners whose addresses
+ * the stack opens on the cluster security group; a restricted public
+ * endpoint only from runners whose addresses it admits.
+ */
+export function deployProblems(parsed: Partial<Sections>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const deploy = parsed.deploy;
+  if (!deploy) return problems;
+  const at = (path: string, message: string) => problems.push({ path: `infermesh:deploy.${path}`, message });
+  const hosted = !isSelfHosted(deploy.runsOn);
+  if (deploy.endpoint === "private" && hosted) {
+    at("endpoint", `got "private" with runsOn ${show(deploy.runsOn)}; GitHub-hosted runners are outside the VPC and cannot reach a private endpoint (allowed here: public), or run on self-hosted runners inside the VPC (runsOn [self-hosted, <label>])`);
+  }
+  const cluster = parsed.cluster;
+  if (cluster?.mode === "existing") {
+    if (deploy.sourceCidrs.length > 0) {
+      at("sourceCidrs", `got ${show(deploy.sourceCidrs)} with infermesh:cluster.mode "existing"; the stack opens runner addresses only on a cluster it creates (an attached cluster's owner admits them); remove it`);
+    }
+    return problems;
+  }
+  if (cluster?.mode !== "create") return problems;
+  if (deploy.endpoint === "public" && !cluster.endpointPublicAccess) {
+    at("endpoint", `got "public" while infermesh:cluster.endpointPublicAccess is false; CI could not reach the cluster: use endpoint "private" with self-hosted runners in the VPC, or turn the public endpoint on`);
+  }
+  if (deploy.endpoint === "private" && deploy.sourceCidrs.length === 0) {
+    at("sourceCidrs", `is required with endpoint "private": the runners' addresses, which the stack allows to port 443 of the cluster security group (e.g. [10.200.16.0/24])`);
+  }
+  if (deploy.endpoint === "public" && cluster.endpointPublicAccess) {
+    const admitted = cluster.publicAccessCidrs.map((c) => parseCidr(c) as Cidr);
+    if (!cluster.publicAccessCidrs.includes(everywhere) && deploy.sourceCidrs.length === 0) {
+      at(
+        "sourceCidrs",
+        `is required while infermesh:cluster.publicAccessCidrs is ${show(cluster.publicAccessCidrs)}: list the runners' egress addresses so they can be checked against it (GitHub-hosted standard runners have no fixed addresses: use larger runners with static IPs, self-hosted runners, or ${everywhere})`,
+      );
+    }
+    deploy.sourceCidrs.forEach((text, i) => {
+      const source = parseCidr(text) as Cidr;
+      if (!admitted.some((a) => contains(a, source))) {
+        at(`sourceCidrs.${i}`, `got "${text}", which infermesh:cluster.publicAccessCidrs ${show(cluster.publicAccessCidrs)} does not admit; CI could not reach the public endpoint from it`);
+      }
+    });
+  }
+  return problems;
+}

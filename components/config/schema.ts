@@ -373,11 +373,67 @@ export const capacitySchema = obj({
   pendingPodTimeout: duration("1m", "24h").default("10m"),
 });
 
+// ---------------------------------------------------------------------------
+// Who reaches the cluster (EKS access entries) and how CI reaches it.
+
+/** EKS access policies by the level a config names, least privilege first (components/clusterAccess.ts maps them to ARNs). */
+export const accessLevels = ["view", "edit", "admin", "cluster-admin"] as const;
+
+const iamNamePart = "[\\w+=,.@-]";
+/** An IAM role or user ARN, path allowed (EKS access entries accept role paths, unlike aws-auth). */
+export const principalArnPattern = new RegExp(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):iam::(\\d{12}):(role|user)/(${iamNamePart}+/)*${iamNamePart}{1,64}$`);
+const stsSessionPattern = /^arn:(aws[\w-]*):sts::(\d{12}):assumed-role\/([\w+=,.@-]+)\/[^/]+$/;
+
+const principalArn = z.string().superRefine((value, ctx) => {
+  if (principalArnPattern.test(value)) return;
+  const session = stsSessionPattern.exec(value);
+  const hint = session
+    ? `; that is a role session (as aws sts get-caller-identity prints it): use the role itself, arn:${session[1]}:iam::${session[2]}:role/<path/>${session[3]} (with the role's path, if any)`
+    : "; expected an IAM role or user ARN like arn:aws:iam::111122223333:role/oncall (a path such as role/aws-reserved/sso.amazonaws.com/<name> is allowed)";
+  ctx.addIssue({ code: "custom", input: value, message: `got ${JSON.stringify(value)}${hint}` });
+});
+
+const namespaceName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: (i) => `got ${JSON.stringify(i.input)}; not a Kubernetes namespace name` });
+/** `cluster`, or the namespaces an access policy is limited to. */
+const accessScope = z.union([z.literal("cluster"), z.array(namespaceName).min(1)], {
+  error: (i) => `got ${JSON.stringify(i.input)}; expected "cluster" or a list of namespaces like [serving, monitoring]`,
+});
+
+export const accessEntrySchema = obj({
+  /** The IAM role (or user) that gets in: a CI role, an on-call group's SSO role, a viewer. */
+  principalArn,
+  /** Access level → scope. One EKS access policy association each; least privilege (view, whole cluster) by default. */
+  policies: z
+    .partialRecord(z.enum(accessLevels), accessScope, {
+      // zod reports a key outside the enum as unrecognized_keys, which its record typings omit.
+      error: (issue) => ((issue as { code: string }).code === "unrecognized_keys" ? `unknown access level; allowed: ${accessLevels.join(" | ")}` : undefined),
+    })
+    .default({ view: "cluster" }),
+  /** Kubernetes groups for RBAC bindings the cluster's own manifests define (none by default). */
+  kubernetesGroups: z
+    .array(z.string().regex(/^[a-zA-Z0-9][\w.:-]{0,62}$/, { error: (i) => `got ${JSON.stringify(i.input)}; a Kubernetes group name like infermesh:node-operators` }))
+    .default([]),
+});
+
+/** Access entries by a stable name (the child resources are named after it). */
+export const accessSchema = z.record(dnsLabelKey, accessEntrySchema);
+
+export const deploySchema = obj({
+  /** `runs-on` labels of the runners that preview and deploy this stack; `self-hosted` marks runners the team runs (e.g. in the VPC). */
+  runsOn: z.array(z.string().regex(/^[\w.-]{1,100}$/, { error: (i) => `got ${JSON.stringify(i.input)}; a runner label like ubuntu-latest or self-hosted` })).min(1).default(["ubuntu-latest"]),
+  /** How those runners reach the Kubernetes API: the public endpoint, or the private one from inside the VPC (or a network routed to it). */
+  endpoint: z.enum(["public", "private"]).default("public"),
+  /** The runners' addresses: opened on port 443 of the cluster security group (private), or checked against publicAccessCidrs (public). */
+  sourceCidrs: z.array(cidr).default([]),
+});
+
 /** Each top-level key of the stack's config, validated on its own so one bad section never hides another's problems. */
 export const sections = {
   region: z.string({ error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : undefined) }).regex(regionPattern, { error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : `got ${JSON.stringify(i.input)}; not an AWS region name like us-west-2`) }),
   environment: z.enum(environmentKinds),
   cluster: clusterSchema,
+  access: accessSchema.default({}),
+  deploy: deploySchema.default(deploySchema.parse({})),
   gpuPools: gpuPoolsSchema.default({}),
   models: modelsSchema.default({}),
   safety: safetySchema.default({}),

@@ -5,7 +5,7 @@ import type { ZoneSubnets } from "../cidr";
 import type { CapacityType, EnvironmentKind, EnvironmentPolicy } from "../environments";
 import type { AmiFamily, GpuInstanceType, GpuModel, NvidiaAmiType } from "../gpuInstances";
 import type { KubernetesVersion } from "../versions";
-import type { Sections } from "./schema";
+import type { accessLevels, Sections } from "./schema";
 
 export interface Scaling {
   min: number;
@@ -44,6 +44,31 @@ export interface ExistingClusterConfig {
   mode: "existing";
   name: string;
   subnetIds?: string[];
+}
+
+/** An EKS access policy, least privilege first: view, edit, admin (namespaced resources), cluster-admin. */
+export type AccessLevel = (typeof accessLevels)[number];
+
+/** One principal's way into a created cluster: an EKS access entry and one access policy association per level. */
+export interface AccessEntryConfig {
+  /** The entry's key in `infermesh:access`; every child name derives from it. */
+  name: string;
+  principalArn: string;
+  /** Per level: the whole cluster, or these namespaces. */
+  policies: Partial<Record<AccessLevel, "cluster" | string[]>>;
+  kubernetesGroups: string[];
+}
+
+/** How CI reaches the cluster it previews and deploys; the workflows read it (npm run deploy-path). */
+export interface DeployPathConfig {
+  /** `runs-on` labels of the preview and deploy jobs. */
+  runsOn: string[];
+  /** `self-hosted` when the labels say so, else GitHub's own runners. */
+  runner: "github-hosted" | "self-hosted";
+  /** Which Kubernetes API endpoint the runners use. */
+  endpoint: "public" | "private";
+  /** The runners' addresses (opened on the cluster security group for a private endpoint). */
+  sourceCidrs: string[];
 }
 
 export type MigStrategy = "none" | "single" | "mixed";
@@ -114,6 +139,9 @@ export interface StackConfig {
   /** Tags for every AWS resource: project, stack, environment, expiry and the stack's own. */
   tags: Record<string, string>;
   cluster: CreateClusterConfig | ExistingClusterConfig;
+  /** Access entries of a created cluster, by name (empty for an attached cluster). */
+  access: Record<string, AccessEntryConfig>;
+  deploy: DeployPathConfig;
   gpuPools: Record<string, GpuPoolConfig>;
   models: Record<string, ModelConfig>;
   telemetry: TelemetryConfig;

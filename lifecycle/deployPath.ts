@@ -1,0 +1,68 @@
+/**
+ * How CI reaches each stack's cluster, read from the stack's own
+ * configuration (`infermesh:deploy`, `aws:region`) so the workflows cannot
+ * drift from it: `npm run deploy-path` prints it, or writes it as step
+ * outputs the jobs' `runs-on` and `aws-region` read.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import type { StackConfig } from "../components/config";
+import { readStackFile } from "../synth/stackFile";
+
+export interface DeployPath {
+  stack: string;
+  region: string;
+  /** The jobs' `runs-on` labels. */
+  runsOn: string[];
+  runner: "github-hosted" | "self-hosted";
+  endpoint: "public" | "private";
+}
+
+/**
+ * A stack's validated configuration from its `Pulumi.<stack>.yaml`, without
+ * the Pulumi runtime (encrypted values become placeholders, as in synth).
+ * Loads the config module lazily: it brings the Pulumi SDK.
+ */
+export async function readStackConfig(stack: string, root: string): Promise<StackConfig> {
+  const { parseStackConfig } = await import("../components/config");
+  // The offline render's pinned clock: a deploy path does not depend on time,
+  // and the test-stack template's expiry must not start failing with the calendar.
+  const { synthDeployTime } = await import("../synth/synthesize");
+  const project = (parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as { name: string }).name;
+  const { config, secretKeys } = readStackFile(join(root, `Pulumi.${stack}.yaml`));
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (key === "aws:region") raw.region = value;
+    else if (key.startsWith(`${project}:`)) raw[key.slice(project.length + 1)] = decode(value);
+  }
+  const secret = secretKeys.filter((k) => k.startsWith(`${project}:`)).map((k) => k.slice(project.length + 1));
+  return parseStackConfig(raw, { project, stack, secretKeys: secret, now: new Date(synthDeployTime) });
+}
+
+/** The deploy path of a stack; a stack whose configuration is invalid has none (ConfigError). */
+export async function readDeployPath(stack: string, root: string): Promise<DeployPath> {
+  const config = await readStackConfig(stack, root);
+  return { stack, region: config.region, runsOn: config.deploy.runsOn, runner: config.deploy.runner, endpoint: config.deploy.endpoint };
+}
+
+/** Structured values arrive as JSON text; plain strings stay strings (as components/config/load.ts reads them). */
+function decode(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * `$GITHUB_OUTPUT` lines: one output per stack, named after it, holding the
+ * path as JSON (`fromJSON(needs.<job>.outputs.prod).runsOn`).
+ */
+export function githubOutputs(paths: readonly DeployPath[]): string {
+  return paths.map((p) => `${p.stack}=${JSON.stringify({ runsOn: p.runsOn, region: p.region, runner: p.runner, endpoint: p.endpoint })}\n`).join("");
+}
+
+export function formatDeployPaths(paths: readonly DeployPath[]): string {
+  return paths.map((p) => `${p.stack}: runs-on ${JSON.stringify(p.runsOn)} (${p.runner}), ${p.endpoint} endpoint, region ${p.region}`).join("\n");
+}
