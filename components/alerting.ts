@@ -6,7 +6,8 @@ import { stringify } from "yaml";
 import { alertCatalog, deliver, type DeliveredAlert } from "../dashboards/alerts";
 import { grafanaRuleGroups } from "../dashboards/grafanaRules";
 import { recordingRules } from "../dashboards/recording";
-import { prometheusRuleGroups, recordingGroupName, type PrometheusRuleGroup } from "../dashboards/ruleFiles";
+import { isRecordingGroup, prometheusRuleGroups, type PrometheusRuleGroup } from "../dashboards/ruleFiles";
+import { longWindowInterval } from "../dashboards/slo";
 import type { StackConfig } from "./config";
 import { grafanaUid } from "../dashboards/context";
 import { dataSourceUid } from "./grafanaContent";
@@ -24,11 +25,12 @@ export function alertingPlan(config: StackConfig): { alerts: DeliveredAlert[]; g
       scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds,
       poolMaxSizes: Object.fromEntries(Object.values(config.gpuPools).map((p) => [p.name, p.scaling.max])),
       capacity: config.capacity,
+      slo: config.slo,
     }),
     { runbookBaseUrl: config.alerting.runbookBaseUrl, labels: { environment: config.environment } },
   );
-  const recording = recordingRules(config.telemetry.scrapeIntervalSeconds, { idleUtilizationPercent: config.capacity.idleUtilizationPercent });
-  return { alerts, groups: prometheusRuleGroups(alerts, recording, config.telemetry.scrapeInterval) };
+  const recording = recordingRules(config.telemetry.scrapeIntervalSeconds, { idleUtilizationPercent: config.capacity.idleUtilizationPercent, slo: config.slo });
+  return { alerts, groups: prometheusRuleGroups(alerts, recording, config.telemetry.scrapeInterval, longWindowInterval(config.telemetry.scrapeIntervalSeconds)) };
 }
 
 /**
@@ -110,14 +112,14 @@ export class Alerting extends pulumi.ComponentResource {
 
     new PrometheusRules(
       `${name}-recording`,
-      { groups: groups.filter((g) => g.name === recordingGroupName), target: ruleTarget, ruleName: "infermesh-recording" },
+      { groups: groups.filter((g) => isRecordingGroup(g.name)), target: ruleTarget, ruleName: "infermesh-recording" },
       ruleOpts,
     );
 
     if (config.alerting.evaluator === "prometheus") {
       new PrometheusRules(
         `${name}-alerts`,
-        { groups: groups.filter((g) => g.name !== recordingGroupName), target: ruleTarget, ruleName: "infermesh-alerts" },
+        { groups: groups.filter((g) => !isRecordingGroup(g.name)), target: ruleTarget, ruleName: "infermesh-alerts" },
         ruleOpts,
       );
       const definition = resolvedSecrets(config).apply((secrets) =>

@@ -82,7 +82,7 @@ describe("Grafana content", () => {
     expect(folder.inputs).toEqual({ uid: "im-dev-folder", title: "infermesh · dev (dev)", preventDestroyIfNotEmpty: false });
     const expected = dashboardsFor(config);
     const dashboards = byType(resources, "grafana:oss/dashboard:Dashboard");
-    expect(dashboards.map((d) => d.name).sort()).toEqual(["grafana-gpuHealth", "grafana-modelDrilldown", "grafana-overview", "grafana-routerBehavior"]);
+    expect(dashboards.map((d) => d.name).sort()).toEqual(["grafana-gpuHealth", "grafana-modelDrilldown", "grafana-overview", "grafana-routerBehavior", "grafana-slo"]);
     for (const d of dashboards) {
       const key = d.name.replace(/^grafana-/, "");
       expect(d.inputs.folder).toBe(folderFor(config).uid);

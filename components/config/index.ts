@@ -6,6 +6,7 @@ import { lookupGpuInstance, migConfigName, nvidiaAmiType, type GpuInstanceType }
 import { ConfigError, configPath, problemsFromZod, type ConfigProblem } from "./errors";
 import { alertingProblems, networkProblems, policyProblems, telemetryProblems } from "./rules";
 import { durationSeconds, sections, type Sections } from "./schema";
+import { effectiveRetention, resolveSlo, sloProblems } from "./slo";
 import type { AlertingConfig, ContactPoint, CreateClusterConfig, ExistingClusterConfig, GpuPoolConfig, GrafanaConfig, StackConfig } from "./types";
 
 export { ConfigError, type ConfigProblem } from "./errors";
@@ -48,11 +49,13 @@ export function parseStackConfig(
     }
   }
   problems.push(...alertingProblems(parsed, raw, ctx.secretKeys ?? []));
+  problems.push(...sloProblems(parsed, raw));
 
   if (problems.length > 0) throw new ConfigError(problems);
   // Every section parsed (or a problem was recorded above), so these are defined.
   const s = parsed as Sections;
   const p = policy as EnvironmentPolicy;
+  const slo = resolveSlo(s);
 
   const tags: Record<string, string> = {
     ...s.tags,
@@ -72,11 +75,12 @@ export function parseStackConfig(
     cluster: resolveCluster(s.cluster, ctx.stack),
     gpuPools: Object.fromEntries(Object.entries(s.gpuPools).map(([name, pool]) => [name, resolvePool(name, pool, p)])),
     models: s.models,
+    slo,
     telemetry: {
       backend: s.telemetry.backend,
       scrapeInterval: s.telemetry.scrapeInterval,
       scrapeIntervalSeconds: durationSeconds(s.telemetry.scrapeInterval),
-      retention: s.telemetry.retention,
+      retention: effectiveRetention(s.telemetry, raw, slo.window),
       volumeSizeGiB: s.telemetry.volumeSizeGiB,
       migStrategy: s.telemetry.migStrategy ?? (Object.values(s.gpuPools).some((p) => p.migProfile) ? "single" : "none"),
       infermesh: s.telemetry.infermesh,
