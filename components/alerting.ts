@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as grafana from "@pulumiverse/grafana";
 import { stringify } from "yaml";
-import { alertCatalog, deliver, type DeliveredAlert } from "../dashboards/alerts";
+import { alertCatalog, deliver, type AlertContext, type DeliveredAlert } from "../dashboards/alerts";
 import { grafanaRuleGroups } from "../dashboards/grafanaRules";
 import { recordingRules } from "../dashboards/recording";
 import { isRecordingGroup, prometheusRuleGroups, type PrometheusRuleGroup } from "../dashboards/ruleFiles";
@@ -16,19 +16,21 @@ import { alertmanagerSecretName, monitorSelectorLabels } from "./prometheusStack
 import { PrometheusRules } from "./prometheusRules";
 import { alertmanagerConfig, grafanaPolicyTree, routedSeverities, severityReceiver, type ResolvedSecrets } from "./routing";
 
+/** What the alert catalog is built from, for a stack. */
+export function alertContext(config: StackConfig): AlertContext {
+  return {
+    thresholds: config.alerting.thresholds,
+    models: config.models,
+    scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds,
+    poolMaxSizes: Object.fromEntries(Object.values(config.gpuPools).map((p) => [p.name, p.scaling.max])),
+    capacity: config.capacity,
+    slo: config.slo,
+  };
+}
+
 /** The stack's alerts as delivered (runbook links, environment label) and its rule groups, from config alone. */
 export function alertingPlan(config: StackConfig): { alerts: DeliveredAlert[]; groups: PrometheusRuleGroup[] } {
-  const alerts = deliver(
-    alertCatalog({
-      thresholds: config.alerting.thresholds,
-      models: config.models,
-      scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds,
-      poolMaxSizes: Object.fromEntries(Object.values(config.gpuPools).map((p) => [p.name, p.scaling.max])),
-      capacity: config.capacity,
-      slo: config.slo,
-    }),
-    { runbookBaseUrl: config.alerting.runbookBaseUrl, labels: { environment: config.environment } },
-  );
+  const alerts = deliver(alertCatalog(alertContext(config)), { runbookBaseUrl: config.alerting.runbookBaseUrl, labels: { environment: config.environment } });
   const recording = recordingRules(config.telemetry.scrapeIntervalSeconds, { idleUtilizationPercent: config.capacity.idleUtilizationPercent, slo: config.slo });
   return { alerts, groups: prometheusRuleGroups(alerts, recording, config.telemetry.scrapeInterval, longWindowInterval(config.telemetry.scrapeIntervalSeconds)) };
 }

@@ -11,7 +11,8 @@
 import { absenceChecks, absenceExpr, type AbsenceCheck } from "./absence";
 import { buildDashboards } from "./index";
 import { gpuResourceMatcher } from "./queries";
-import { contractReaders, seriesReaders } from "./readers";
+import type { MetricName } from "./metrics";
+import { contractReaders, seriesReaders, type MetricReaders, type ReaderSources } from "./readers";
 import { rateWindow, recordedNames, recordingRules, type RecordedNames } from "./recording";
 import { defaultSloSpec, sloAlerts, sloLatencyBuckets, sloRecordingRules, type SloSpec } from "./slo";
 
@@ -123,10 +124,10 @@ function readingAlerts(ctx: AlertContext): AlertRule[] {
   ];
 }
 
-/** One check per contract metric (and per latency bucket the SLO reads), with the alerts and panels that read it. */
-export function contractAbsenceChecks(ctx: AlertContext, alerts: readonly AlertRule[] = readingAlerts(ctx)): AbsenceCheck[] {
+/** What the stack's alerts, recording rules and dashboards read, for the readers of each series. */
+function readerSources(ctx: AlertContext, alerts: readonly AlertRule[]): ReaderSources {
   const slo = ctx.slo ?? defaultSloSpec;
-  const sources = {
+  return {
     alerts,
     recording: recordingRules(ctx.scrapeIntervalSeconds, { slo }),
     // Panel titles and queries do not depend on the stack's name or environment.
@@ -140,6 +141,17 @@ export function contractAbsenceChecks(ctx: AlertContext, alerts: readonly AlertR
       ...(ctx.capacity ? { idleWindow: ctx.capacity.idleWindow } : {}),
     }),
   };
+}
+
+/** For every contract metric, the alerts (all but the absence alert) and dashboard panels that read it. */
+export function contractMetricReaders(ctx: AlertContext): Record<MetricName, MetricReaders> {
+  return contractReaders(readerSources(ctx, readingAlerts(ctx)));
+}
+
+/** One check per contract metric (and per latency bucket the SLO reads), with the alerts and panels that read it. */
+export function contractAbsenceChecks(ctx: AlertContext, alerts: readonly AlertRule[] = readingAlerts(ctx)): AbsenceCheck[] {
+  const slo = ctx.slo ?? defaultSloSpec;
+  const sources = readerSources(ctx, alerts);
   // The recorded SLO series hold the latency SLI beside availability: whatever reads them goes blind on latency without the bucket.
   const bucketReaders = seriesReaders(
     sources,
