@@ -177,7 +177,7 @@ function withDefaultPlacement(builder: DashboardLinkBuilder): cog.Builder<Dashbo
   };
 }
 
-/** Links in the dashboard header to the other three, carrying the variables (so `$model` follows) and the time range. */
+/** Links in the dashboard header to all the others, carrying the variables (so `$model` follows) and the time range. */
 function dashboardLinks(ctx: DashboardContext, self: DashboardKey): cog.Builder<DashboardLink>[] {
   return dashboardKeys
     .filter((key) => key !== self)

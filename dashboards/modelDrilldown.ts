@@ -31,7 +31,7 @@ export function modelDrilldownDashboard(ctx: DashboardContext): DashboardBuilder
   const p95Query = q.latencyP95ByModel[0];
   if (!p95Query) throw new Error("the query catalog has no `latencyP95ByModel` query");
 
-  return dashboardShell(ctx, "modelDrilldown", "Throughput, tokens, queue depth, latency and errors per model and revision.")
+  return dashboardShell(ctx, "modelDrilldown", "Throughput, tokens, queue depth, latency, errors and service levels per model and revision.")
     .withRow(new RowBuilder("Traffic"))
     .withPanel(timeseriesPanel({ ...seedText("throughputByModel"), unit: units.requestsPerSecond, queries: q.throughputByModel, width: 12, min: 0, dataLinks: focusModel }))
     .withPanel(timeseriesPanel({ ...seedText("tokensByModel"), unit: units.tokensPerSecond, queries: q.tokensByModel, width: 12, min: 0, dataLinks: focusModel }))

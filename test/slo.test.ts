@@ -1,4 +1,7 @@
+import type { Dashboard, Panel, RowPanel, Threshold } from "@grafana/grafana-foundation-sdk/dashboard";
 import { describe, expect, it } from "vitest";
+import { environmentKinds, sloDefaults, type EnvironmentKind } from "../components/environments";
+import { dashboardUid } from "../dashboards/context";
 import { alertCatalog, contractAbsenceChecks, defaultThresholds, type AlertContext } from "../dashboards/alerts";
 import { buildDashboards } from "../dashboards/index";
 import { latencyBucketBoundsMs, metrics } from "../dashboards/metrics";
@@ -16,6 +19,7 @@ import {
   type SloSpec,
 } from "../dashboards/slo";
 import { grafanaToPromql, metricNamesIn } from "../scripts/bench-dcgm";
+import { baseRaw, parse } from "./helpers/stack";
 import { healthy, phaseStart, simulateSlo, sloCaseSpec, sloScenarios, type SloScenario } from "../verify/sloCases";
 
 const forSeconds = { InfermeshSloFastBurn: 120, InfermeshSloSlowBurn: 900 } as const;
@@ -227,5 +231,120 @@ describe("contract readers", () => {
     const bucket = checks.find((c) => c.metric === 'infermesh_inference_latency_bucket{le="5000"}');
     expect(bucket?.readers.alerts).toEqual(["InfermeshSloFastBurn", "InfermeshSloSlowBurn"]);
     expect(bucket?.readers.panels).toContain("SLOs / Objectives, SLI and Error Budget");
+  });
+});
+
+describe("SLO configuration", () => {
+  /** A config valid in every environment. */
+  function rawFor(environment: EnvironmentKind, extra: Record<string, unknown> = {}) {
+    const raw = { ...baseRaw(), environment, ...extra } as Record<string, any>;
+    raw.gpuPools.l4.scaling = { min: 1, desired: 1, max: 4 };
+    if (environment === "ephemeral") raw.expiresAt = "2026-12-01T00:00:00Z";
+    return raw;
+  }
+
+  it.each([
+    ["dev", { window: "30d", availabilityPercent: 99, latencyPercent: 95, latencyTargetMs: 2000 }],
+    ["staging", { window: "30d", availabilityPercent: 99, latencyPercent: 95, latencyTargetMs: 2000 }],
+    ["prod", { window: "30d", availabilityPercent: 99.5, latencyPercent: 95, latencyTargetMs: 2000 }],
+    ["ephemeral", { window: "30d", availabilityPercent: 99, latencyPercent: 95, latencyTargetMs: 2000 }],
+  ] as const)("%s promises its defaults to every model", (environment, expected) => {
+    const { window, ...defaults } = expected;
+    expect(parse(rawFor(environment)).slo).toEqual({ window, defaults, models: {} });
+  });
+
+  it("has defaults for every environment kind, each able to page and a bucket bound", () => {
+    expect(Object.keys(sloDefaults).sort()).toEqual([...environmentKinds].sort());
+    for (const d of Object.values(sloDefaults)) {
+      for (const percent of [d.availabilityPercent, d.latencyPercent]) expect(percent).toBeGreaterThan(minimumObjectivePercent(d.window));
+      expect(latencyBucketBoundsMs).toContain(d.latencyTargetMs);
+    }
+  });
+
+  it("takes infermesh:slo over the environment and each model's own over both", () => {
+    const config = parse(
+      rawFor("prod", {
+        slo: { window: "28d", latencyPercent: 99 },
+        models: { "gpt-7b": { queueDepthMax: 50, slo: { availabilityPercent: 99.9, latencyTargetMs: 1000 } }, "llama-70b": { latencyP95MaxMs: 6000 } },
+      }),
+    );
+    expect(config.slo).toEqual({
+      window: "28d",
+      defaults: { availabilityPercent: 99.5, latencyPercent: 99, latencyTargetMs: 2000 },
+      models: { "gpt-7b": { availabilityPercent: 99.9, latencyTargetMs: 1000 } },
+    });
+  });
+
+  it("keeps one SLO window of data in the in-cluster Prometheus unless retention is set", () => {
+    expect(parse(rawFor("dev")).telemetry.retention).toBe("30d");
+    expect(parse(rawFor("dev", { slo: { window: "28d" } })).telemetry.retention).toBe("28d");
+    expect(parse(rawFor("dev", { telemetry: { retention: "90d" } })).telemetry.retention).toBe("90d");
+    // With AMP the rules run on AMP's data (kept 150 days); the local Prometheus only buffers.
+    expect(parse(rawFor("dev", { telemetry: { backend: "amp", retention: "7d" } })).telemetry.retention).toBe("7d");
+  });
+
+  it("delivers the stack's objectives to the alerts, the rules and the dashboards", async () => {
+    const config = parse(rawFor("dev", { models: { "gpt-7b": { slo: { availabilityPercent: 99.9 } } } }));
+    const { alertingPlan } = await import("../components/alerting");
+    const { dashboardsFor } = await import("../components/grafanaContent");
+    const rules = alertingPlan(config).groups.flatMap((g) => g.rules);
+    const budget = rules.find((r) => "record" in r && r.record === "model:infermesh_slo_error_budget:ratio");
+    expect(budget && budget.expr).toContain('{slo="availability", model=~"gpt-7b"}) * 0.001');
+    expect(budget && budget.expr).toContain('{slo="availability", model!~"gpt-7b"}) * 0.01');
+    const summary = JSON.stringify(dashboardsFor(config).slo);
+    expect(summary).toContain("model:infermesh_slo_errors:ratio_rate30d");
+  });
+});
+
+describe("SLO dashboard and the Per-Model Drilldown row", () => {
+  const spec: SloSpec = { window: "28d", defaults: { availabilityPercent: 99.5, latencyPercent: 95, latencyTargetMs: 2000 }, models: { "llama-70b": { latencyTargetMs: 5000 } } };
+  const built = buildDashboards({ stack: "ci", environment: "staging", scrapeIntervalSeconds: 30, thresholds: defaultThresholds, models: {}, slo: spec });
+  const isRow = (p: Panel | RowPanel): p is RowPanel => p.type === "row";
+  const panels = (d: Dashboard) => (d.panels ?? []).filter((p): p is Panel => !isRow(p));
+  const panel = (d: Dashboard, title: string) => {
+    const found = panels(d).find((p) => p.title === title);
+    if (!found) throw new Error(`no panel ${title}`);
+    return found;
+  };
+  const exprs = (p: Panel) => ((p.targets ?? []) as unknown as Array<{ expr: string; legendFormat: string }>).map((t) => [t.legendFormat, t.expr]);
+  const names = sloRecordedNames(30);
+
+  it("shows each model's objective, SLI over the SLO window and error budget remaining", () => {
+    const summary = panel(built.slo, "Objectives, SLI and Error Budget");
+    expect(summary.type).toBe("table");
+    expect(exprs(summary)).toEqual([
+      ["objective", `1 - ${names.budget}{model=~"$model"}`],
+      ["SLI (28d)", `1 - ${names.ratio("28d")}{model=~"$model"}`],
+      ["error budget remaining", `1 - ${names.ratio("28d")}{model=~"$model"} / on (model, slo) ${names.budget}{model=~"$model"}`],
+    ]);
+    expect(summary.fieldConfig?.defaults.unit).toBe("percentunit");
+    expect(summary.description).toContain("2000 ms (llama-70b: 5000 ms)");
+  });
+
+  it("shows the burn rate over every alert window, coloured at each window's ticket and page factors", () => {
+    const burn = panel(built.slo, "Burn Rate per Window");
+    expect(exprs(burn).map(([legend]) => legend)).toEqual(["5m", "30m", "1h", "2h", "6h", "1d", "3d"]);
+    const steps = Object.fromEntries(
+      (burn.fieldConfig?.overrides ?? []).map((o) => [String(o.matcher.options), ((o.properties[0]?.value as { steps: Threshold[] }).steps ?? []).map((t) => [t.color, t.value])]),
+    );
+    // Over 28 days: pages at 13.44 (1h/5m) and 5.6 (6h/30m), tickets at 2.8 (1d/2h) and 0.9333 (3d/6h).
+    expect(steps).toEqual({
+      "5m": [["green", null], ["red", 13.44]],
+      "30m": [["green", null], ["red", 5.6]],
+      "1h": [["green", null], ["red", 13.44]],
+      "2h": [["green", null], ["orange", 2.8]],
+      "6h": [["green", null], ["orange", 0.9333], ["red", 5.6]],
+      "1d": [["green", null], ["orange", 2.8]],
+      "3d": [["green", null], ["orange", 0.9333]],
+    });
+  });
+
+  it("adds a service-levels row to the Per-Model Drilldown, linking to the SLOs dashboard", () => {
+    const rows = (built.modelDrilldown.panels ?? []).filter(isRow).map((r) => r.title);
+    expect(rows).toContain("Service levels");
+    const remaining = panel(built.modelDrilldown, "Error Budget Remaining");
+    expect(exprs(remaining)).toEqual([["{{model}} {{slo}}", `1 - ${names.ratio("28d")}{model=~"$model"} / on (model, slo) ${names.budget}{model=~"$model"}`]]);
+    const links = (remaining.fieldConfig?.defaults.links ?? []) as Array<{ url?: string }>;
+    expect(links.map((l) => l.url?.startsWith(`/d/${dashboardUid("ci", "slo")}?var-model=`))).toEqual([true]);
   });
 });
