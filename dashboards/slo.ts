@@ -21,17 +21,18 @@
  *   telescopes to the increase between the two ends (each averaged over 5m),
  *   so the quotient is a true rate ratio over the window, not an average of
  *   ratios (which would weigh a quiet hour like a busy one). Such a rule reads
- *   one recorded sample per evaluation per model and SLI instead of every raw
- *   series the model has.
+ *   the model's two recorded series over the window instead of every raw
+ *   series the model has (one per GPU and error kind).
  * - `model:infermesh_slo_error_budget:ratio`: 1 - objective, per model and SLI.
  *
  * Cost per evaluation, per model and SLI: the 5m, 30m and 1h rules read the
  * model's raw series over their windows; each longer window reads
- * 2 x window / evaluation interval recorded samples (30d at 30 s: 172,800).
- * The longer windows are evaluated in their own group every 2 minutes (4x
- * fewer reads than every 30 s), enough for alerts that wait 15 minutes.
+ * 2 x window / scrape interval recorded samples (30d at 30 s: 172,800).
+ * The longer windows are evaluated in their own group every 2 minutes rather
+ * than every scrape (4x fewer reads at 30 s): a window of 2 hours or more
+ * moves by under 2% in that time.
  */
-import { latencyBucketBoundsMs, type inferenceErrors } from "./metrics";
+import type { inferenceErrors } from "./metrics";
 
 export const sloKinds = ["availability", "latency"] as const;
 export type SloKind = (typeof sloKinds)[number];
@@ -352,5 +353,3 @@ export function sloAlerts(spec: SloSpec, scrapeIntervalSeconds: number): SloAler
     },
   ];
 }
-
-export { latencyBucketBoundsMs };

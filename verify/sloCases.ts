@@ -29,7 +29,6 @@ import {
   sloKinds,
   sloRatioWindows,
   sloRecordedNames,
-  type BurnRatePair,
   type SloKind,
   type SloSpec,
 } from "../dashboards/slo";
@@ -475,8 +474,6 @@ export function sloTestGroups(delivered: readonly DeliveredAlert[], spec: SloSpe
     };
   });
 }
-
-export const sloPairs = (): BurnRatePair[] => burnRatePairs(sloCaseSpec.window, sloCaseScrapeIntervalSeconds);
 
 /** The promtool test files for the SLO scenarios, by name: one per sample spacing (promtool's evaluation interval is per file). */
 export function renderSloPromtoolTests(
