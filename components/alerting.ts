@@ -3,10 +3,11 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as grafana from "@pulumiverse/grafana";
 import { stringify } from "yaml";
-import { alertCatalog, deliver, type DeliveredAlert } from "../dashboards/alerts";
+import { alertCatalog, deliver, type AlertContext, type DeliveredAlert } from "../dashboards/alerts";
 import { grafanaRuleGroups } from "../dashboards/grafanaRules";
 import { recordingRules } from "../dashboards/recording";
-import { prometheusRuleGroups, recordingGroupName, type PrometheusRuleGroup } from "../dashboards/ruleFiles";
+import { isRecordingGroup, prometheusRuleGroups, type PrometheusRuleGroup } from "../dashboards/ruleFiles";
+import { longWindowInterval } from "../dashboards/slo";
 import type { StackConfig } from "./config";
 import { dataSourceUid } from "./grafanaContent";
 import { contactPointsFile, policiesFile, provisioningYaml, ruleGroupsFile, sidecarLabels } from "./grafanaProvisioning";
@@ -16,20 +17,23 @@ import { AlertTopics, type SnsTopicSummary } from "./alertTopics";
 import { PrometheusRules } from "./prometheusRules";
 import { alertmanagerConfig, grafanaPolicyTree, integrationUid, routedSeverities, severityReceiver, type ResolvedSecrets } from "./routing";
 
+/** What the alert catalog is built from, for a stack. */
+export function alertContext(config: StackConfig): AlertContext {
+  return {
+    thresholds: config.alerting.thresholds,
+    models: config.models,
+    scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds,
+    poolMaxSizes: Object.fromEntries(Object.values(config.gpuPools).map((p) => [p.name, p.scaling.max])),
+    capacity: config.capacity,
+    slo: config.slo,
+  };
+}
+
 /** The stack's alerts as delivered (runbook links, environment label) and its rule groups, from config alone. */
 export function alertingPlan(config: StackConfig): { alerts: DeliveredAlert[]; groups: PrometheusRuleGroup[] } {
-  const alerts = deliver(
-    alertCatalog({
-      thresholds: config.alerting.thresholds,
-      models: config.models,
-      scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds,
-      poolMaxSizes: Object.fromEntries(Object.values(config.gpuPools).map((p) => [p.name, p.scaling.max])),
-      capacity: config.capacity,
-    }),
-    { runbookBaseUrl: config.alerting.runbookBaseUrl, labels: { environment: config.environment } },
-  );
-  const recording = recordingRules(config.telemetry.scrapeIntervalSeconds, { idleUtilizationPercent: config.capacity.idleUtilizationPercent });
-  return { alerts, groups: prometheusRuleGroups(alerts, recording, config.telemetry.scrapeInterval) };
+  const alerts = deliver(alertCatalog(alertContext(config)), { runbookBaseUrl: config.alerting.runbookBaseUrl, labels: { environment: config.environment } });
+  const recording = recordingRules(config.telemetry.scrapeIntervalSeconds, { idleUtilizationPercent: config.capacity.idleUtilizationPercent, slo: config.slo });
+  return { alerts, groups: prometheusRuleGroups(alerts, recording, config.telemetry.scrapeInterval, longWindowInterval(config.telemetry.scrapeIntervalSeconds)) };
 }
 
 /**
@@ -132,14 +136,14 @@ export class Alerting extends pulumi.ComponentResource {
 
     new PrometheusRules(
       `${name}-recording`,
-      { groups: groups.filter((g) => g.name === recordingGroupName), target: ruleTarget, ruleName: "infermesh-recording" },
+      { groups: groups.filter((g) => isRecordingGroup(g.name)), target: ruleTarget, ruleName: "infermesh-recording" },
       ruleOpts,
     );
 
     if (config.alerting.evaluator === "prometheus") {
       new PrometheusRules(
         `${name}-alerts`,
-        { groups: groups.filter((g) => g.name !== recordingGroupName), target: ruleTarget, ruleName: "infermesh-alerts" },
+        { groups: groups.filter((g) => !isRecordingGroup(g.name)), target: ruleTarget, ruleName: "infermesh-alerts" },
         ruleOpts,
       );
       const definition = pulumi.all([resolvedSecrets(config), pulumi.all(topicArns)]).apply(([secrets, arns]) =>

@@ -73,6 +73,7 @@ export function dashboardsFor(config: StackConfig): Record<string, object> {
     thresholds: config.alerting.thresholds,
     models: config.models,
     idleWindow: config.capacity.idleWindow,
+    slo: config.slo,
   });
   const source = { text: `infermesh-${config.stack}`, value: dataSourceUid(config.stack) };
   return Object.fromEntries(

@@ -8,13 +8,18 @@
  * - `warning`: will affect users if left alone; goes to the team's chat.
  * - `info`: worth knowing, no action expected soon; chat or email only.
  */
+import { absenceChecks, absenceExpr, type AbsenceCheck } from "./absence";
+import { buildDashboards } from "./index";
 import { gpuResourceMatcher } from "./queries";
-import { rateWindow, recordedNames, type RecordedNames } from "./recording";
+import type { MetricName } from "./metrics";
+import { contractReaders, seriesReaders, type MetricReaders, type ReaderSources } from "./readers";
+import { rateWindow, recordedNames, recordingRules, type RecordedNames } from "./recording";
+import { defaultSloSpec, sloAlerts, sloLatencyBuckets, sloRecordingRules, type SloSpec } from "./slo";
 
 export const severities = ["critical", "warning", "info"] as const;
 export type Severity = (typeof severities)[number];
 
-export type AlertGroup = "serving" | "gpu" | "routing" | "targets" | "capacity";
+export type AlertGroup = "serving" | "gpu" | "routing" | "targets" | "capacity" | "slo" | "contract";
 
 export interface AlertRule {
   /** CamelCase `<Component><Symptom>`, prefixed `Infermesh`. */
@@ -75,6 +80,8 @@ export interface AlertContext {
   poolMaxSizes?: Record<string, number>;
   /** Idle and pending-pod settings; defaults: idle for 1h, pending for 10m. */
   capacity?: { idleWindow: string; pendingPodTimeout: string };
+  /** Per-model SLOs; defaults to `defaultSloSpec`. */
+  slo?: SloSpec;
 }
 
 const quote = (value: string) => JSON.stringify(value);
@@ -107,7 +114,79 @@ function poolAtMaxExpr(nodePool: string, maxSizes: Record<string, number>): stri
   return terms.length === 1 ? terms[0] : terms.map((t) => `(${t})`).join(" or ");
 }
 
+/** The threshold alerts below and the SLO burn-rate alerts: everything the absence alert watches over. */
+function readingAlerts(ctx: AlertContext): AlertRule[] {
+  return [
+    ...thresholdAlerts(ctx),
+    ...sloAlerts(ctx.slo ?? defaultSloSpec, ctx.scrapeIntervalSeconds).map(
+      (a): AlertRule => ({ name: a.name, group: "slo", expr: a.expr, for: a.for, severity: a.severity, summary: a.summary, description: a.description, noDataState: "OK", execErrState: "Error" }),
+    ),
+  ];
+}
+
+/** What the stack's alerts, recording rules and dashboards read, for the readers of each series. */
+function readerSources(ctx: AlertContext, alerts: readonly AlertRule[]): ReaderSources {
+  const slo = ctx.slo ?? defaultSloSpec;
+  return {
+    alerts,
+    recording: recordingRules(ctx.scrapeIntervalSeconds, { slo }),
+    // Panel titles and queries do not depend on the stack's name or environment.
+    dashboards: buildDashboards({
+      stack: "readers",
+      environment: "readers",
+      scrapeIntervalSeconds: ctx.scrapeIntervalSeconds,
+      thresholds: ctx.thresholds,
+      models: ctx.models,
+      slo,
+      ...(ctx.capacity ? { idleWindow: ctx.capacity.idleWindow } : {}),
+    }),
+  };
+}
+
+/** For every contract metric, the alerts (all but the absence alert) and dashboard panels that read it. */
+export function contractMetricReaders(ctx: AlertContext): Record<MetricName, MetricReaders> {
+  return contractReaders(readerSources(ctx, readingAlerts(ctx)));
+}
+
+/** One check per contract metric (and per latency bucket the SLO reads), with the alerts and panels that read it. */
+export function contractAbsenceChecks(ctx: AlertContext, alerts: readonly AlertRule[] = readingAlerts(ctx)): AbsenceCheck[] {
+  const slo = ctx.slo ?? defaultSloSpec;
+  const sources = readerSources(ctx, alerts);
+  // The recorded SLO series hold the latency SLI beside availability: whatever reads them goes blind on latency without the bucket.
+  const bucketReaders = seriesReaders(
+    sources,
+    sloRecordingRules(slo, ctx.scrapeIntervalSeconds).map((r) => r.record),
+  );
+  return absenceChecks(
+    contractReaders(sources),
+    sloLatencyBuckets(slo).map((boundMs) => ({ boundMs, readers: bucketReaders })),
+  );
+}
+
+/**
+ * Every alert: the catalog below, the SLO burn-rate alerts, and the absence
+ * alert that names what each contract metric's absence silences.
+ */
 export function alertCatalog(ctx: AlertContext): AlertRule[] {
+  const alerts = readingAlerts(ctx);
+  return [
+    ...alerts,
+    {
+      name: "InfermeshContractMetricAbsent",
+      group: "contract",
+      expr: absenceExpr(contractAbsenceChecks(ctx, alerts)),
+      for: "10m",
+      severity: "warning",
+      summary: "A metric the alerts and dashboards read is exposed by no target.",
+      description:
+        "{{ $labels.metric }} has been missing from every {{ $labels.exposed_by }} target for 10 minutes while they are scraped. Alerts that read it cannot fire: {{ $labels.read_by_alerts }}. Panels that read it show no data: {{ $labels.read_by_panels }}.",
+      noDataState: "OK",
+      execErrState: "Error",
+    },
+  ];
+}
+
+function thresholdAlerts(ctx: AlertContext): AlertRule[] {
   const r: RecordedNames = recordedNames(rateWindow(ctx.scrapeIntervalSeconds));
   const t = ctx.thresholds;
   const capacity = ctx.capacity ?? { idleWindow: "1h", pendingPodTimeout: "10m" };

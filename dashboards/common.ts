@@ -54,6 +54,7 @@ import type { MetricName } from "./metrics";
 import { filterVariables, panelQueries, queryContext, type FilterVariable, type PanelKey, type PanelQuery } from "./queries";
 import { rateWindow } from "./recording";
 import { seedPanels, type DashboardKey, type SeedPanel } from "./seed";
+import { defaultSloSpec } from "./slo";
 
 /** Every panel and target queries the data source the viewer picked in `$datasource`. */
 export const datasource: DataSourceRef = { type: "prometheus", uid: "${datasource}" };
@@ -77,6 +78,7 @@ export function catalog(ctx: DashboardContext): Record<PanelKey, PanelQuery[]> {
   return panelQueries(
     queryContext(rateWindow(ctx.scrapeIntervalSeconds), {
       scrapeIntervalSeconds: ctx.scrapeIntervalSeconds,
+      sloWindow: (ctx.slo ?? defaultSloSpec).window,
       ...(ctx.idleWindow ? { idleWindow: ctx.idleWindow } : {}),
     }),
   );
@@ -175,7 +177,7 @@ function withDefaultPlacement(builder: DashboardLinkBuilder): cog.Builder<Dashbo
   };
 }
 
-/** Links in the dashboard header to the other three, carrying the variables (so `$model` follows) and the time range. */
+/** Links in the dashboard header to all the others, carrying the variables (so `$model` follows) and the time range. */
 function dashboardLinks(ctx: DashboardContext, self: DashboardKey): cog.Builder<DashboardLink>[] {
   return dashboardKeys
     .filter((key) => key !== self)

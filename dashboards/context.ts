@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type { AlertThresholds } from "./alerts";
 import type { DashboardKey } from "./seed";
+import type { SloSpec } from "./slo";
 
 export interface DashboardContext {
   /** Pulumi stack name; part of every uid so stacks sharing one Grafana never collide. */
@@ -19,6 +20,8 @@ export interface DashboardContext {
   models: Record<string, { queueDepthMax?: number; latencyP95MaxMs?: number }>;
   /** How long a held GPU must stay below the idle threshold to count as idle; defaults to 1h. */
   idleWindow?: string;
+  /** Per-model SLOs; defaults to `defaultSloSpec` (dashboards/slo.ts). */
+  slo?: SloSpec;
 }
 
 /** The seed's "Suggested Dashboards Layout" names. */
@@ -27,6 +30,7 @@ export const dashboardTitles: Record<DashboardKey, string> = {
   modelDrilldown: "Per-Model Drilldown",
   gpuHealth: "GPU Health",
   routerBehavior: "Router Behavior",
+  slo: "SLOs",
 };
 
 export const dashboardKeys = Object.keys(dashboardTitles) as DashboardKey[];
@@ -42,6 +46,7 @@ const uidShort: Record<DashboardKey, string> = {
   modelDrilldown: "model",
   gpuHealth: "gpu",
   routerBehavior: "router",
+  slo: "slo",
 };
 
 /** Stable dashboard uid, unique per stack and dashboard (see {@link grafanaUid}). */

@@ -1,6 +1,7 @@
 /**
- * The four dashboards of the seed's "Suggested Dashboards Layout", built with
- * grafana-foundation-sdk. The JSON they build is what goes to Grafana.
+ * The four dashboards of the seed's "Suggested Dashboards Layout" and the SLO
+ * dashboard, built with grafana-foundation-sdk. The JSON they build is what
+ * goes to Grafana.
  */
 import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import type { DashboardContext } from "./context";
@@ -8,6 +9,7 @@ import { gpuHealthDashboard } from "./gpuHealth";
 import { modelDrilldownDashboard } from "./modelDrilldown";
 import { overviewDashboard } from "./overview";
 import { routerBehaviorDashboard } from "./routerBehavior";
+import { sloDashboard } from "./sloDashboard";
 import type { DashboardKey } from "./seed";
 
 export { dashboardTitles, dashboardUid, type DashboardContext } from "./context";
@@ -19,5 +21,6 @@ export function buildDashboards(ctx: DashboardContext): Record<DashboardKey, Das
     modelDrilldown: modelDrilldownDashboard(ctx).build(),
     gpuHealth: gpuHealthDashboard(ctx).build(),
     routerBehavior: routerBehaviorDashboard(ctx).build(),
+    slo: sloDashboard(ctx).build(),
   };
 }

@@ -20,15 +20,18 @@ import {
   units,
 } from "./common";
 import type { DashboardContext } from "./context";
+import { defaultSloSpec } from "./slo";
 
 export function modelDrilldownDashboard(ctx: DashboardContext): DashboardBuilder {
   const q = catalog(ctx);
   // Clicking a model's series narrows the whole dashboard to that model.
   const focusModel = [link("Only model ${__field.labels.model}", dashboardUrl(ctx, "modelDrilldown", ["var-model=${__field.labels.model}"]))];
+  const slo = ctx.slo ?? defaultSloSpec;
+  const toSlo = [link("SLOs of ${__field.labels.model}", dashboardUrl(ctx, "slo", ["var-model=${__field.labels.model}"]))];
   const p95Query = q.latencyP95ByModel[0];
   if (!p95Query) throw new Error("the query catalog has no `latencyP95ByModel` query");
 
-  return dashboardShell(ctx, "modelDrilldown", "Throughput, tokens, queue depth, latency and errors per model and revision.")
+  return dashboardShell(ctx, "modelDrilldown", "Throughput, tokens, queue depth, latency, errors and service levels per model and revision.")
     .withRow(new RowBuilder("Traffic"))
     .withPanel(timeseriesPanel({ ...seedText("throughputByModel"), unit: units.requestsPerSecond, queries: q.throughputByModel, width: 12, min: 0, dataLinks: focusModel }))
     .withPanel(timeseriesPanel({ ...seedText("tokensByModel"), unit: units.tokensPerSecond, queries: q.tokensByModel, width: 12, min: 0, dataLinks: focusModel }))
@@ -82,6 +85,29 @@ export function modelDrilldownDashboard(ctx: DashboardContext): DashboardBuilder
         min: 0,
         thresholds: limitSteps(ctx.thresholds.errorRatioMax),
         dataLinks: focusModel,
+      }),
+    )
+    .withRow(new RowBuilder("Service levels"))
+    .withPanel(
+      timeseriesPanel({
+        title: "SLI over the SLO Window",
+        description: `Share of good inferences over the last ${slo.window}, per model and SLI (availability: without error; latency: within the target). Objectives and burn rates are on the SLOs dashboard.`,
+        unit: units.ratio,
+        queries: q.sloComplianceHistory,
+        width: 12,
+        max: 1,
+        dataLinks: toSlo,
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: "Error Budget Remaining",
+        description: `Share of each model's error budget (1 - objective) left over the last ${slo.window}; below the dashed line at 0 the objective is missed.`,
+        unit: units.ratio,
+        queries: q.sloBudgetRemainingHistory,
+        width: 12,
+        thresholds: limitSteps(0, "red", "green"),
+        dataLinks: toSlo,
       }),
     );
 }

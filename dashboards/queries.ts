@@ -7,6 +7,7 @@
  */
 import { metrics } from "./metrics";
 import { modelLevel, recordedNames, type RecordedNames } from "./recording";
+import { burnRatePairs, sloRatioWindows, sloRecordedNames, type SloWindow } from "./slo";
 
 /** Dashboard variables that filter series, each named after the label it filters. */
 export const filterVariables = ["model", "revision", "node", "zone", "tenant"] as const;
@@ -43,23 +44,33 @@ export interface QueryContext {
   idleWindow: string;
   /** Seconds between recorded samples, to turn counted idle samples into GPU-hours. */
   scrapeIntervalSeconds: number;
+  /** The SLO window the objectives are promised over. */
+  sloWindow: SloWindow;
 }
 
-export function queryContext(window: string, opts: { idleWindow?: string; scrapeIntervalSeconds?: number } = {}): QueryContext {
-  return { recorded: recordedNames(window), idleWindow: opts.idleWindow ?? "1h", scrapeIntervalSeconds: opts.scrapeIntervalSeconds ?? 30 };
+export function queryContext(window: string, opts: { idleWindow?: string; scrapeIntervalSeconds?: number; sloWindow?: SloWindow } = {}): QueryContext {
+  return { recorded: recordedNames(window), idleWindow: opts.idleWindow ?? "1h", scrapeIntervalSeconds: opts.scrapeIntervalSeconds ?? 30, sloWindow: opts.sloWindow ?? "30d" };
 }
 
 /** GPU extended resources as kube-state-metrics names them: whole GPUs, or MIG slices of the mixed strategy. */
 export const gpuResourceMatcher = 'resource=~"nvidia_com_gpu|nvidia_com_mig_.+"';
 
 /** Every panel query, by panel key. */
-export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds }: QueryContext) {
+export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, sloWindow }: QueryContext) {
   const model = filters(modelLevel);
   const gpu = filters(gpuLabels);
   const gpuWithUuid = filters(gpuLabels, ['gpu_uuid!=""']);
   // Recorded router series keep the model level only; `node` is not on them, so it does not filter.
   const router = filters(modelLevel);
   const fleetQuantile = (q: number) => `histogram_quantile(${q}, sum by (le) (${r.latencyBuckets}${model}))`;
+  // SLO series are recorded per model and SLI (`slo`); only the model variable narrows them.
+  const s = sloRecordedNames(scrapeIntervalSeconds);
+  const sloModel = filters(["model"]);
+  const burn = (window: string) => `${s.ratio(window)}${sloModel} / on (model, slo) ${s.budget}${sloModel}`;
+  const budgetRemaining = `1 - ${burn(sloWindow)}`;
+  const compliance = `1 - ${s.ratio(sloWindow)}${sloModel}`;
+  const alertWindows = sloRatioWindows(sloWindow, scrapeIntervalSeconds).filter((w) => w !== sloWindow);
+  const pageWindows = burnRatePairs(sloWindow, scrapeIntervalSeconds).filter((p) => p.speed === "fast").map((p) => p.long);
   return {
     // Overview
     fleetGpuUtilization: [{ expr: `avg(${r.gpuUtilization}${gpu})`, legend: "fleet", instant: true }],
@@ -129,6 +140,18 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds }:
       { expr: `sum(${r.hedgeWins}${router}) / sum(${r.hedged}${router})`, legend: "hedges that won", refId: "B" },
     ],
     cancellationsByReason: [{ expr: `sum by (reason) (${r.cancellations}${router})`, legend: "{{reason}}" }],
+
+    // SLOs: objective, SLI over the SLO window, error budget remaining and burn rates (dashboards/slo.ts).
+    sloSummary: [
+      { expr: `1 - ${s.budget}${sloModel}`, legend: "objective", format: "table", instant: true, refId: "A" },
+      { expr: compliance, legend: `SLI (${sloWindow})`, format: "table", instant: true, refId: "B" },
+      { expr: budgetRemaining, legend: "error budget remaining", format: "table", instant: true, refId: "C" },
+    ],
+    // Burn rate: the error ratio over a window as a multiple of the budget; 1 spends it exactly over the SLO window.
+    sloBurnRates: alertWindows.map((w, i) => ({ expr: burn(w), legend: w, format: "table" as const, instant: true, refId: "ABCDEFGHIJ"[i] as string })),
+    sloBurnRateHistory: pageWindows.map((w, i) => ({ expr: burn(w), legend: `{{model}} {{slo}} over ${w}`, refId: "AB"[i] as string })),
+    sloBudgetRemainingHistory: [{ expr: budgetRemaining, legend: "{{model}} {{slo}}" }],
+    sloComplianceHistory: [{ expr: compliance, legend: "{{model}} {{slo}}" }],
 
     // Capacity and waste, per GPU pool (node labels from kube-state-metrics, recorded as node → pool).
     gpusByPool: [

@@ -12,17 +12,22 @@
  * | `router`     | model, revision, tenant, zone (+ the metric's own) |
  * | `gpu`        | every GPU label (one series per GPU or MIG instance) |
  * | `node`       | node, pool, capacity (GPU nodes only)              |
+ * | `model` (SLO) | model, slo (dashboards/slo.ts)                    |
  *
  * `node` is not kept on request-level rules: a request rate per node and per
  * GPU is what the raw series already are, and keeping it would leave nothing
  * to precompute. Node-level panels read raw series (cheap: one sample each).
  */
 
+import { defaultSloSpec, sloRecordingRules, type SloSpec } from "./slo";
+
 export interface RecordingRule {
   record: string;
   expr: string;
   /** What reads it, for reviewers. */
   purpose: string;
+  /** `long`: a window of a day or more, evaluated in its own, slower group. */
+  cadence?: "long";
 }
 
 /** Label sets kept by the levels above. */
@@ -70,7 +75,7 @@ export const defaultIdleUtilizationPercent = 5;
 export const nodePoolExpr =
   'max by (node, pool, capacity) (label_replace(label_replace(kube_node_labels{label_infermesh_io_node_class="gpu"}, "pool", "$1", "label_infermesh_io_pool", "(.+)"), "capacity", "$1", "label_infermesh_io_capacity", "(.+)"))';
 
-export function recordingRules(scrapeIntervalSeconds: number, opts: { idleUtilizationPercent?: number } = {}): RecordingRule[] {
+export function recordingRules(scrapeIntervalSeconds: number, opts: { idleUtilizationPercent?: number; slo?: SloSpec } = {}): RecordingRule[] {
   const w = rateWindow(scrapeIntervalSeconds);
   const n = recordedNames(w);
   const model = by(modelLevel);
@@ -106,5 +111,6 @@ export function recordingRules(scrapeIntervalSeconds: number, opts: { idleUtiliz
       purpose: "idle-GPU panels and GPU-hours wasted",
     },
     { record: n.nodePool, expr: nodePoolExpr, purpose: "capacity panels per pool, pool-at-max alert" },
+    ...sloRecordingRules(opts.slo ?? defaultSloSpec, scrapeIntervalSeconds),
   ];
 }

@@ -26,12 +26,22 @@ export interface PrometheusRuleGroup {
 }
 
 export const recordingGroupName = "infermesh-recording";
+/** Recording rules over windows of a day or more (SLOs), evaluated less often: they read many samples and change slowly. */
+export const longRecordingGroupName = "infermesh-recording-long";
 export const alertGroupName = (group: AlertGroup) => `infermesh-${group}-alerts`;
 
-/** One recording group and one group per alert domain, in a stable order. */
-export function prometheusRuleGroups(alerts: readonly DeliveredAlert[], recording: readonly RecordingRule[], interval: string): PrometheusRuleGroup[] {
+/** Whether a group holds recording rules (which Prometheus or AMP evaluates whoever evaluates the alerts). */
+export function isRecordingGroup(name: string): boolean {
+  return name === recordingGroupName || name === longRecordingGroupName;
+}
+
+/** The recording groups (the long-window one when a rule needs it) and one group per alert domain, in a stable order. */
+export function prometheusRuleGroups(alerts: readonly DeliveredAlert[], recording: readonly RecordingRule[], interval: string, longInterval = "2m"): PrometheusRuleGroup[] {
+  const toRule = ({ record, expr }: RecordingRule) => ({ record, expr });
+  const long = recording.filter((r) => r.cadence === "long");
   const groups: PrometheusRuleGroup[] = [
-    { name: recordingGroupName, interval, rules: recording.map(({ record, expr }) => ({ record, expr })) },
+    { name: recordingGroupName, interval, rules: recording.filter((r) => r.cadence !== "long").map(toRule) },
+    ...(long.length > 0 ? [{ name: longRecordingGroupName, interval: longInterval, rules: long.map(toRule) }] : []),
   ];
   const domains = [...new Set(alerts.map((a) => a.group))];
   for (const domain of domains) {

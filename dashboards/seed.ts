@@ -6,7 +6,7 @@
  */
 import type { PanelKey } from "./queries";
 
-export type DashboardKey = "overview" | "modelDrilldown" | "gpuHealth" | "routerBehavior";
+export type DashboardKey = "overview" | "modelDrilldown" | "gpuHealth" | "routerBehavior" | "slo";
 /** Grafana panel types the dashboards use. */
 export type PanelType = "timeseries" | "stat" | "gauge" | "table" | "barchart" | "heatmap";
 

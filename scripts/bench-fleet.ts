@@ -30,7 +30,7 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { catalog } from "../dashboards/common";
 import { buildDashboards } from "../dashboards/index";
-import { cancellationReasons, inferenceErrors, metrics, rejectionReasons, type MetricName } from "../dashboards/metrics";
+import { cancellationReasons, inferenceErrors, metrics, rejectionReasons, type MetricName, latencyBucketBoundsMs } from "../dashboards/metrics";
 import type { PanelKey } from "../dashboards/queries";
 import { recordingRules, type RecordingRule } from "../dashboards/recording";
 import { prometheusRuleGroups } from "../dashboards/ruleFiles";
@@ -67,7 +67,8 @@ const scrapeSeconds = benchScrapeIntervalSeconds;
 const migProfile = { name: "3g.40gb", perGpu: 2, fbTotalMiB: 40_448 };
 const gpuModelName = "NVIDIA H100 80GB HBM3";
 const wholeFbTotalMiB = 81_559;
-const latencyBucketsMs = [25, 50, 100, 250, 500, 1000, 2500, 5000];
+/** The metric contract's bounds: the latency SLO reads the bucket at its target. */
+const latencyBucketsMs = latencyBucketBoundsMs;
 const zones = ["us-east-1a", "us-east-1b", "us-east-1c"];
 const monitoring = "monitoring";
 const servingNamespace = "infermesh";

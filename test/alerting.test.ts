@@ -12,6 +12,7 @@ import { infermesh } from "../program";
 import { offlineLookups } from "../synth/lookups";
 import { runUnderMocks } from "../synth/runtime";
 import { alertCatalog } from "../dashboards/alerts";
+import { isRecordingGroup } from "../dashboards/ruleFiles";
 import { redactSecrets, revealSecrets, type RecordedResource } from "../synth/runtime";
 import { runTool } from "../verify/prometheus";
 import { baseRaw, byType, deploy, one, parse, project } from "./helpers/stack";
@@ -47,7 +48,7 @@ describe("Grafana-evaluated alerts", () => {
     const config = stack({ grafana: apiGrafana, alerting: routing });
     const resources = await deploy(config);
     const groups = byType(resources, "grafana:alerting/ruleGroup:RuleGroup");
-    expect(groups.map((g) => g.inputs.name).sort()).toEqual(["infermesh-capacity", "infermesh-gpu", "infermesh-routing", "infermesh-serving", "infermesh-targets"]);
+    expect(groups.map((g) => g.inputs.name).sort()).toEqual(["infermesh-capacity", "infermesh-contract", "infermesh-gpu", "infermesh-routing", "infermesh-serving", "infermesh-slo", "infermesh-targets"]);
     const catalog = alertingPlan(config).alerts;
     const rules = groups.flatMap((g) => {
       expect(g.inputs.folderUid).toBe("im-dev-folder");
@@ -147,7 +148,13 @@ describe("Grafana-evaluated alerts", () => {
     const resources = await deploy(config);
     const rules = byType(resources, "kubernetes:monitoring.coreos.com/v1:PrometheusRule");
     expect(rules.map((r) => r.name)).toEqual(["alerting-recording"]);
-    expect((rules[0]!.inputs as any).spec.groups).toEqual(alertingPlan(config).groups.filter((g) => g.name === "infermesh-recording"));
+    // Both recording groups, the SLO's long windows included: the burn-rate alerts Grafana evaluates read them.
+    const recordingGroups = (rules[0]!.inputs as any).spec.groups as Array<{ name: string; interval: string }>;
+    expect(recordingGroups.map((g) => [g.name, g.interval])).toEqual([
+      ["infermesh-recording", "30s"],
+      ["infermesh-recording-long", "2m"],
+    ]);
+    expect(recordingGroups).toEqual(alertingPlan(config).groups.filter((g) => isRecordingGroup(g.name)));
   });
 });
 
@@ -335,7 +342,8 @@ describe("Prometheus-evaluated alerts", () => {
       ["alerting-recording", { name: "infermesh-recording", namespace: "monitoring", labels: { release: "kps" } }],
       ["alerting-alerts", { name: "infermesh-alerts", namespace: "monitoring", labels: { release: "kps" } }],
     ]);
-    expect((rules[1]!.inputs as any).spec.groups).toEqual(groups.filter((g) => g.name !== "infermesh-recording"));
+    expect((rules[0]!.inputs as any).spec.groups).toEqual(groups.filter((g) => isRecordingGroup(g.name)));
+    expect((rules[1]!.inputs as any).spec.groups).toEqual(groups.filter((g) => !isRecordingGroup(g.name)));
     for (const r of rules) expect(r.dependsOn).toContain(one(resources, "kubernetes:helm.sh/v3:Release", "telemetry-prometheus").urn);
     expect(byType(resources, "grafana:alerting/ruleGroup:RuleGroup")).toEqual([]);
   });
@@ -388,7 +396,8 @@ describe("Prometheus-evaluated alerts", () => {
       ["alerting-recording", "infermesh-recording", "telemetry-prometheus-amp-id"],
       ["alerting-alerts", "infermesh-alerts", "telemetry-prometheus-amp-id"],
     ]);
-    expect(parseYaml(namespaces[1]!.inputs.data as string)).toEqual({ groups: groups.filter((g) => g.name !== "infermesh-recording") });
+    expect(parseYaml(namespaces[0]!.inputs.data as string)).toEqual({ groups: groups.filter((g) => isRecordingGroup(g.name)) });
+    expect(parseYaml(namespaces[1]!.inputs.data as string)).toEqual({ groups: groups.filter((g) => !isRecordingGroup(g.name)) });
     const definition = parseYaml(revealSecrets(one(resources, "aws:amp/alertManagerDefinition:AlertManagerDefinition", "alerting-alertmanager").inputs.definition) as string);
     const am = parseYaml(definition.alertmanager_config);
     expect(am.receivers).toEqual([

@@ -5,13 +5,15 @@ import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { alertCatalog, deliver, runbookUrl, severities, type DeliveredAlert } from "../dashboards/alerts";
 import { recordingRules } from "../dashboards/recording";
-import { prometheusRuleGroups } from "../dashboards/ruleFiles";
+import { alertGroupName, isRecordingGroup, prometheusRuleGroups } from "../dashboards/ruleFiles";
+import { longWindowInterval } from "../dashboards/slo";
 import { promtool } from "../verify/prometheus";
 import {
   alertCaseKinds,
   alertCases,
   alertScenarios,
   durationSeconds,
+  groupEvalOrder,
   seriesSpanSeconds,
   promtoolContext,
   recordingScenarios,
@@ -19,12 +21,28 @@ import {
   renderPromtoolTests,
   type BreachScenario,
 } from "../verify/promtoolCases";
+import { renderSloPromtoolTests, sloTestGroups } from "../verify/sloCases";
 
 const runbookBaseUrl = "https://runbooks.example/infermesh.md";
 const delivered = deliver(alertCatalog(promtoolContext), { runbookBaseUrl, labels: { environment: "staging" } });
-const recording = recordingRules(30);
-const ruleFile = "infermesh-rules.yml";
-const ruleYaml = YAML.stringify({ groups: prometheusRuleGroups(delivered, recording, "30s") }, { aliasDuplicateObjects: false, lineWidth: 0 });
+const recording = recordingRules(30, { slo: promtoolContext.slo });
+const groups = prometheusRuleGroups(delivered, recording, "30s", longWindowInterval(30));
+/** One rule file per group: each test file loads the groups its alerts need (promtool evaluates every loaded rule at every step). */
+const ruleFiles = Object.fromEntries(groups.map((g) => [`${g.name}.yml`, YAML.stringify({ groups: [g] }, { aliasDuplicateObjects: false, lineWidth: 0 })]));
+const recordingFiles = groups.filter((g) => isRecordingGroup(g.name)).map((g) => `${g.name}.yml`);
+const alertFile = (group: DeliveredAlert["group"]) => `${alertGroupName(group)}.yml`;
+
+/** Threshold alerts: the recording groups and their own groups. */
+const thresholdAlerts = delivered.filter((a) => a.group !== "slo" && a.group !== "contract");
+const thresholdFiles = [...recordingFiles, ...new Set(thresholdAlerts.map((a) => alertFile(a.group)))];
+const contractAlerts = delivered.filter((a) => a.group === "contract");
+const sloAlerts = delivered.filter((a) => a.group === "slo");
+const sloGroups = sloTestGroups(delivered);
+const testFiles: Record<string, string> = {
+  "tests.yml": renderPromtoolTests(thresholdAlerts, thresholdFiles, { alerts: alertScenarios.filter((s) => thresholdAlerts.some((a) => a.name === s.alert)) }),
+  "contract-tests.yml": renderPromtoolTests(contractAlerts, [alertFile("contract")], { alerts: alertScenarios.filter((s) => contractAlerts.some((a) => a.name === s.alert)), recording: [] }),
+  ...renderSloPromtoolTests(delivered, [...recordingFiles, alertFile("slo")], groupEvalOrder(sloAlerts), sloGroups),
+};
 
 const output = (r: { code: number; stdout: string; stderr: string }) => `promtool exited ${r.code}\n${r.stdout}\n${r.stderr}`;
 
@@ -33,31 +51,40 @@ describe("alert catalog and recording rules under promtool", () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "alerts-promtool-"));
-    await writeFile(join(dir, ruleFile), ruleYaml);
-    await writeFile(join(dir, "tests.yml"), renderPromtoolTests(delivered, [ruleFile]));
+    for (const [file, text] of Object.entries({ ...ruleFiles, ...testFiles })) await writeFile(join(dir, file), text);
   });
 
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it("promtool check rules accepts the rendered rule file", async () => {
-    const result = await promtool(["check", "rules", ruleFile], { cwd: dir });
+  it("promtool check rules accepts every rendered rule file", async () => {
+    const result = await promtool(["check", "rules", ...Object.keys(ruleFiles)], { cwd: dir });
     expect(result.code, output(result)).toBe(0);
-    expect(result.stdout).toContain(`SUCCESS: ${delivered.length + recording.length} rules found`);
+    const found = [...result.stdout.matchAll(/SUCCESS: (\d+) rules found/g)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(found).toBe(delivered.length + recording.length);
+  });
+
+  it("loads every rule group in some test file, and every test file's groups in order", () => {
+    const loaded = new Set(Object.values(testFiles).flatMap((t) => (YAML.parse(t) as { rule_files: string[] }).rule_files));
+    expect([...loaded].sort()).toEqual(Object.keys(ruleFiles).sort());
+    for (const text of Object.values(testFiles)) {
+      const file = YAML.parse(text) as { rule_files: string[]; group_eval_order: string[] };
+      for (const f of file.rule_files) expect(file.group_eval_order).toContain(f.replace(/\.yml$/, ""));
+    }
   });
 
   it("promtool test rules passes every alert and recording case", async () => {
-    const result = await promtool(["test", "rules", "tests.yml"], { cwd: dir });
+    const result = await promtool(["test", "rules", ...Object.keys(testFiles)], { cwd: dir });
     expect(result.code, output(result)).toBe(0);
-    expect(result.stdout).toMatch(/SUCCESS/);
+    expect(result.stdout.match(/SUCCESS/g)).toHaveLength(Object.keys(testFiles).length);
   });
 
   it("fails when an expectation is wrong (wrong severity on one alert)", async () => {
-    const target = delivered[0] as DeliveredAlert;
+    const target = thresholdAlerts[0] as DeliveredAlert;
     const wrongSeverity = severities.find((s) => s !== target.severity) as string;
-    const wrong = delivered.map((a) => (a === target ? { ...a, labels: { ...a.labels, severity: wrongSeverity } } : a));
-    await writeFile(join(dir, "tests-wrong.yml"), renderPromtoolTests(wrong, [ruleFile]));
+    const wrong = thresholdAlerts.map((a) => (a === target ? { ...a, labels: { ...a.labels, severity: wrongSeverity } } : a));
+    await writeFile(join(dir, "tests-wrong.yml"), renderPromtoolTests(wrong, thresholdFiles, { alerts: alertScenarios.filter((s) => thresholdAlerts.some((a) => a.name === s.alert)) }));
     const result = await promtool(["test", "rules", "tests-wrong.yml"], { cwd: dir });
     expect(result.code, output(result)).not.toBe(0);
     expect(`${result.stdout}${result.stderr}`).toContain(`alertname: ${target.name}`);
@@ -72,14 +99,20 @@ describe("promtool case coverage", () => {
   });
 
   it("every catalog alert has a quiet healthy case, a quiet case one evaluation before `for`, and a firing case", () => {
-    const cases = alertCases(delivered);
+    const sloChecks = sloGroups.flatMap((g) => g.checks);
+    const cases = [...alertCases(delivered), ...sloChecks];
     const missing = delivered.flatMap((alert) =>
       alertCaseKinds.filter((kind) => !cases.some((c) => c.alert === alert.name && c.kind === kind)).map((kind) => `${alert.name}: no ${kind} case`),
     );
     expect(missing).toEqual([]);
-    for (const c of cases) {
+    for (const c of alertCases(delivered)) {
       if (c.kind === "firing") expect(c.expected.length, `${c.alert} / ${c.scenario}`).toBeGreaterThan(0);
       else expect(c.expected, `${c.alert} / ${c.scenario} (${c.kind})`).toEqual([]);
+    }
+    // SLO checks (verify/sloCases.ts): quiet on healthy windows, something firing at each firing check.
+    for (const c of sloChecks) {
+      if (c.kind === "healthy") expect(c.expected, `${c.alert} / ${c.scenario}`).toEqual([]);
+      if (c.kind === "firing") expect(c.expected.length, `${c.alert} / ${c.scenario}`).toBeGreaterThan(0);
     }
   });
 
@@ -112,7 +145,7 @@ describe("promtool case coverage", () => {
   });
 
   it("every recording rule has a promql_expr_test, and every test reads a recording rule", () => {
-    const covered = recordsWithCases();
+    const covered = new Set([...recordsWithCases(), ...sloGroups.flatMap((g) => g.recording.map((r) => r.record))]);
     const records = new Set(recording.map((r) => r.record));
     expect(recording.filter((r) => !covered.has(r.record)).map((r) => r.record)).toEqual([]);
     expect([...covered].filter((r) => !records.has(r))).toEqual([]);

@@ -10,6 +10,7 @@ import { contractLabels, metricOfSeries, metrics } from "../dashboards/metrics";
 import { filterVariables, panelQueries, queryContext, type PanelKey, type PanelQuery } from "../dashboards/queries";
 import { rateWindow, recordingRules } from "../dashboards/recording";
 import { seedAlerts, seedPanels, type DashboardKey } from "../dashboards/seed";
+import { sloRecordedNames } from "../dashboards/slo";
 
 // ---------------------------------------------------------------------------
 // Context: the seed's alert examples supply the thresholds to check against.
@@ -211,9 +212,13 @@ function outputLabels(source: string, rules: Map<string, string>): Set<string> |
       case "FunctionCall": {
         const name = source.slice(node.firstChild?.from ?? 0, node.firstChild?.to ?? 0);
         const body = node.getChild("FunctionCallBody");
-        const vectors = (body ? expressionsIn(body) : []).map(labelsOf).filter((l): l is Set<string> => l !== null);
+        const args = body ? expressionsIn(body) : [];
+        const vectors = args.map(labelsOf).filter((l): l is Set<string> => l !== null);
         const labels = new Set(vectors.flatMap((l) => [...l]));
         if (name === "histogram_quantile") labels.delete("le");
+        // label_replace(v, "dst", ...) adds its destination label.
+        const dst = args[1];
+        if (name === "label_replace" && dst?.name === "StringLiteral") labels.add(JSON.parse(source.slice(dst.from, dst.to)) as string);
         return labels;
       }
       case "BinaryExpr": {
@@ -340,6 +345,9 @@ describe("panel queries keep to the metric and label contracts", () => {
     expect(seriesLabels(r.latencyBuckets, ctxRules)?.has("le")).toBe(true);
     expect(seriesLabels(r.latencyP95, ctxRules)?.has("le")).toBe(false);
     expect(seriesLabels(r.queueDepth, ctxRules)).toEqual(new Set(["model"]));
+    // SLO series: one per model and SLI, every window alike.
+    const slo = sloRecordedNames(ctx.scrapeIntervalSeconds);
+    for (const name of [slo.errors, slo.events, slo.budget, slo.ratio("5m"), slo.ratio("1h"), slo.ratio("30d")]) expect(seriesLabels(name, ctxRules), name).toEqual(new Set(["model", "slo"]));
   });
 });
 
@@ -543,7 +551,7 @@ describe("links", () => {
   const uidOf = (url: string | undefined) => /^\/d\/([^/?]+)/.exec(url ?? "")?.[1];
   const headerLinks = (key: DashboardKey) => built[key].links ?? [];
 
-  it("point only at the four dashboards, with variables that exist and labels the series carry", () => {
+  it("point only at the stack's dashboards, with variables that exist and labels the series carry", () => {
     for (const key of dashboardKeys) {
       const variables = (built[key].templating.list ?? []).map((v) => v.name);
       for (const l of headerLinks(key)) expect(Object.values(uids)).toContain(uidOf(l.url));
@@ -558,7 +566,7 @@ describe("links", () => {
     }
   });
 
-  it("connects every dashboard to the other three in its header, carrying variables and time", () => {
+  it("connects every dashboard to all the others in its header, carrying variables and time", () => {
     for (const key of dashboardKeys) {
       expect(headerLinks(key).map((l) => uidOf(l.url)).sort()).toEqual(dashboardKeys.filter((k) => k !== key).map((k) => uids[k]).sort());
       for (const l of headerLinks(key)) expect(l).toMatchObject({ includeVars: true, keepTime: true });
@@ -605,9 +613,10 @@ function withoutSdkMarkers(value: unknown): unknown {
 }
 
 describe("identity and settings", () => {
-  it("gives the four dashboards distinct uids, stable across builds", () => {
+  it("gives every dashboard a distinct uid, stable across builds", () => {
     const uids = dashboardKeys.map((k) => built[k].uid);
-    expect(new Set(uids).size).toBe(4);
+    expect(dashboardKeys).toEqual(["overview", "modelDrilldown", "gpuHealth", "routerBehavior", "slo"]);
+    expect(new Set(uids).size).toBe(dashboardKeys.length);
     expect(uids).toEqual(dashboardKeys.map((k) => dashboardUid(ctx.stack, k)));
     expect(JSON.stringify(buildDashboards(ctx))).toBe(JSON.stringify(built));
   });

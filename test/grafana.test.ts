@@ -68,7 +68,7 @@ describe("Grafana content", () => {
     expect(folder.inputs).toEqual({ uid: "im-dev-folder", title: "infermesh · dev (dev)", preventDestroyIfNotEmpty: false });
     const expected = dashboardsFor(config);
     const dashboards = byType(resources, "grafana:oss/dashboard:Dashboard");
-    expect(dashboards.map((d) => d.name).sort()).toEqual(["grafana-gpuHealth", "grafana-modelDrilldown", "grafana-overview", "grafana-routerBehavior"]);
+    expect(dashboards.map((d) => d.name).sort()).toEqual(["grafana-gpuHealth", "grafana-modelDrilldown", "grafana-overview", "grafana-routerBehavior", "grafana-slo"]);
     for (const d of dashboards) {
       const key = d.name.replace(/^grafana-/, "");
       expect(d.inputs.folder).toBe(folderFor(config).uid);
@@ -230,7 +230,7 @@ describe("in-cluster Grafana: provisioned from Kubernetes objects", () => {
     const config = stack(inCluster);
     const resources = await deploy(config);
     const expected = dashboardsFor(config) as Record<string, { uid: string }>;
-    const names = { overview: "infermesh-dashboard-overview", modelDrilldown: "infermesh-dashboard-model-drilldown", gpuHealth: "infermesh-dashboard-gpu-health", routerBehavior: "infermesh-dashboard-router-behavior" };
+    const names = { overview: "infermesh-dashboard-overview", modelDrilldown: "infermesh-dashboard-model-drilldown", gpuHealth: "infermesh-dashboard-gpu-health", routerBehavior: "infermesh-dashboard-router-behavior", slo: "infermesh-dashboard-slo" };
     expect(Object.keys(names).sort()).toEqual([...dashboardKeys].sort());
     for (const [key, name] of Object.entries(names)) {
       const cm = configMap(resources, `grafana-dashboard-${key}`);
@@ -253,6 +253,7 @@ describe("in-cluster Grafana: provisioned from Kubernetes objects", () => {
       modelDrilldown: "http://grafana.monitoring.svc.cluster.local/d/im-dev-model",
       gpuHealth: "http://grafana.monitoring.svc.cluster.local/d/im-dev-gpu",
       routerBehavior: "http://grafana.monitoring.svc.cluster.local/d/im-dev-router",
+      slo: "http://grafana.monitoring.svc.cluster.local/d/im-dev-slo",
     });
   });
 

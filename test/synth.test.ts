@@ -91,6 +91,7 @@ describe("npm run synth", () => {
         ["infermesh-dashboard-model-drilldown", { grafana_dashboard: "1" }, ["im-dev-model.json"]],
         ["infermesh-dashboard-overview", { grafana_dashboard: "1" }, ["im-dev-overview.json"]],
         ["infermesh-dashboard-router-behavior", { grafana_dashboard: "1" }, ["im-dev-router.json"]],
+        ["infermesh-dashboard-slo", { grafana_dashboard: "1" }, ["im-dev-slo.json"]],
         ["infermesh-grafana-alerting", { grafana_alert: "1" }, ["infermesh-rules.yaml"]],
         ["infermesh-grafana-datasource", { grafana_datasource: "1" }, ["infermesh-datasource.yaml"]],
       ].sort(),

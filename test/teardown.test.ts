@@ -132,6 +132,7 @@ describe("teardown order by construction", () => {
       "grafana-dashboard-modelDrilldown",
       "grafana-dashboard-overview",
       "grafana-dashboard-routerBehavior",
+      "grafana-dashboard-slo",
       "grafana-datasource",
     ]);
     for (const r of provisioning) {

@@ -21,7 +21,8 @@ import { dcgmExporterValues, dcgmRelease } from "../components/dcgmExporter";
 import { placementSuffix } from "../components/gpuPlacement";
 import { kubePrometheusStackValues } from "../components/prometheusStack";
 import { monitoringNamespace } from "../components/telemetry";
-import { cancellationReasons, inferenceErrors, metrics, rejectionReasons, type MetricDefinition, type MetricName } from "../dashboards/metrics";
+import { cancellationReasons, inferenceErrors, latencyBucketBoundsMs, metrics, rejectionReasons, type MetricDefinition, type MetricName } from "../dashboards/metrics";
+import { errorBudget, objectivesFor, type SloSpec } from "../dashboards/slo";
 import type { DiscoveredPod } from "./discovery";
 import { dcgmFamilies, expositionContentType, renderExposition, sanitizeLabelName, type DcgmField, type FixtureGpu, type MetricFamily, type Sample } from "./exposition";
 
@@ -42,6 +43,9 @@ export const scenarioNames = [
   "error-spike",
   "gpu-idle",
   "gpu-pod-pending",
+  "slo-slow-burn",
+  "slo-fast-burn",
+  "contract-metric-gone",
 ] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
@@ -55,6 +59,12 @@ export interface ScenarioSpec {
   description: string;
   /** Alert names of the catalog (dashboards/alerts.ts) the scenario raises; no other alert may be raised. */
   alerts: readonly string[];
+  /**
+   * Alerts the scenario may also raise, from the scenario on, depending on
+   * how much healthy history Prometheus holds (an SLO window still mostly
+   * healthy does not burn): allowed, not required.
+   */
+  mayAlsoRaise?: readonly string[];
   /**
    * When its alerts resolve after the fleet recovers: `at-once` (the next
    * evaluation), or `after-window` (the alert reads a range, e.g. `[10m]`, that
@@ -86,6 +96,7 @@ export const scenarios: Readonly<Record<ScenarioName, ScenarioSpec>> = {
     name: "latency-breach",
     description: "One model's (gpt-7b) inferences take 10-30 s instead of under 1 s.",
     alerts: ["InfermeshLatencyP95Breach"],
+    mayAlsoRaise: ["InfermeshSloFastBurn", "InfermeshSloSlowBurn"],
     clears: "after-window",
   },
   "node-down": {
@@ -128,6 +139,7 @@ export const scenarios: Readonly<Record<ScenarioName, ScenarioSpec>> = {
     name: "error-spike",
     description: "A bad rollout makes 60% of one model's inferences fail (mostly runtime errors).",
     alerts: ["InfermeshErrorRateHigh"],
+    mayAlsoRaise: ["InfermeshSloFastBurn", "InfermeshSloSlowBurn"],
     clears: "after-window",
   },
   "gpu-idle": {
@@ -140,6 +152,25 @@ export const scenarios: Readonly<Record<ScenarioName, ScenarioSpec>> = {
     name: "gpu-pod-pending",
     description: "A pod requesting a GPU stays Pending: no node has one free.",
     alerts: ["InfermeshGpuPodsPending"],
+    clears: "at-once",
+  },
+  "slo-slow-burn": {
+    name: "slo-slow-burn",
+    description:
+      "A model deployed for the scenario (its whole history) fails 4x its availability budget (under the error-rate alert's 5%) and misses its latency target on 4x its latency budget (so its p95 is over the target too); 0.5% bad requests besides, which do not count.",
+    alerts: ["InfermeshSloSlowBurn", "InfermeshLatencyP95Breach"],
+    clears: "after-window",
+  },
+  "slo-fast-burn": {
+    name: "slo-fast-burn",
+    description: "A model deployed for the scenario (its whole history) fails 50x its availability budget, and every inference is over its latency target (20x a 5% budget).",
+    alerts: ["InfermeshSloFastBurn", "InfermeshSloSlowBurn", "InfermeshErrorRateHigh", "InfermeshLatencyP95Breach"],
+    clears: "after-window",
+  },
+  "contract-metric-gone": {
+    name: "contract-metric-gone",
+    description: "Routers are replaced by a build that no longer exposes infermesh_router_requests_total (the rejection alert's denominator).",
+    alerts: ["InfermeshContractMetricAbsent"],
     clears: "at-once",
   },
 };
@@ -183,6 +214,8 @@ export interface FleetSettings {
   queueSpikeDepth: number;
   /** How the device plugin advertises MIG instances: `nvidia.com/mig-<profile>` (mixed) or `nvidia.com/gpu`. */
   migStrategy: "none" | "single" | "mixed";
+  /** The stack's SLOs: the scenario models burn against their objectives. */
+  slo: SloSpec;
 }
 
 /** The model the seed's examples name; queue and latency scenarios hit it. */
@@ -206,22 +239,49 @@ export function fleetSettings(config: StackConfig): FleetSettings {
     infermesh: { namespaces: infermesh.namespaces, partOf: infermesh.partOf, port: infermesh.port, path: infermesh.path },
     queueSpikeDepth: Math.max(250, Math.ceil(queueLimit * 2)),
     migStrategy: config.telemetry.migStrategy,
+    slo: config.slo,
   };
 }
 
 // ---------------------------------------------------------------------------
 // Fleet entities
 
-/** Latency histogram bounds (ms) the Agents and Adapters use. */
-export const latencyBuckets = [25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000] as const;
+/** Latency histogram bounds (ms) the Agents and Adapters use: the metric contract's. */
+export const latencyBuckets = latencyBucketBoundsMs;
 
-/** Share of observations at or below each bound of `latencyBuckets` (the +Inf bucket is 1). */
+/** Share of observations at or below each bound of `latencyBuckets` (the +Inf bucket is 1), in bound order. */
 type LatencyProfile = readonly number[];
 
-const llmLatency: LatencyProfile = [0.01, 0.04, 0.15, 0.45, 0.8, 0.985, 0.998, 1, 1, 1, 1];
-const embeddingLatency: LatencyProfile = [0.35, 0.75, 0.96, 0.995, 1, 1, 1, 1, 1, 1, 1];
+/** A profile from shares at some bounds: a bound takes the share of the nearest listed bound at or below it (0 below the first). */
+function latencyProfile(shares: Readonly<Record<number, number>>): LatencyProfile {
+  const listed = Object.keys(shares).map(Number).sort((a, b) => a - b);
+  return latencyBuckets.map((bound) => {
+    const at = listed.filter((b) => b <= bound).pop();
+    return at === undefined ? 0 : (shares[at] as number);
+  });
+}
+
+const llmLatency = latencyProfile({ 25: 0.01, 50: 0.04, 100: 0.15, 250: 0.45, 500: 0.8, 1000: 0.985, 2000: 0.996, 2500: 0.998, 5000: 1 });
+const embeddingLatency = latencyProfile({ 25: 0.35, 50: 0.75, 100: 0.96, 250: 0.995, 500: 1 });
 /** 10-30 s for 92% of requests: p95 lands in the (10000, 30000] bucket. */
-const breachLatency: LatencyProfile = [0, 0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 1, 1];
+const breachLatency = latencyProfile({ 100: 0.01, 250: 0.02, 500: 0.03, 1000: 0.04, 2000: 0.045, 2500: 0.05, 5000: 0.06, 10000: 0.08, 30000: 1 });
+/** 50-100 ms, except a share `slow` in the bucket just over `targetMs`. */
+const slowShareLatency = (targetMs: number, slow: number): LatencyProfile => latencyBuckets.map((bound) => (bound < 100 ? 0 : bound <= targetMs ? 1 - slow : 1));
+
+/**
+ * A model deployed only while its scenario plays: its whole history in
+ * Prometheus is the burn, so every SLO window sees the same error ratio
+ * however long the verification has been running (the windows' timing is
+ * what the promtool cases prove).
+ */
+interface ScenarioModel {
+  scenario: ScenarioName;
+  model: ModelSpec;
+  /** Share of inferences failing with `runtime_error` (counted against availability). */
+  errors: number;
+  /** Share failing with `bad_request` (not counted). */
+  clientErrors: number;
+}
 
 export interface ModelSpec {
   name: string;
@@ -479,6 +539,9 @@ export interface ScenarioTargets {
   idlePod: RuntimePod;
   /** The pod that cannot be scheduled in `gpu-pod-pending`. */
   pendingPod: RuntimePod;
+  /** The models deployed for the SLO scenarios. */
+  sloSlowModel: string;
+  sloFastModel: string;
 }
 
 /** A pod running a model (or waiting to), as kube-state-metrics and dcgm-exporter see it. */
@@ -547,7 +610,11 @@ export class Fleet {
   expectedAlerts(name: ScenarioName): ExpectedAlert[] {
     const h = this.hit;
     const gpu = (g: GpuEntity) => ({ gpu_uuid: g.uuid, node: g.node });
-    const perScenario: Record<ScenarioName, Record<string, Record<string, string>>> = {
+    const bothSlis = (model: string) => [
+      { model, slo: "availability" },
+      { model, slo: "latency" },
+    ];
+    const perScenario: Record<ScenarioName, Record<string, Record<string, string> | Array<Record<string, string>>>> = {
       healthy: {},
       "vram-near-oom": { InfermeshGpuNearOom: gpu(h.vramGpu) },
       "queue-spike": { InfermeshHighQueueDepth: { model: h.queueModel } },
@@ -561,13 +628,35 @@ export class Fleet {
       "error-spike": { InfermeshErrorRateHigh: { model: h.errorModel } },
       "gpu-idle": h.idleGpu ? { InfermeshGpuIdle: { ...gpu(h.idleGpu), pod: h.idlePod.name } } : {},
       "gpu-pod-pending": { InfermeshGpuPodsPending: { namespace: h.pendingPod.namespace, pod: h.pendingPod.name } },
+      "slo-slow-burn": { InfermeshSloSlowBurn: bothSlis(h.sloSlowModel), InfermeshLatencyP95Breach: { model: h.sloSlowModel } },
+      "slo-fast-burn": {
+        InfermeshSloFastBurn: bothSlis(h.sloFastModel),
+        InfermeshSloSlowBurn: bothSlis(h.sloFastModel),
+        InfermeshErrorRateHigh: { model: h.sloFastModel },
+        InfermeshLatencyP95Breach: { model: h.sloFastModel },
+      },
+      "contract-metric-gone": { InfermeshContractMetricAbsent: { metric: "infermesh_router_requests_total" } },
     };
     const unsupported = this.unsupported(name);
     if (unsupported) throw new Error(`scenario ${name} cannot run on this fleet: ${unsupported}`);
     const byAlert = perScenario[name];
     const missing = scenarios[name].alerts.filter((a) => !(a in byAlert));
     if (missing.length > 0) throw new Error(`scenario ${name} has no labels for ${missing.join(", ")}`);
-    return scenarios[name].alerts.map((alertname) => ({ alertname, labels: byAlert[alertname] as Record<string, string> }));
+    return scenarios[name].alerts.flatMap((alertname) => [byAlert[alertname] as Record<string, string> | Array<Record<string, string>>].flat().map((labels) => ({ alertname, labels })));
+  }
+
+  /** Alerts `name` may also raise (see `ScenarioSpec.mayAlsoRaise`), with the labels of the entity it hits. */
+  mayAlsoRaise(name: ScenarioName): ExpectedAlert[] {
+    const h = this.hit;
+    const sli: Partial<Record<ScenarioName, Record<string, string>>> = {
+      "latency-breach": { model: h.latencyModel, slo: "latency" },
+      "error-spike": { model: h.errorModel, slo: "availability" },
+    };
+    const labels = sli[name];
+    return (scenarios[name].mayAlsoRaise ?? []).map((alertname) => {
+      if (!labels) throw new Error(`scenario ${name} has no labels for the alerts it may also raise`);
+      return { alertname, labels };
+    });
   }
 
   /** Why this fleet's shape cannot play a scenario, or undefined when it can. */
@@ -607,6 +696,12 @@ export class Fleet {
         return h.idleGpu ? `pod ${h.idlePod.name} on ${gpu(h.idleGpu)}` : "no idle GPU";
       case "gpu-pod-pending":
         return `pod ${h.pendingPod.namespace}/${h.pendingPod.name}`;
+      case "slo-slow-burn":
+        return `model ${h.sloSlowModel}, deployed for the scenario`;
+      case "slo-fast-burn":
+        return `model ${h.sloFastModel}, deployed for the scenario`;
+      case "contract-metric-gone":
+        return "every Router";
     }
   }
 
@@ -820,6 +915,8 @@ export class Fleet {
       latencyModel: seedModel,
       rejectionModel: model("llama-70b"),
       errorModel: model("mistral-7b"),
+      sloSlowModel: "qwen-14b",
+      sloFastModel: "phi-3-mini",
     };
   }
 
@@ -860,7 +957,9 @@ export class Fleet {
       for (const component of ["agent", "adapter"] as const) {
         const target: FleetTarget = { id: `${component}/${node.name}`, kind: component, node, pod: infermeshPod(component, `infermesh-${component}-${suffix(`${component}/${node.name}`, 5)}`), path: infermesh.path };
         targets.push(target);
-        this.families.set(target.id, this.servingFamilies(this.slots.filter((s) => s.node === node && s.deployment.model.reporter === component)));
+        // The scenario models run on the first GPU node, reported by its Agent.
+        const scenarioModels = component === "agent" && node === this.gpuNodes[0] ? this.scenarioModels(node) : [];
+        this.families.set(target.id, this.servingFamilies(this.slots.filter((s) => s.node === node && s.deployment.model.reporter === component), scenarioModels));
       }
     }
     const routerHash = suffix("router", 10);
@@ -922,8 +1021,30 @@ export class Fleet {
     return slot.deployment.model.qps * slot.capacity;
   }
 
+  /** The models the SLO scenarios deploy, burning against the stack's objectives for them, on a whole GPU of `node`. */
+  private scenarioModels(node: GpuNode): Array<ScenarioModel & { slot: ServingSlot }> {
+    const h = this.hit;
+    const spec = (name: string): ModelSpec => ({ name, revisions: ["r1"], quant: "fp16", runtime: "vllm", reporter: "agent", qps: 20, tokensPerInference: 120, latency: llmLatency });
+    const budgets = (name: string) => {
+      const o = objectivesFor(this.settings.slo, name);
+      return { availability: errorBudget(o.availabilityPercent), latency: errorBudget(o.latencyPercent), targetMs: o.latencyTargetMs };
+    };
+    const slow = budgets(h.sloSlowModel);
+    const fast = budgets(h.sloFastModel);
+    const models: ScenarioModel[] = [
+      // 4x: over both ticket factors (3 and 1), under both page factors (6 and 14.4).
+      { scenario: "slo-slow-burn", model: { ...spec(h.sloSlowModel), latency: slowShareLatency(slow.targetMs, 4 * slow.latency) }, errors: 4 * slow.availability, clientErrors: 0.005 },
+      { scenario: "slo-fast-burn", model: { ...spec(h.sloFastModel), latency: slowShareLatency(fast.targetMs, 1) }, errors: Math.min(0.9, 50 * fast.availability), clientErrors: 0 },
+    ];
+    const entity = node.entities.find((e) => !e.mig) ?? (node.entities[0] as GpuEntity);
+    return models.map((m, i) => ({
+      ...m,
+      slot: { node, gpuUuid: entity.uuid, ...(entity.mig ? { migProfile: entity.mig.profile } : {}), deployment: { model: m.model, revision: "r1", tenant: "acme" }, capacity: 1, ordinal: 1000 + i },
+    }));
+  }
+
   /** Agent or Adapter series for its slots: inferences, tokens, errors by kind, latency histogram, queue depth. */
-  private servingFamilies(slots: ServingSlot[]): FamilySpec[] {
+  private servingFamilies(slots: ServingSlot[], scenarioModels: ReadonlyArray<ScenarioModel & { slot: ServingSlot }> = []): FamilySpec[] {
     const h = this.hit;
     const base = (slot: ServingSlot) => ({
       model: slot.deployment.model.name,
@@ -958,6 +1079,23 @@ export class Fleet {
       latency.push({ labels: [...sortedLabels(labels), ["le", "+Inf"]], suffix: "_bucket", value: counter(() => rate) });
       latency.push({ labels: sortedLabels(labels), suffix: "_sum", value: counter((s) => rate * meanLatency(profile(s))) });
       latency.push({ labels: sortedLabels(labels), suffix: "_count", value: counter(() => rate) });
+    }
+    for (const m of scenarioModels) {
+      const labels = sortedLabels({ ...base(m.slot), tenant: m.slot.deployment.tenant });
+      const rate = this.slotRate(m.slot);
+      const present = (s: ScenarioName) => s === m.scenario;
+      // Counters of a new deployment: from 0, growing only while it runs.
+      const from0 = (perSecond: number): ValueSpec => counter((s) => (present(s) ? perSecond : 0), { base: 0 });
+      inferences.push({ labels, value: from0(rate), present });
+      tokens.push({ labels, value: from0(rate * m.model.tokensPerInference), present });
+      for (const error of inferenceErrors) {
+        const share = error === "runtime_error" ? m.errors : error === "bad_request" ? m.clientErrors : 0;
+        errors.push({ labels: sortedLabels({ ...base(m.slot), tenant: m.slot.deployment.tenant, error }), value: from0(rate * share), present });
+      }
+      latencyBuckets.forEach((bound, i) => latency.push({ labels: [...labels, ["le", String(bound)]], suffix: "_bucket", value: from0(rate * (m.model.latency[i] ?? 1)), present }));
+      latency.push({ labels: [...labels, ["le", "+Inf"]], suffix: "_bucket", value: from0(rate), present });
+      latency.push({ labels, suffix: "_sum", value: from0(rate * meanLatency(m.model.latency)), present });
+      latency.push({ labels, suffix: "_count", value: from0(rate), present });
     }
     // A queue belongs to a model on a GPU, whichever tenants it serves.
     const queues = new Map<string, { labels: Record<string, string | undefined>; depth: number; model: string }>();
@@ -1000,7 +1138,8 @@ export class Fleet {
       const spike = (s: ScenarioName) => s === "rejection-spike" && d.model.name === h.rejectionModel;
       const ratio = (s: ScenarioName) => (spike(s) ? spikeRejectionRatio : healthyRejectionRatio);
       const total = (s: ScenarioName) => admitted / (1 - ratio(s));
-      requests.push({ labels: sortedLabels(labels), value: counter(total) });
+      // A router build without the request counter, in `contract-metric-gone`.
+      requests.push({ labels: sortedLabels(labels), value: counter(total), present: (s) => s !== "contract-metric-gone" });
       for (const reason of rejectionReasons) {
         const rate = (s: ScenarioName) => total(s) * ratio(s) * rejectionWeights[reason][spike(s) ? "spike" : "healthy"];
         rejected.push({ labels: sortedLabels({ ...labels, reason }), value: counter(rate) });

@@ -18,9 +18,10 @@
  * summary and runbook_url come from the delivered rule.
  */
 import YAML from "yaml";
-import { defaultThresholds, type AlertContext, type DeliveredAlert } from "../dashboards/alerts";
+import { contractAbsenceChecks, defaultThresholds, type AlertContext, type DeliveredAlert } from "../dashboards/alerts";
+import { metrics, type MetricName } from "../dashboards/metrics";
 import { rateWindow, recordedNames } from "../dashboards/recording";
-import { alertGroupName, recordingGroupName } from "../dashboards/ruleFiles";
+import { alertGroupName, longRecordingGroupName, recordingGroupName } from "../dashboards/ruleFiles";
 
 export const promtoolScrapeIntervalSeconds = 30;
 /** Rule evaluation and input sample spacing: one scrape interval. */
@@ -34,6 +35,12 @@ export const promtoolContext: AlertContext = {
   poolMaxSizes: { "h100-spot": 2 },
   // A shorter idle window than the default hour keeps the inputs short; the rule is the same.
   capacity: { idleWindow: "30m", pendingPodTimeout: "10m" },
+  // One model with objectives of its own: a tighter availability objective and another latency target (verify/sloCases.ts).
+  slo: {
+    window: "30d",
+    defaults: { availabilityPercent: 99.5, latencyPercent: 95, latencyTargetMs: 2000 },
+    models: { "llama-70b": { availabilityPercent: 99.9, latencyTargetMs: 5000 } },
+  },
 };
 
 /** One promtool input series: `name{labels}` and values in expanding notation (`'0+1x20'`, `'1x10 0x30'`). */
@@ -628,6 +635,62 @@ export const alertScenarios: AlertScenario[] = [
 ];
 
 // ---------------------------------------------------------------------------
+// Contract metric absence.
+
+/** One stored series of every contract metric a scraped exporter serves (histograms: count and the SLO's buckets). */
+function everyContractMetric(opts: { without?: readonly string[]; latencyBounds?: readonly string[]; migOnly?: boolean } = {}): InputSeries[] {
+  const labelsOf = (name: MetricName) => Object.fromEntries(metrics[name].labels.map((l) => [l, l === "mig_profile" ? (opts.migOnly ? "1g.10gb" : "") : `${l}-1`]));
+  return (Object.keys(metrics) as MetricName[])
+    .filter((name) => metrics[name].source !== "prometheus" && !(opts.without ?? []).includes(name))
+    .flatMap((name) => {
+      if (metrics[name].type !== "histogram") return [input(name, labelsOf(name), "1x40")];
+      return [input(`${name}_count`, labelsOf(name), "0+10x40"), ...(opts.latencyBounds ?? ["2000", "5000"]).map((le) => input(`${name}_bucket`, { ...labelsOf(name), le }, "0+9x40"))];
+    });
+}
+
+const scrapedUp = (value: string): InputSeries[] => [
+  input("up", infermeshUp("router", "10.0.1.40:9090", "infermesh-router-7c9f8-x2kqz", "system-node-a", zoneA), value),
+  input("up", infermeshUp("agent", "10.0.1.42:9090", "infermesh-agent-k8r2d", "gpu-node-a", zoneA), value),
+  input("up", dcgmUp("10.0.1.23:9400", "gpu-node-a", zoneA), value),
+  input("up", { job: "kube-state-metrics", instance: "10.0.1.50:8080" }, value),
+];
+
+/** What the absence alert says about a check: its labels and description, from the delivered catalog's own check. */
+function absent(metric: string): ExpectedAlert {
+  const check = contractAbsenceChecks(promtoolContext).find((c) => c.metric === metric);
+  if (!check) throw new Error(`no absence check for ${metric}`);
+  const alerts = check.readers.alerts.join(", ") || "none";
+  const panels = check.readers.panels.join(", ") || "none";
+  return {
+    labels: { metric, exposed_by: check.exposedBy, read_by_alerts: alerts, read_by_panels: panels },
+    description: `${metric} has been missing from every ${check.exposedBy} target for 10 minutes while they are scraped. Alerts that read it cannot fire: ${alerts}. Panels that read it show no data: ${panels}.`,
+  };
+}
+
+alertScenarios.push(
+  {
+    alert: "InfermeshContractMetricAbsent",
+    kind: "healthy",
+    name: "every contract metric is exposed; on a fleet of MIG instances only, GPU utilization is rightly absent",
+    input: [...scrapedUp("1x40"), ...everyContractMetric({ without: ["DCGM_FI_DEV_GPU_UTIL"], migOnly: true })],
+  },
+  {
+    alert: "InfermeshContractMetricAbsent",
+    kind: "healthy",
+    name: "no infermesh, dcgm-exporter or kube-state-metrics target answers: their metrics are gone, which InfermeshTargetDown reports",
+    input: [...scrapedUp("0x40")],
+  },
+  {
+    alert: "InfermeshContractMetricAbsent",
+    kind: "breach",
+    name: "routers expose no infermesh_router_requests_total and the latency histogram has no 2000 ms bucket, while their targets are up",
+    input: [...scrapedUp("1x40"), ...everyContractMetric({ without: ["infermesh_router_requests_total"], latencyBounds: ["1000", "2500", "5000"] })],
+    conditionFrom: "0s",
+    firing: [absent("infermesh_router_requests_total"), absent('infermesh_inference_latency_bucket{le="2000"}')],
+  },
+);
+
+// ---------------------------------------------------------------------------
 // Recording rule scenarios.
 
 const rec = recordedNames(rateWindow(promtoolScrapeIntervalSeconds));
@@ -879,9 +942,9 @@ export function recordsWithCases(scenarios: readonly RecordingScenario[] = recor
   return new Set(scenarios.flatMap((s) => s.cases.map((c) => c.record)));
 }
 
-/** The groups `prometheusRuleGroups` renders for `delivered`, recording group first so alerts see this evaluation's recorded series. */
-function groupEvalOrder(delivered: readonly DeliveredAlert[]): string[] {
-  return [recordingGroupName, ...new Set(delivered.map((a) => alertGroupName(a.group)))];
+/** The groups `prometheusRuleGroups` renders for `delivered`, recording groups first so alerts see this evaluation's recorded series. */
+export function groupEvalOrder(delivered: readonly DeliveredAlert[]): string[] {
+  return [recordingGroupName, longRecordingGroupName, ...new Set(delivered.map((a) => alertGroupName(a.group)))];
 }
 
 function expectedAlert(alert: DeliveredAlert, expected: ExpectedAlert) {

@@ -17,6 +17,7 @@ import {
   telemetryProblems,
 } from "./rules";
 import { durationSeconds, sections, type Sections } from "./schema";
+import { effectiveRetention, resolveSlo, sloProblems } from "./slo";
 import type { AlertingConfig, ContactPoint, CreateClusterConfig, ExistingClusterConfig, GpuPoolConfig, GrafanaConfig, StackConfig } from "./types";
 
 export { ConfigError, type ConfigProblem } from "./errors";
@@ -101,6 +102,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
   problems.push(...grafanaTransportProblems(parsed));
   problems.push(...expiryProblems(parsed, policy, ctx.now));
   problems.push(...accessProblems(parsed), ...deployProblems(parsed));
+  problems.push(...sloProblems(parsed, raw));
 
   if (problems.length > 0) {
     const secrets = [...secretSections].flatMap((key) => secretTexts(raw[key]));
@@ -109,6 +111,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
   // Every section parsed (or a problem was recorded above), so these are defined.
   const s = parsed as Sections;
   const p = policy as EnvironmentPolicy;
+  const slo = resolveSlo(s);
 
   const tags: Record<string, string> = {
     ...s.tags,
@@ -130,11 +133,12 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
     deploy: { ...s.deploy, runner: isSelfHosted(s.deploy.runsOn) ? "self-hosted" : "github-hosted" },
     gpuPools: Object.fromEntries(Object.entries(s.gpuPools).map(([name, pool]) => [name, resolvePool(name, pool, p)])),
     models: s.models,
+    slo,
     telemetry: {
       backend: s.telemetry.backend,
       scrapeInterval: s.telemetry.scrapeInterval,
       scrapeIntervalSeconds: durationSeconds(s.telemetry.scrapeInterval),
-      retention: s.telemetry.retention,
+      retention: effectiveRetention(s.telemetry, raw, slo.window),
       volumeSizeGiB: s.telemetry.volumeSizeGiB,
       migStrategy: s.telemetry.migStrategy ?? (Object.values(s.gpuPools).some((p) => p.migProfile) ? "single" : "none"),
       infermesh: s.telemetry.infermesh,

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { latencyBucketBoundsMs } from "../../dashboards/metrics";
+import { sloWindows } from "../../dashboards/slo";
 import { parseCidr } from "../cidr";
 import { environmentKinds } from "../environments";
 import { gpuModels, isMigCapable, lookupGpuInstance } from "../gpuInstances";
@@ -157,11 +159,40 @@ export const existingClusterSchema = obj({
 
 export const clusterSchema = z.discriminatedUnion("mode", [createClusterSchema, existingClusterSchema]);
 
+/** An SLO objective: a percentage strictly between 0 and 100 (how high it must be to page is a rule in slo.ts). */
+const objectivePercent = z.number().superRefine((value, ctx) => {
+  if (!(value > 0 && value < 100)) ctx.addIssue({ code: "custom", input: value, message: `got ${value}; an objective is a percentage strictly between 0 and 100, e.g. 99.5` });
+});
+
+/** A latency target the histogram can answer: one of its bucket bounds. */
+const latencyTargetMs = z.number().superRefine((value, ctx) => {
+  if (!(latencyBucketBoundsMs as readonly number[]).includes(value)) {
+    ctx.addIssue({ code: "custom", input: value, message: `got ${value}; the latency SLI reads the latency histogram's bucket at the target, so it must be a bucket bound (ms): ${latencyBucketBoundsMs.join(", ")}` });
+  }
+});
+
+const sloObjectives = {
+  /** Percent of inferences completed without error. */
+  availabilityPercent: objectivePercent.optional(),
+  /** Percent of inferences completed within `latencyTargetMs`. */
+  latencyPercent: objectivePercent.optional(),
+  latencyTargetMs: latencyTargetMs.optional(),
+};
+
+/** Stack-wide SLO settings; unset keys come from the environment's defaults (components/environments.ts). */
+export const sloSchema = obj({
+  /** The window the objectives are promised over. */
+  window: z.enum(sloWindows).optional(),
+  ...sloObjectives,
+});
+
 export const modelSchema = obj({
   /** Queue depth above which `InfermeshHighQueueDepth` fires for this model. */
   queueDepthMax: z.number().positive().optional(),
   /** p95 latency (ms) above which `InfermeshLatencyP95Breach` fires for this model. */
   latencyP95MaxMs: z.number().positive().optional(),
+  /** This model's own objectives; unset keys come from `infermesh:slo`. */
+  slo: obj(sloObjectives).optional(),
 });
 
 export const modelsSchema = z.record(
@@ -436,6 +467,7 @@ export const sections = {
   deploy: deploySchema.default(deploySchema.parse({})),
   gpuPools: gpuPoolsSchema.default({}),
   models: modelsSchema.default({}),
+  slo: sloSchema.default({}),
   safety: safetySchema.default({}),
   tags: tagsSchema.default({}),
   telemetry: telemetrySchema.default(telemetrySchema.parse({})),

@@ -1,6 +1,7 @@
 /** The validated, typed stack configuration: what components receive. */
 import type * as pulumi from "@pulumi/pulumi";
 import type { AlertThresholds, Severity } from "../../dashboards/alerts";
+import type { SloObjectives, SloSpec } from "../../dashboards/slo";
 import type { ZoneSubnets } from "../cidr";
 import type { CapacityType, EnvironmentKind, EnvironmentPolicy } from "../environments";
 import type { AmiFamily, GpuInstanceType, GpuModel, NvidiaAmiType } from "../gpuInstances";
@@ -126,6 +127,8 @@ export interface CapacityConfig {
 export interface ModelConfig {
   queueDepthMax?: number;
   latencyP95MaxMs?: number;
+  /** The model's own SLO objectives (resolved into `StackConfig.slo`). */
+  slo?: Partial<SloObjectives>;
 }
 
 /** Everything a stack can set, validated, with defaults applied. Components receive parts of it. */
@@ -144,6 +147,8 @@ export interface StackConfig {
   deploy: DeployPathConfig;
   gpuPools: Record<string, GpuPoolConfig>;
   models: Record<string, ModelConfig>;
+  /** SLOs per model: window, objectives (environment defaults, `infermesh:slo`, each model's own). */
+  slo: SloSpec;
   telemetry: TelemetryConfig;
   /** Absent when the stack does not manage a Grafana. */
   grafana?: GrafanaConfig;
