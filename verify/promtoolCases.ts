@@ -644,7 +644,8 @@ function everyContractMetric(opts: { without?: readonly string[]; latencyBounds?
     .filter((name) => metrics[name].source !== "prometheus" && !(opts.without ?? []).includes(name))
     .flatMap((name) => {
       if (metrics[name].type !== "histogram") return [input(name, labelsOf(name), "1x40")];
-      return [input(`${name}_count`, labelsOf(name), "0+10x40"), ...(opts.latencyBounds ?? ["2000", "5000"]).map((le) => input(`${name}_bucket`, { ...labelsOf(name), le }, "0+9x40"))];
+      // By default one bound as Prometheus 3 stores it (`2000.0`) and one as Prometheus 2 does (verify/sloCases.ts, storedLe).
+      return [input(`${name}_count`, labelsOf(name), "0+10x40"), ...(opts.latencyBounds ?? ["2000.0", "5000"]).map((le) => input(`${name}_bucket`, { ...labelsOf(name), le }, "0+9x40"))];
     });
 }
 

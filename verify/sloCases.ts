@@ -88,17 +88,30 @@ interface CounterSpec {
   increment: (t: Traffic) => number;
 }
 
+/**
+ * How each model's bucket bounds are stored: as exposed (`2000`, Prometheus 2)
+ * for gpt-7b, and as Prometheus 3 normalizes classic histogram bounds
+ * (`5000.0`) for llama-70b: kube-prometheus-stack 82.6.0 runs Prometheus
+ * v3.10.0 (prometheus-community/helm-charts kube-prometheus-stack-82.6.0
+ * charts/kube-prometheus-stack/values.yaml, prometheusSpec.image.tag), whose
+ * parser rewrites `le` (prometheus/prometheus v3.10.0
+ * model/textparse/promparse.go, normalizeFloatsInLabelValues; docs/migration.md
+ * "`le` and `quantile` label values"). The rules must read both.
+ */
+const storedLe = (model: string, bound: number) => (model === "llama-70b" ? `${bound}.0` : String(bound));
+
 function counters(model: string, spec: SloSpec): CounterSpec[] {
   const labels = servingLabels(model);
   const target = objectivesFor(spec, model).latencyTargetMs;
+  const le = (bound: number) => storedLe(model, bound);
   return [
     { series: seriesSelector("infermesh_inferences_total", labels), increment: (t) => t.events },
     { series: seriesSelector("infermesh_inference_errors_total", { ...labels, error: "runtime_error" }), increment: (t) => t.errors },
     { series: seriesSelector("infermesh_inference_errors_total", { ...labels, error: "bad_request" }), increment: (t) => t.clientErrors },
     { series: seriesSelector("infermesh_inference_latency_count", labels), increment: (t) => t.events },
-    { series: seriesSelector("infermesh_inference_latency_bucket", { ...labels, le: String(target) }), increment: (t) => t.events - t.slow },
+    { series: seriesSelector("infermesh_inference_latency_bucket", { ...labels, le: le(target) }), increment: (t) => t.events - t.slow },
     // Half the fast inferences are also under the next lower bound: a rule reading that bucket would see a different ratio.
-    { series: seriesSelector("infermesh_inference_latency_bucket", { ...labels, le: String(lowerBound(target)) }), increment: (t) => Math.floor((t.events - t.slow) / 2) },
+    { series: seriesSelector("infermesh_inference_latency_bucket", { ...labels, le: le(lowerBound(target)) }), increment: (t) => Math.floor((t.events - t.slow) / 2) },
   ];
 }
 
