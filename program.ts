@@ -85,7 +85,9 @@ export function infermesh(config: StackConfig): StackOutputs {
   }
   const telemetry = new Telemetry("telemetry", { config, cluster, gpuNodeGroups: pools.map(([, group]) => group.nodeGroup) }, inCluster);
 
-  let grafanaSide: { url: pulumi.Input<string>; dashboardUrls: pulumi.Input<Record<string, string>>; target: GrafanaAlertTarget; goesWith?: pulumi.Resource } | undefined;
+  let grafanaSide:
+    | { url: pulumi.Input<string>; dashboardUrls: pulumi.Input<Record<string, string>>; target: GrafanaAlertTarget; goesWith?: pulumi.Resource; workspaceRole?: aws.iam.Role }
+    | undefined;
   if (config.grafana?.mode === "in-cluster") {
     // Provisioned from Kubernetes objects: nothing calls Grafana's API, and every object goes with the cluster.
     const grafana = new InClusterGrafana(
@@ -113,6 +115,7 @@ export function infermesh(config: StackConfig): StackOutputs {
         stack: config.stack,
         deployedAt: config.deployedAt,
         sns: Object.values(config.alerting.contactPoints).some((cp) => cp.type === "sns"),
+        ...(telemetry.prometheus.ampWorkspace ? { ampWorkspaceArn: telemetry.prometheus.ampWorkspace.arn } : {}),
         protect: config.policy.protectStateful,
       },
       inCluster,
@@ -129,6 +132,7 @@ export function infermesh(config: StackConfig): StackOutputs {
       dashboardUrls: content.dashboardUrls,
       target: { kind: "api", provider: endpoint.provider, folderUid: content.folderUid, datasourceUid: content.dataSourceUid },
       ...(goesWith ? { goesWith } : {}),
+      ...(endpoint.workspaceRole ? { workspaceRole: endpoint.workspaceRole } : {}),
     };
   }
   const alerting = new Alerting(
@@ -143,6 +147,7 @@ export function infermesh(config: StackConfig): StackOutputs {
         ...(grafanaSide?.goesWith ? { grafana: grafanaSide.goesWith } : {}),
       },
       ...(grafanaSide ? { grafana: grafanaSide.target } : {}),
+      ...(grafanaSide?.workspaceRole ? { grafanaWorkspaceRole: grafanaSide.workspaceRole } : {}),
     },
     inCluster,
   );

@@ -5,15 +5,16 @@
  * so a topic's access policy must allow it (AWS: "Giving Amazon Managed
  * Service for Prometheus permission to send alert messages to your Amazon SNS
  * topic"); without that, every notification fails and only AMP's logs say so.
- * Amazon Managed Grafana publishes as its workspace role, whose
- * service-managed policy allows `sns:Publish` only on
- * `arn:aws:sns:*:<account>:grafana*` (AWS: "Amazon Managed Grafana permissions
- * and policies for AWS data sources"), so no topic policy is needed for it,
- * but the topic's name must fit.
+ * Amazon Managed Grafana publishes as its workspace role, which the stack
+ * owns (see GrafanaEndpoint): the role gets `sns:Publish` on exactly the
+ * stack's topics, owned and external, so no topic policy is needed for it and
+ * any topic name works in the same account (a topic in another account also
+ * needs its owner's grant).
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContactPoint, StackConfig } from "./config";
+import { snsPublishPolicy } from "./iam";
 
 export type SnsPublisher = "amp" | "grafana";
 
@@ -28,9 +29,10 @@ export function snsPublisher(config: Pick<StackConfig, "alerting" | "telemetry">
 }
 
 /**
- * Name of a topic the stack creates. Always `grafana`-prefixed, so an Amazon
- * Managed Grafana can publish to it whichever evaluator the stack uses now:
- * renaming a topic would replace it and drop its subscriptions.
+ * Name of a topic the stack creates. The `grafana` prefix dates from when the
+ * workspace relied on service-managed permissions (publish only to
+ * `grafana*`); the stack's workspace role no longer needs it, but renaming a
+ * topic would replace it and drop its subscriptions, so the name stays.
  */
 export function ownedTopicName(stack: string, contactPoint: string): string {
   return `grafana-infermesh-${stack}-${contactPoint}`;
@@ -114,12 +116,16 @@ export interface AlertTopicsArgs {
   config: StackConfig;
   /** The stack's AMP workspace, when AMP's alert manager publishes. */
   ampWorkspace?: aws.amp.Workspace;
+  /** Amazon Managed Grafana's workspace role, when Grafana publishes. */
+  grafanaWorkspaceRole?: aws.iam.Role;
 }
 
 /**
  * The topic of every SNS contact point: created with the access policy its
  * publisher needs when the contact point says `create: true`; otherwise named
  * only, with the grant its owner must add reported (warning and stack output).
+ * When Amazon Managed Grafana publishes, its workspace role may publish to
+ * exactly these topics.
  */
 export class AlertTopics extends pulumi.ComponentResource {
   static readonly type = "infermesh:monitoring:AlertTopics";
@@ -133,6 +139,9 @@ export class AlertTopics extends pulumi.ComponentResource {
     const publisher = snsPublisher(config);
     const workspace = args.ampWorkspace;
     if (publisher === "amp" && !workspace) throw new pulumi.ResourceError("AMP's alert manager publishes to SNS, but the stack has no AMP workspace", this);
+    if (publisher === "grafana" && !args.grafanaWorkspaceRole) {
+      throw new pulumi.ResourceError("Amazon Managed Grafana publishes to SNS, but the stack has no Grafana workspace role", this);
+    }
     const contactPoints = Object.values(config.alerting.contactPoints).filter((cp): cp is SnsContactPoint => cp.type === "sns");
 
     const entries = contactPoints.map((cp) => {
@@ -170,6 +179,15 @@ export class AlertTopics extends pulumi.ComponentResource {
       return { name: cp.name, arn: created.arn, summary: created.arn.apply((arn): SnsTopicSummary => ({ arn, owner: "stack", publisher })) };
     });
 
+    if (publisher === "grafana" && entries.length > 0) {
+      // An identity policy on the stack's own role, not a topic policy: it works for
+      // external topics too, which the stack cannot set a policy on.
+      new aws.iam.RolePolicy(
+        `${name}-grafana-publish`,
+        { role: args.grafanaWorkspaceRole!.id, policy: pulumi.all(entries.map((e) => e.arn)).apply(snsPublishPolicy) },
+        { parent: this },
+      );
+    }
     this.arns = Object.fromEntries(entries.map((e) => [e.name, e.arn]));
     this.summary = pulumi.all(Object.fromEntries(entries.map((e) => [e.name, e.summary]))) as pulumi.Output<Record<string, SnsTopicSummary>>;
     this.registerOutputs({ summary: this.summary });

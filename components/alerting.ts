@@ -93,6 +93,8 @@ export interface AlertingArgs {
   deletedWith?: { cluster?: pulumi.Resource; grafana?: pulumi.Resource };
   /** Where Grafana-evaluated rules live; required when the evaluator is Grafana. */
   grafana?: GrafanaAlertTarget;
+  /** Amazon Managed Grafana's workspace role, which publishes to SNS when Grafana evaluates the alerts. */
+  grafanaWorkspaceRole?: aws.iam.Role;
 }
 
 /**
@@ -125,7 +127,15 @@ export class Alerting extends pulumi.ComponentResource {
     const { config, prometheus } = args;
     const { alerts, groups } = alertingPlan(config);
     const hasSns = Object.values(config.alerting.contactPoints).some((cp) => cp.type === "sns");
-    const topics = hasSns ? new AlertTopics(`${name}-sns`, { config, ...(prometheus.ampWorkspace ? { ampWorkspace: prometheus.ampWorkspace } : {}) }, { parent: this }) : undefined;
+    const topics = hasSns ? new AlertTopics(
+          `${name}-sns`,
+          {
+            config,
+            ...(prometheus.ampWorkspace ? { ampWorkspace: prometheus.ampWorkspace } : {}),
+            ...(args.grafanaWorkspaceRole ? { grafanaWorkspaceRole: args.grafanaWorkspaceRole } : {}),
+          },
+          { parent: this },
+        ) : undefined;
     const topicArns: Record<string, pulumi.Output<string>> = topics?.arns ?? {};
     if (topics) this.snsTopics = topics.summary;
     const ruleTarget: ConstructorParameters<typeof PrometheusRules>[1]["target"] = prometheus.ampWorkspace

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as grafana from "@pulumiverse/grafana";
 import type { GrafanaConfig } from "./config";
+import { ampQueryPolicy, serviceAssumeRolePolicy } from "./iam";
 
 /** Token name for this deploy: a new name replaces (renews) the token on every `pulumi up`. */
 export function deployTokenName(deployedAt: string): string {
@@ -17,6 +18,8 @@ export interface GrafanaEndpointArgs {
   deployedAt: string;
   /** Managed mode: also allow SNS as a notification destination. */
   sns: boolean;
+  /** Managed mode: the stack's AMP workspace, which the workspace role may query (AMP backend only). */
+  ampWorkspaceArn?: pulumi.Input<string>;
   protect: boolean;
 }
 
@@ -25,12 +28,23 @@ export interface GrafanaEndpointArgs {
  * provider every Grafana resource uses: an Amazon Managed Grafana workspace
  * with a token the stack renews on every deploy, or an external Grafana with a
  * token from secret config.
+ *
+ * The managed workspace gets a role the stack owns, passed as `roleArn` with
+ * `permissionType: CUSTOMER_MANAGED`. AWS's CreateWorkspace reference
+ * (`permissionType`; same text in aws/aws-sdk-js clients/grafana.d.ts at
+ * 65157471): a workspace created through the API, CLI or CloudFormation (as
+ * Pulumi does) gets no role from Amazon Managed Grafana; the caller manages
+ * the role and passes it, SERVICE_MANAGED role creation is console-only, and
+ * API callers use CUSTOMER_MANAGED only. Without a role the AMP data source
+ * (SigV4 with the workspace role) and SNS contact points cannot work.
  */
 export class GrafanaEndpoint extends pulumi.ComponentResource {
   static readonly type = "infermesh:grafana:Endpoint";
   readonly provider: grafana.Provider;
   readonly url: pulumi.Output<string>;
   readonly workspace?: aws.grafana.Workspace;
+  /** Managed mode: the role the workspace uses for AWS data sources and notification channels. */
+  readonly workspaceRole?: aws.iam.Role;
 
   constructor(name: string, args: GrafanaEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
     super(GrafanaEndpoint.type, name, {}, opts);
@@ -40,13 +54,25 @@ export class GrafanaEndpoint extends pulumi.ComponentResource {
     let auth: pulumi.Output<string>;
 
     if (cfg.mode === "managed") {
+      // aws:SourceAccount only: an aws:SourceArn naming the workspace would need the
+      // workspace's ARN in the role the workspace is created with (a cycle).
+      const identity = aws.getCallerIdentityOutput({}, { parent: this });
+      const role = new aws.iam.Role(
+        `${name}-workspace-role`,
+        { assumeRolePolicy: identity.accountId.apply((account) => serviceAssumeRolePolicy("grafana.amazonaws.com", account)) },
+        { parent: this, protect: args.protect },
+      );
+      if (args.ampWorkspaceArn !== undefined) {
+        new aws.iam.RolePolicy(`${name}-amp-query`, { role: role.id, policy: pulumi.output(args.ampWorkspaceArn).apply(ampQueryPolicy) }, parent);
+      }
       const workspace = new aws.grafana.Workspace(
         `${name}-workspace`,
         {
           name: `infermesh-${args.stack}`,
           accountAccessType: "CURRENT_ACCOUNT",
           authenticationProviders: cfg.authentication,
-          permissionType: "SERVICE_MANAGED",
+          permissionType: "CUSTOMER_MANAGED",
+          roleArn: role.arn,
           dataSources: ["PROMETHEUS"],
           ...(args.sns ? { notificationDestinations: ["SNS"] } : {}),
           grafanaVersion: cfg.grafanaVersion,
@@ -72,6 +98,7 @@ export class GrafanaEndpoint extends pulumi.ComponentResource {
         parent,
       );
       this.workspace = workspace;
+      this.workspaceRole = role;
       url = pulumi.interpolate`https://${workspace.endpoint}`;
       auth = pulumi.secret(token.key);
     } else {

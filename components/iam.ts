@@ -3,10 +3,44 @@ import * as pulumi from "@pulumi/pulumi";
 
 /** IAM policy documents the stack's roles use (pure: each returns a JSON string), and the IRSA role built from them. */
 
-export function serviceAssumeRolePolicy(service: "ec2.amazonaws.com" | "eks.amazonaws.com"): string {
+/**
+ * Trust policy for an AWS service. With `sourceAccount`, the service may
+ * assume the role only when acting for a resource of that account (AWS's
+ * cross-service confused-deputy guidance, `aws:SourceAccount`).
+ */
+export function serviceAssumeRolePolicy(service: "ec2.amazonaws.com" | "eks.amazonaws.com" | "grafana.amazonaws.com", sourceAccount?: string): string {
   return JSON.stringify({
     Version: "2012-10-17",
-    Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Service: service },
+        Action: "sts:AssumeRole",
+        ...(sourceAccount !== undefined ? { Condition: { StringEquals: { "aws:SourceAccount": sourceAccount } } } : {}),
+      },
+    ],
+  });
+}
+
+/**
+ * Read access to one AMP workspace, as Grafana's SigV4 Prometheus data source
+ * queries it: the four query actions of AWS's AmazonPrometheusQueryAccess
+ * managed policy, on that workspace only (the managed policy allows them on
+ * every workspace).
+ */
+export function ampQueryPolicy(workspaceArn: string): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Action: ["aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata"], Resource: workspaceArn }],
+  });
+}
+
+/** Publishing to exactly these SNS topics (sorted, so the document does not change with config order). */
+export function snsPublishPolicy(topicArns: string[]): string {
+  if (topicArns.length === 0) throw new Error("snsPublishPolicy: no topic to grant");
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Action: ["sns:Publish"], Resource: [...new Set(topicArns)].sort() }],
   });
 }
 

@@ -1,11 +1,18 @@
 import type { CallHandler } from "./runtime";
 
 /**
- * Answers for the provider lookups the program makes when it attaches to an
- * existing cluster. Offline there is no cluster to ask, so the values are
- * recognisable stand-ins (`*.synth.invalid`, account 000000000000).
+ * Answers for the provider lookups the program makes: the deploying account
+ * (for an Amazon Managed Grafana's workspace role), and the cluster when it
+ * attaches to an existing one. Offline there is no AWS to ask, so the values
+ * are recognisable stand-ins (`*.synth.invalid`, account 000000000000).
  */
 export const offlineLookups: Record<string, CallHandler> = {
+  "aws:index/getCallerIdentity:getCallerIdentity": () => ({
+    id: "000000000000",
+    accountId: "000000000000",
+    arn: "arn:aws:iam::000000000000:role/synth-deployer",
+    userId: "AROASYNTHDEPLOYER:synth",
+  }),
   "aws:eks/getCluster:getCluster": (inputs) => {
     const name = String(inputs.name);
     return {

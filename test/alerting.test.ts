@@ -480,26 +480,54 @@ describe("SNS topics", () => {
     expect(warnings[0]).toContain("kms:GenerateDataKey* and kms:Decrypt");
   });
 
-  it("managed Grafana + create: a grafana-prefixed topic its service-managed role may publish to, no topic policy", async () => {
+  // The workspace role the stack owns (components/grafanaEndpoint.ts) publishes: sns:Publish on exactly the
+  // stack's topics, owned and external, in one identity policy; no topic policy.
+  const grafanaPublish = (topicArns: string[]) => ({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["sns:Publish"], Resource: topicArns }] });
+
+  it("managed Grafana + create: the stack's topic, its workspace role may publish to it, no topic policy", async () => {
     const config = stack({ ...amp, grafana: { mode: "managed" }, alerting: { contactPoints: { ops: { type: "sns", create: true } }, routes: { critical: ["ops"] } } });
     const { resources, snsTopics, warnings } = await deployWithOutputs(config);
     const topicArn = "arn:aws:sns:synth:000000000000:grafana-infermesh-dev-ops";
     expect(one(resources, "aws:sns/topic:Topic", "alerting-sns-ops").inputs).toEqual({ name: "grafana-infermesh-dev-ops" });
     expect(byType(resources, "aws:sns/topicPolicy:TopicPolicy")).toEqual([]);
+    const publish = one(resources, "aws:iam/rolePolicy:RolePolicy", "alerting-sns-grafana-publish");
+    expect(publish.parent).toBe(one(resources, "infermesh:monitoring:AlertTopics", "alerting-sns").urn);
+    expect(publish.inputs.role).toBe("grafana-workspace-role-id");
+    expect(JSON.parse(publish.inputs.policy as string)).toEqual(grafanaPublish([topicArn]));
     expect(one(resources, "grafana:alerting/contactPoint:ContactPoint", "alerting-critical").inputs.sns).toEqual([{ uid: "im-dev-cp-critical-ops", topic: topicArn }]);
-    expect(one(resources, "aws:grafana/workspace:Workspace", "grafana-workspace").inputs.notificationDestinations).toEqual(["SNS"]);
+    const workspace = one(resources, "aws:grafana/workspace:Workspace", "grafana-workspace");
+    expect([workspace.inputs.notificationDestinations, workspace.inputs.permissionType, workspace.inputs.roleArn]).toEqual([
+      ["SNS"],
+      "CUSTOMER_MANAGED",
+      "arn:aws:synth:000000000000:grafana-workspace-role",
+    ]);
     expect(snsTopics).toEqual({ ops: { arn: topicArn, owner: "stack", publisher: "grafana" } });
     expect(warnings).toEqual([]);
   });
 
-  it("managed Grafana + an external grafana* topic is accepted as it is", async () => {
-    const topicArn = "arn:aws:sns:us-west-2:111122223333:grafana-ops";
-    const config = stack({ ...amp, grafana: { mode: "managed" }, alerting: { contactPoints: { ops: { type: "sns", topicArn } }, routes: { warning: ["ops"] } } });
+  it("managed Grafana + owned and external topics, any name: one publish grant on exactly those topics", async () => {
+    const external = "arn:aws:sns:us-west-2:111122223333:infermesh-staging-alerts";
+    const owned = "arn:aws:sns:synth:000000000000:grafana-infermesh-dev-ops";
+    const config = stack({
+      ...amp,
+      grafana: { mode: "managed" },
+      alerting: { contactPoints: { ops: { type: "sns", create: true }, pager: { type: "sns", topicArn: external } }, routes: { critical: ["pager"], warning: ["ops"] } },
+    });
     const { resources, snsTopics, warnings } = await deployWithOutputs(config);
-    expect(byType(resources, "aws:sns/topic:Topic")).toEqual([]);
-    expect(one(resources, "grafana:alerting/contactPoint:ContactPoint", "alerting-warning").inputs.sns).toEqual([{ uid: "im-dev-cp-warning-ops", topic: topicArn }]);
-    expect(snsTopics).toEqual({ ops: { arn: topicArn, owner: "external", publisher: "grafana" } });
+    expect(byType(resources, "aws:sns/topic:Topic").map((t) => t.name)).toEqual(["alerting-sns-ops"]);
+    const publish = byType(resources, "aws:iam/rolePolicy:RolePolicy").filter((p) => p.inputs.role === "grafana-workspace-role-id");
+    expect(publish.map((p) => p.name).sort()).toEqual(["alerting-sns-grafana-publish", "grafana-amp-query"]);
+    expect(JSON.parse(one(resources, "aws:iam/rolePolicy:RolePolicy", "alerting-sns-grafana-publish").inputs.policy as string)).toEqual(grafanaPublish([owned, external].sort()));
+    expect(one(resources, "grafana:alerting/contactPoint:ContactPoint", "alerting-critical").inputs.sns).toEqual([{ uid: "im-dev-cp-critical-pager", topic: external }]);
+    expect(snsTopics).toEqual({ ops: { arn: owned, owner: "stack", publisher: "grafana" }, pager: { arn: external, owner: "external", publisher: "grafana" } });
     expect(warnings).toEqual([]);
+  });
+
+  it("managed Grafana but AMP's alert manager publishes: the workspace role gets no SNS permission", async () => {
+    const config = stack({ ...amp, grafana: { mode: "managed" }, alerting: { evaluator: "prometheus", contactPoints: { pager: { type: "sns", create: true } }, routes: { critical: ["pager"] } } });
+    const { resources } = await deployWithOutputs(config);
+    expect(one(resources, "aws:sns/topicPolicy:TopicPolicy", "alerting-sns-pager").inputs.arn).toBe("arn:aws:sns:synth:000000000000:grafana-infermesh-dev-pager");
+    expect(byType(resources, "aws:iam/rolePolicy:RolePolicy").filter((p) => p.inputs.role === "grafana-workspace-role-id").map((p) => p.name)).toEqual(["grafana-amp-query"]);
   });
 
   it("the stack's topics are protected where stateful resources are", async () => {

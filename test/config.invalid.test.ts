@@ -140,12 +140,6 @@ const cases: Case[] = [
   { name: "SNS contact point naming two topics", change: (r) => (r.telemetry = { backend: "amp" }, r.alerting = { contactPoints: { ops: { type: "sns", topicArn: "arn:aws:sns:us-west-2:111122223333:ops", create: true } } }), path: "infermesh:alerting.contactPoints.ops", says: ["both topicArn and create", "set exactly one"] },
   { name: "SNS create not true", change: (r) => (r.telemetry = { backend: "amp" }, r.alerting = { contactPoints: { ops: { type: "sns", create: false } } }), path: "infermesh:alerting.contactPoints.ops.create", says: ["got false", "allowed: true"] },
   { name: "SNS from the in-cluster Alertmanager", change: (r) => (r.alerting = { contactPoints: { ops: { type: "sns", create: true } } }), path: "infermesh:alerting.contactPoints.ops.type", says: ['"sns"', "no AWS credentials", "slack | pagerduty"] },
-  {
-    name: "managed Grafana publishing to a topic not named grafana*",
-    change: (r) => (r.telemetry = { backend: "amp" }, r.grafana = { mode: "managed" }, r.alerting = { contactPoints: { ops: { type: "sns", topicArn: "arn:aws:sns:us-west-2:111122223333:infermesh-staging-alerts" } } }),
-    path: "infermesh:alerting.contactPoints.ops.topicArn",
-    says: ['"infermesh-staging-alerts"', 'name starts with "grafana"', "create: true", "grafana-infermesh-<stack>-ops"],
-  },
   { name: "VRAM threshold not a ratio", change: (r) => (r.alerting = { thresholds: { vramUsedRatioMax: 90 } }), path: "infermesh:alerting.thresholds.vramUsedRatioMax", says: ["got 90", "<1"] },
   { name: "repeat interval too long", change: (r) => (r.alerting = { repeatInterval: { info: "30d" } }), path: "infermesh:alerting.repeatInterval.info", says: ['"30d"', "between 1m and 5d"] },
   { name: "unknown alerting key", change: (r) => (r.alerting = { receivers: {} }), path: "infermesh:alerting.receivers", says: ["unknown key", "contactPoints"] },

@@ -40,7 +40,8 @@ describe("Grafana endpoint modes", () => {
       name: "infermesh-dev",
       accountAccessType: "CURRENT_ACCOUNT",
       authenticationProviders: ["AWS_SSO"],
-      permissionType: "SERVICE_MANAGED",
+      permissionType: "CUSTOMER_MANAGED",
+      roleArn: "arn:aws:synth:000000000000:grafana-workspace-role",
       dataSources: ["PROMETHEUS"],
       grafanaVersion: "12.4",
       configuration: JSON.stringify({ unifiedAlerting: { enabled: true }, plugins: { pluginAdminEnabled: false } }),
@@ -57,6 +58,71 @@ describe("Grafana endpoint modes", () => {
     expect(provider.inputs.auth).not.toBeTypeOf("string");
     // A later deploy names a new token, which replaces (renews) the old one.
     expect(deployTokenName("2026-11-28T08:00:00.000Z")).not.toBe(token.inputs.name);
+  });
+});
+
+describe("Amazon Managed Grafana workspace role", () => {
+  const grafanaRoles = (resources: RecordedResource[]) =>
+    byType(resources, "aws:iam/role:Role").filter((r) => JSON.stringify(r.inputs.assumeRolePolicy).includes("grafana.amazonaws.com"));
+  const rolePoliciesOf = (resources: RecordedResource[], roleId: string) => byType(resources, "aws:iam/rolePolicy:RolePolicy").filter((p) => p.inputs.role === roleId);
+  // AWS CreateWorkspace reference, permissionType (text also in aws/aws-sdk-js@65157471 clients/grafana.d.ts):
+  // a workspace created through the API/CLI/CloudFormation gets no role from Amazon Managed Grafana;
+  // API callers pass workspaceRoleArn and use CUSTOMER_MANAGED only (SERVICE_MANAGED is console-only).
+  const trust = {
+    Version: "2012-10-17",
+    Statement: [
+      { Effect: "Allow", Principal: { Service: "grafana.amazonaws.com" }, Action: "sts:AssumeRole", Condition: { StringEquals: { "aws:SourceAccount": "000000000000" } } },
+    ],
+  };
+
+  it("managed + AMP backend: a role only Grafana of this account assumes, querying only the stack's AMP workspace, passed as roleArn", async () => {
+    const raw = { ...baseRaw(), telemetry: { backend: "amp" }, grafana: { mode: "managed" } };
+    const resources = await deploy(parse(raw, "dev", [], now));
+    const endpoint = one(resources, "infermesh:grafana:Endpoint", "grafana");
+    const role = one(resources, "aws:iam/role:Role", "grafana-workspace-role");
+    expect([role.parent, role.protect]).toEqual([endpoint.urn, false]);
+    expect(Object.keys(role.inputs)).toEqual(["assumeRolePolicy"]);
+    expect(JSON.parse(role.inputs.assumeRolePolicy as string)).toEqual(trust);
+    const query = one(resources, "aws:iam/rolePolicy:RolePolicy", "grafana-amp-query");
+    expect([query.parent, query.inputs.role]).toEqual([endpoint.urn, "grafana-workspace-role-id"]);
+    expect(JSON.parse(query.inputs.policy as string)).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Action: ["aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata"],
+          Resource: "arn:aws:aps:synth:000000000000:workspace/telemetry-prometheus-amp",
+        },
+      ],
+    });
+    expect(rolePoliciesOf(resources, "grafana-workspace-role-id").map((p) => p.name)).toEqual(["grafana-amp-query"]);
+    const workspace = one(resources, "aws:grafana/workspace:Workspace", "grafana-workspace");
+    expect([workspace.inputs.permissionType, workspace.inputs.roleArn]).toEqual(["CUSTOMER_MANAGED", "arn:aws:synth:000000000000:grafana-workspace-role"]);
+  });
+
+  it("managed + in-cluster backend: the role, and no aps permission (there is no AMP workspace to query)", async () => {
+    const raw = { ...baseRaw(), grafana: { mode: "managed", prometheusUrl: "https://prometheus.internal.example.com" } };
+    const resources = await deploy(parse(raw, "dev", [], now));
+    expect(JSON.parse(one(resources, "aws:iam/role:Role", "grafana-workspace-role").inputs.assumeRolePolicy as string)).toEqual(trust);
+    expect(rolePoliciesOf(resources, "grafana-workspace-role-id")).toEqual([]);
+    expect(JSON.stringify(byType(resources, "aws:iam/rolePolicy:RolePolicy").map((p) => p.inputs.policy))).not.toContain("aps:Query");
+    expect(one(resources, "aws:grafana/workspace:Workspace", "grafana-workspace").inputs.roleArn).toBe("arn:aws:synth:000000000000:grafana-workspace-role");
+  });
+
+  it("protected where the workspace is", async () => {
+    const raw = { ...baseRaw(), telemetry: { backend: "amp" }, grafana: { mode: "managed" }, safety: { protectStateful: true } };
+    const resources = await deploy(parse(raw, "dev", [], now));
+    expect(one(resources, "aws:grafana/workspace:Workspace", "grafana-workspace").protect).toBe(true);
+    expect(one(resources, "aws:iam/role:Role", "grafana-workspace-role").protect).toBe(true);
+  });
+
+  it.each([
+    ["external", { grafana: external }],
+    ["in-cluster", { grafana: { mode: "in-cluster" } }],
+  ])("%s Grafana: no workspace role", async (_mode, extra) => {
+    const resources = await deploy(stack(extra));
+    expect(grafanaRoles(resources)).toEqual([]);
+    expect(resources.filter((r) => r.name.startsWith("grafana-") && r.type.startsWith("aws:iam/"))).toEqual([]);
   });
 });
 

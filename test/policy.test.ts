@@ -19,6 +19,7 @@ import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { monitoringNamespace } from "../components/telemetry";
 import { ampPublishStatement } from "../components/alertTopics";
+import { ampQueryPolicy, serviceAssumeRolePolicy, snsPublishPolicy } from "../components/iam";
 import { gpuTaint } from "../components/gpuNodeGroup";
 import { environmentKinds as programEnvironmentKinds } from "../components/environments";
 import { deployPathTags } from "../components/cluster";
@@ -287,6 +288,15 @@ describe("iam-no-wildcard-actions", () => {
   it("passes the program's AMP writer policy", async () => {
     const props = { role: "writer", policy: document([{ Effect: "Allow", Action: ["aps:RemoteWrite"], Resource: "arn:aws:aps:us-west-2:111122223333:workspace/ws-1" }]) };
     expect(await violationsOf(policy, "aws:iam/rolePolicy:RolePolicy", props)).toEqual([]);
+  });
+
+  it("passes the Grafana workspace role's policies: AMP queries on one workspace, publish on named topics", async () => {
+    const amp = { role: "grafana", policy: ampQueryPolicy("arn:aws:aps:us-west-2:111122223333:workspace/ws-1") };
+    const sns = { role: "grafana", policy: snsPublishPolicy(["arn:aws:sns:us-west-2:111122223333:ops", "arn:aws:sns:us-west-2:111122223333:grafana-infermesh-staging-ops"]) };
+    expect(await violationsOf(policy, "aws:iam/rolePolicy:RolePolicy", amp)).toEqual([]);
+    expect(await violationsOf(policy, "aws:iam/rolePolicy:RolePolicy", sns)).toEqual([]);
+    expect(await violationsOf(policy, "aws:iam/role:Role", { assumeRolePolicy: serviceAssumeRolePolicy("grafana.amazonaws.com", "111122223333") })).toEqual([]);
+    expect(() => snsPublishPolicy([])).toThrow("no topic to grant");
   });
 
   it("flags `*` and `service:*` in role policies and managed policies", async () => {

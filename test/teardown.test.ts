@@ -149,7 +149,7 @@ describe("teardown order by construction", () => {
 });
 
 describe("protection per environment", () => {
-  it("prod protects the control plane, the metrics and Grafana workspaces, and keeps volumes", async () => {
+  it("prod protects the control plane, the metrics and Grafana workspaces (and the role the Grafana workspace runs as), and keeps volumes", async () => {
     const prod = { ...raw(), environment: "prod", telemetry: { backend: "amp" }, grafana: { mode: "managed" } } as Record<string, any>;
     prod.gpuPools = { l4: { instanceTypes: ["g6.xlarge"], scaling: { min: 1, desired: 1, max: 4 } } };
     const r = await deploy(parse(prod));
@@ -157,6 +157,7 @@ describe("protection per environment", () => {
       "aws:amp/workspace:Workspace::telemetry-prometheus-amp",
       "aws:eks/cluster:Cluster::cluster",
       "aws:grafana/workspace:Workspace::grafana-workspace",
+      "aws:iam/role:Role::grafana-workspace-role",
     ]);
     expect(one(r, "kubernetes:storage.k8s.io/v1:StorageClass", "telemetry-prometheus-gp3").inputs.reclaimPolicy).toBe("Retain");
   });

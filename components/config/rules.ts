@@ -256,14 +256,6 @@ export function alertingProblems(parsed: Partial<Sections>, raw: RawConfig, secr
     if (cp.type === "sns" && evaluator === "prometheus" && parsed.telemetry?.backend !== "amp") {
       at(`infermesh:alerting.contactPoints.${name}.type`, `got "sns"; the in-cluster Alertmanager has no AWS credentials to publish to SNS; allowed here: slack | pagerduty (or infermesh:telemetry.backend: amp)`);
     }
-    // AMG's service-managed AmazonGrafanaSNSPolicy allows sns:Publish only on arn:aws:sns:*:<account>:grafana*.
-    const topicName = cp.type === "sns" && cp.topicArn !== undefined ? cp.topicArn.split(":").at(-1) ?? "" : undefined;
-    if (topicName !== undefined && !topicName.startsWith("grafana") && evaluator === "grafana" && grafana?.mode === "managed") {
-      at(
-        `infermesh:alerting.contactPoints.${name}.topicArn`,
-        `got topic ${JSON.stringify(topicName)}; Amazon Managed Grafana with service-managed permissions publishes only to topics of its account whose name starts with "grafana"; rename the topic, or set create: true instead of topicArn (the stack creates grafana-infermesh-<stack>-${name})`,
-      );
-    }
   }
   for (const severity of ["critical", "warning", "info"] as const) {
     alerting.routes[severity].forEach((name, i) => {
