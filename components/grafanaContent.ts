@@ -95,7 +95,7 @@ export interface GrafanaContentArgs {
   dataSource: DataSourceTarget;
 }
 
-/** The environment's folder, its Prometheus data source and the four dashboards. */
+/** The environment's folder, its Prometheus data source and every dashboard (the seed's four and the SLOs). */
 export class GrafanaContent extends pulumi.ComponentResource {
   static readonly type = "infermesh:grafana:Content";
   readonly folderUid: pulumi.Output<string>;

@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the four dashboards: the dashboard shell (uid, title,
+ * Shared pieces of the dashboards: the dashboard shell (uid, title,
  * tags, time, variables, cross-links), the data source, the panel factories
  * and the threshold and link helpers. Dashboards only choose panels and
  * lay them out; every query comes from the catalog in queries.ts.
