@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import type { StackConfig } from "../components/config";
+import { synthDeployTime } from "../synth/clock";
 import { readStackFile } from "../synth/stackFile";
 
 export interface DeployPath {
@@ -26,33 +27,19 @@ export interface DeployPath {
  */
 export async function readStackConfig(stack: string, root: string): Promise<StackConfig> {
   const { parseStackConfig } = await import("../components/config");
+  const { rawConfig } = await import("../components/config/load");
+  const project = (parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as { name: string }).name;
+  const file = readStackFile(join(root, `Pulumi.${stack}.yaml`));
+  const { raw, secretKeys } = rawConfig(project, file.config, (key) => file.secretKeys.includes(key));
   // The offline render's pinned clock: a deploy path does not depend on time,
   // and the test-stack template's expiry must not start failing with the calendar.
-  const { synthDeployTime } = await import("../synth/synthesize");
-  const project = (parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as { name: string }).name;
-  const { config, secretKeys } = readStackFile(join(root, `Pulumi.${stack}.yaml`));
-  const raw: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(config)) {
-    if (key === "aws:region") raw.region = value;
-    else if (key.startsWith(`${project}:`)) raw[key.slice(project.length + 1)] = decode(value);
-  }
-  const secret = secretKeys.filter((k) => k.startsWith(`${project}:`)).map((k) => k.slice(project.length + 1));
-  return parseStackConfig(raw, { project, stack, secretKeys: secret, now: new Date(synthDeployTime) });
+  return parseStackConfig(raw, { project, stack, secretKeys, now: new Date(synthDeployTime) });
 }
 
 /** The deploy path of a stack; a stack whose configuration is invalid has none (ConfigError). */
 export async function readDeployPath(stack: string, root: string): Promise<DeployPath> {
   const config = await readStackConfig(stack, root);
   return { stack, region: config.region, runsOn: config.deploy.runsOn, runner: config.deploy.runner, endpoint: config.deploy.endpoint };
-}
-
-/** Structured values arrive as JSON text; plain strings stay strings (as components/config/load.ts reads them). */
-function decode(value: string): unknown {
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
-  }
 }
 
 /**

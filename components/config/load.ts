@@ -13,18 +13,29 @@ import { parseStackConfig, type RawConfig, type StackConfig } from "./index";
 export function loadConfig(): StackConfig {
   const project = pulumi.getProject();
   const stack = pulumi.getStack();
+  const { raw, secretKeys } = rawConfig(project, pulumi.runtime.allConfig(), isConfigSecret);
+  const encryptedPaths = stackFileEncryption(project, stack);
+  return parseStackConfig(raw, { project, stack, secretKeys, now: deployTime(), ...(encryptedPaths ? { encryptedPaths } : {}) });
+}
+
+/**
+ * Config keys as the program reads them: the project's keys by name (JSON
+ * text decoded), `aws:region` as `region`, every other key as it is (so an
+ * unknown namespace is reported, not ignored); and which project keys are
+ * secret.
+ */
+export function rawConfig(project: string, entries: Record<string, string>, isSecret: (key: string) => boolean): { raw: RawConfig; secretKeys: string[] } {
   const raw: RawConfig = {};
   const secretKeys: string[] = [];
-  for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
+  for (const [key, value] of Object.entries(entries)) {
     if (key === "aws:region") raw.region = value;
     else if (key.startsWith(`${project}:`)) {
       const name = key.slice(project.length + 1);
       raw[name] = decode(value);
-      if (isConfigSecret(key)) secretKeys.push(name);
+      if (isSecret(key)) secretKeys.push(name);
     } else raw[key] = value;
   }
-  const encryptedPaths = stackFileEncryption(project, stack);
-  return parseStackConfig(raw, { project, stack, secretKeys, now: deployTime(), ...(encryptedPaths ? { encryptedPaths } : {}) });
+  return { raw, secretKeys };
 }
 
 // Which keys the CLI holds encrypted. The SDK marks this internal (its typings
