@@ -1,4 +1,4 @@
-import { loadConfig } from "./components/config/load";
+import { loadConfig } from "./config/load";
 import { infermesh } from "./program";
 
 const outputs = infermesh(loadConfig());

@@ -13,7 +13,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { ContactPoint, StackConfig } from "./config";
+import type { ContactPoint, StackConfig } from "../config";
 import { snsPublishPolicy } from "./iam";
 
 export type SnsPublisher = "amp" | "grafana";

@@ -1,9 +1,9 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { CreateClusterConfig, DeployPathConfig, ExistingClusterConfig } from "./config";
+import type { CreateClusterConfig, DeployPathConfig, ExistingClusterConfig } from "../config";
 import { EksAddon } from "./eksAddon";
-import type { NatGatewayLayout } from "./environments";
+import type { NatGatewayLayout } from "../domain/environments";
 import { serviceAssumeRolePolicy } from "./iam";
 import { eksKubeconfig } from "./kubeconfig";
 import { nodeLaunchTemplateArgs } from "./launchTemplate";

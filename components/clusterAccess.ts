@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { AccessEntryConfig, AccessLevel } from "./config";
-import { accessLevels } from "./config/schema";
+import type { AccessEntryConfig, AccessLevel } from "../config";
+import { accessLevels } from "../config/schema";
 
 /** The EKS access policy each level grants (AWS-managed, the same in every account). */
 export const eksAccessPolicies: Record<AccessLevel, string> = {

@@ -2,10 +2,10 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { chartRelease } from "./helm";
 import { systemNodeLabels } from "./cluster";
-import type { AutoscalerConfig } from "./config";
+import type { AutoscalerConfig } from "../config";
 import { irsaRole } from "./iam";
 import { discoveryTags } from "./nodeTemplate";
-import { clusterAutoscalerChartSource, clusterAutoscalerRelease } from "./versions";
+import { clusterAutoscalerChartSource, clusterAutoscalerRelease } from "../domain/versions";
 
 export const autoscalerNamespace = "kube-system";
 export const autoscalerServiceAccount = "cluster-autoscaler";

@@ -1,5 +1,5 @@
 /** dcgm-exporter's counters file, generated from the metric contract. Pure. */
-import { metrics, type MetricName } from "../dashboards/metrics";
+import { metrics, type MetricName } from "../monitoring/metrics";
 
 export interface CounterField {
   name: MetricName;
@@ -21,7 +21,7 @@ export function contractDcgmFields(): CounterField[] {
  */
 export function dcgmCountersCsv(fields: readonly CounterField[]): string {
   return [
-    "# dcgm-exporter counters generated from the infermesh metric contract (dashboards/metrics.ts):",
+    "# dcgm-exporter counters generated from the infermesh metric contract (monitoring/metrics.ts):",
     "# every field a dashboard panel, alert or recording rule reads.",
     "# Format: DCGM FIELD, Prometheus metric type, help message",
     ...fields.map((f) => `${f.name}, ${f.type}, ${f.help.replace(/,/g, ";")}`),

@@ -5,7 +5,7 @@ import { childOptions } from "./options";
 import { dcgmCountersCsv, type CounterField } from "./dcgmCounters";
 import { gpuToleration } from "./devicePlugin";
 import { agentScheduling, placementSuffix, type GpuPartitioning } from "./gpuPlacement";
-import { charts } from "./versions";
+import { charts } from "../domain/versions";
 
 export const dcgmRelease = "dcgm-exporter";
 /** The chart's `app.kubernetes.io/name` on every exporter pod, whichever the release. */

@@ -1,10 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { GpuPoolConfig } from "./config";
+import type { GpuPoolConfig } from "../config";
 import { nodeLaunchTemplateArgs } from "./launchTemplate";
 import { NodeRole } from "./nodeRole";
 import { nodeTemplateTags } from "./nodeTemplate";
-import type { MigStrategy } from "./config";
+import type { MigStrategy } from "../config";
 import { gpuOwnershipLabels } from "./gpuPlacement";
 
 /** The taint every GPU node carries, so only pods that tolerate it (GPU workloads, GPU agents) land there. */

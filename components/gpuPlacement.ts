@@ -21,7 +21,7 @@
  * paused, waits until no DaemonSet pod whose nodeSelector has that key is left
  * on the node, reconfigures, and flips it back, which restarts both agents.
  */
-import type { GpuPoolConfig, MigStrategy } from "./config";
+import type { GpuPoolConfig, MigStrategy } from "../config";
 
 /** Whether a pool's GPUs are partitioned with MIG or used whole. */
 export type GpuPartitioning = "whole" | "mig";

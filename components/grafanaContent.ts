@@ -3,7 +3,7 @@ import { childOptions } from "./options";
 import * as grafana from "@pulumiverse/grafana";
 import { buildDashboards } from "../dashboards";
 import { dashboardKeys } from "../dashboards/context";
-import type { StackConfig } from "./config";
+import type { StackConfig } from "../config";
 import { grafanaUid } from "../dashboards/context";
 import { dashboardSchemaVersion } from "../dashboards/schemaVersion";
 import type { PrometheusStack } from "./prometheusStack";

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as grafana from "@pulumiverse/grafana";
-import type { GrafanaConfig } from "./config";
+import type { GrafanaConfig } from "../config";
 import { ampQueryPolicy, serviceAssumeRolePolicy } from "./iam";
 
 /** Token name for this deploy: a new name replaces (renews) the token on every `pulumi up`. */

@@ -2,13 +2,13 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { systemNodeLabels } from "./cluster";
-import type { StackConfig } from "./config";
+import type { StackConfig } from "../config";
 import { dashboardKeys, dashboardUid } from "../dashboards/context";
 import { dashboardsFor, dataSourceArgs, folderFor } from "./grafanaContent";
 import { dataSourceFile, provisionedFolder, provisioningYaml, sidecarContract, sidecarLabels, sidecarValues } from "./grafanaProvisioning";
 import { chartRelease } from "./helm";
 import { childOptions } from "./options";
-import { grafanaChart } from "./versions";
+import { grafanaChart } from "../domain/versions";
 
 export const grafanaRelease = "grafana";
 export const grafanaAdminSecret = "grafana-admin";

@@ -8,8 +8,8 @@
  * Pulumi secrets.
  */
 import { stringify } from "yaml";
-import type { AlertingConfig } from "./config";
-import type { GrafanaRuleGroup } from "../dashboards/grafanaRules";
+import type { AlertingConfig } from "../config";
+import type { GrafanaRuleGroup } from "../alerts/grafanaRules";
 import { integrationUid, routedSeverities, severityReceiver, type PolicyTree, type ResolvedSecrets } from "./routing";
 
 /**

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ChartVersion } from "./versions";
+import type { ChartVersion } from "../domain/versions";
 
 export interface ChartReleaseArgs {
   /** Which chart, from the versions module (the version may be known only at deploy time, e.g. from an attached cluster). */

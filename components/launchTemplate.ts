@@ -1,6 +1,6 @@
 import type * as aws from "@pulumi/aws";
-import type { AmiFamily } from "./gpuInstances";
-import { dataVolumeDevice } from "./gpuInstances";
+import type { AmiFamily } from "../domain/gpuInstances";
+import { dataVolumeDevice } from "../domain/gpuInstances";
 
 /**
  * Launch template settings every node group of this stack shares: IMDSv2

@@ -2,10 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { chartRelease } from "./helm";
 import { childOptions } from "./options";
 import { stringify } from "yaml";
-import type { GpuPoolConfig, MigStrategy } from "./config";
+import type { GpuPoolConfig, MigStrategy } from "../config";
 import { gpuToleration } from "./devicePlugin";
-import { gpuModels } from "./gpuInstances";
-import { gpuOperatorChart } from "./versions";
+import { gpuModels } from "../domain/gpuInstances";
+import { gpuOperatorChart } from "../domain/versions";
 
 export const migConfigMapName = "infermesh-mig-parted-config";
 

@@ -4,8 +4,8 @@
  * written as the node-template tags it reads from the Auto Scaling group.
  * Pure.
  */
-import type { GpuPoolConfig, MigStrategy } from "./config";
-import { gpuModels } from "./gpuInstances";
+import type { GpuPoolConfig, MigStrategy } from "../config";
+import { gpuModels } from "../domain/gpuInstances";
 import { gpuNodeLabels, gpuTaint } from "./gpuNodeGroup";
 
 /**

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { childOptions } from "./options";
 import type { IPrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { stringify } from "yaml";
-import type { PrometheusRuleGroup } from "../dashboards/ruleFiles";
+import type { PrometheusRuleGroup } from "../alerts/prometheusRules";
 
 /** The PrometheusRule object carrying rule groups, labelled for the stack's Prometheus. */
 export function prometheusRuleManifest(name: string, namespace: string, labels: Record<string, string>, groups: readonly PrometheusRuleGroup[]): IPrometheusRule {

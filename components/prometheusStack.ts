@@ -3,10 +3,10 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { chartRelease } from "./helm";
 import { systemNodeLabels } from "./cluster";
-import type { TelemetryConfig } from "./config";
+import type { TelemetryConfig } from "../config";
 import { gpuToleration } from "./devicePlugin";
 import { irsaRole } from "./iam";
-import { charts } from "./versions";
+import { charts } from "../domain/versions";
 
 /** Release name; also the `release` label prometheus-operator selects monitors and rules by. */
 export const prometheusRelease = "kps";

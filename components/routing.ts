@@ -5,9 +5,9 @@
  * Amazon Managed Prometheus). Pure: secret values come in as plain strings
  * inside `apply` and go out only inside Pulumi secrets.
  */
-import { severities, type Severity } from "../dashboards/alerts";
+import { severities, type Severity } from "../alerts/catalog";
 import { grafanaUid } from "../dashboards/context";
-import type { AlertingConfig, ContactPoint } from "./config";
+import type { AlertingConfig, ContactPoint } from "../config";
 
 /** Name of the stack's notification target for a severity, unique per stack in a shared Grafana. */
 export function severityReceiver(stack: string, severity: Severity): string {

@@ -6,7 +6,7 @@
  */
 // Type-only: the published CRD model makes a misspelt PodMonitor field a compile error.
 import type { IPodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
-import type { TelemetryConfig } from "./config";
+import type { TelemetryConfig } from "../config";
 
 /** A relabel rule in prometheus-operator's (camelCase) form. */
 export interface RelabelRule {

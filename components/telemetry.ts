@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Cluster } from "./cluster";
-import type { StackConfig } from "./config";
+import type { StackConfig } from "../config";
 import { contractDcgmFields, type CounterField } from "./dcgmCounters";
 import { DcgmExporter, dcgmAppName } from "./dcgmExporter";
 import { DevicePlugin } from "./devicePlugin";

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { ZoneSubnets } from "./cidr";
-import type { NatGatewayLayout } from "./environments";
+import type { ZoneSubnets } from "../domain/cidr";
+import type { NatGatewayLayout } from "../domain/environments";
 
 export interface VpcArgs {
   cidr: string;

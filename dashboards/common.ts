@@ -50,11 +50,11 @@ import { PanelBuilder as StatBuilder } from "@grafana/grafana-foundation-sdk/sta
 import { PanelBuilder as TableBuilder } from "@grafana/grafana-foundation-sdk/table";
 import { PanelBuilder as TimeseriesBuilder } from "@grafana/grafana-foundation-sdk/timeseries";
 import { dashboardKeys, dashboardTitle, dashboardTitles, dashboardUid, type DashboardContext } from "./context";
-import type { MetricName } from "./metrics";
-import { filterVariables, panelQueries, queryContext, type FilterVariable, type PanelKey, type PanelQuery } from "./queries";
-import { rateWindow } from "./recording";
+import type { MetricName } from "../monitoring/metrics";
+import { filterVariables, panelQueries, queryContext, type FilterVariable, type PanelKey, type PanelQuery } from "../monitoring/queries";
+import { rateWindow } from "../monitoring/recording";
 import { seedPanels, type DashboardKey, type SeedPanel } from "./seed";
-import { defaultSloSpec } from "./slo";
+import { defaultSloSpec } from "../monitoring/slo";
 
 /** Every panel and target queries the data source the viewer picked in `$datasource`. */
 export const datasource: DataSourceRef = { type: "prometheus", uid: "${datasource}" };

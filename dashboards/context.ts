@@ -3,9 +3,9 @@
  * (the identity Grafana keeps across deploys and links point at) and its title.
  */
 import { createHash } from "node:crypto";
-import type { AlertThresholds } from "./alerts";
+import type { AlertThresholds } from "../alerts/catalog";
 import type { DashboardKey } from "./seed";
-import type { SloSpec } from "./slo";
+import type { SloSpec } from "../monitoring/slo";
 
 export interface DashboardContext {
   /** Pulumi stack name; part of every uid so stacks sharing one Grafana never collide. */

@@ -6,7 +6,7 @@ import { RowBuilder, type DashboardBuilder } from "@grafana/grafana-foundation-s
 import { TableCellDisplayMode } from "@grafana/grafana-foundation-sdk/common";
 import { catalog, dashboardShell, dashboardUrl, gaugePanel, limitSteps, link, seedText, tablePanel, thresholdsProperty, timeseriesPanel, units, type FieldOverride } from "./common";
 import type { DashboardContext } from "./context";
-import type { PanelQuery } from "./queries";
+import type { PanelQuery } from "../monitoring/queries";
 
 /**
  * `increase()` extrapolates to the edges of the range, so a single error can

@@ -20,7 +20,7 @@ import {
   units,
 } from "./common";
 import type { DashboardContext } from "./context";
-import { defaultSloSpec } from "./slo";
+import { defaultSloSpec } from "../monitoring/slo";
 
 export function modelDrilldownDashboard(ctx: DashboardContext): DashboardBuilder {
   const q = catalog(ctx);

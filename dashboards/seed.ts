@@ -4,7 +4,7 @@
  * with its type, that the seed's own queries return data through the stack's
  * relabeling, and as the baseline the benchmark compares against.
  */
-import type { PanelKey } from "./queries";
+import type { PanelKey } from "../monitoring/queries";
 
 export type DashboardKey = "overview" | "modelDrilldown" | "gpuHealth" | "routerBehavior" | "slo";
 /** Grafana panel types the dashboards use. */

@@ -7,7 +7,7 @@ import { RowBuilder, type DashboardBuilder } from "@grafana/grafana-foundation-s
 import { TableCellDisplayMode } from "@grafana/grafana-foundation-sdk/common";
 import { catalog, dashboardShell, dashboardUrl, link, tablePanel, thresholdsProperty, timeseriesPanel, units, type FieldOverride } from "./common";
 import type { DashboardContext } from "./context";
-import { burnRatePairs, defaultSloSpec, objectivesFor, type SloSpec } from "./slo";
+import { burnRatePairs, defaultSloSpec, objectivesFor, type SloSpec } from "../monitoring/slo";
 
 /** Colour steps for a burn-rate column: orange at the lowest ticket factor over that window, red at the lowest page factor. */
 export function burnRateSteps(spec: SloSpec, scrapeIntervalSeconds: number, window: string) {

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import type { StackConfig } from "../components/config";
+import type { StackConfig } from "../config";
 import { synthDeployTime } from "../synth/clock";
 import { readStackFile } from "../synth/stackFile";
 
@@ -26,8 +26,8 @@ export interface DeployPath {
  * Loads the config module lazily: it brings the Pulumi SDK.
  */
 export async function readStackConfig(stack: string, root: string): Promise<StackConfig> {
-  const { parseStackConfig } = await import("../components/config");
-  const { rawConfig } = await import("../components/config/load");
+  const { parseStackConfig } = await import("../config");
+  const { rawConfig } = await import("../config/load");
   const project = (parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as { name: string }).name;
   const file = readStackFile(join(root, `Pulumi.${stack}.yaml`));
   const { raw, secretKeys } = rawConfig(project, file.config, (key) => file.secretKeys.includes(key));

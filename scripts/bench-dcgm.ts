@@ -13,10 +13,10 @@
 import type { Dashboard, Panel, RowPanel } from "@grafana/grafana-foundation-sdk/dashboard";
 import { parser } from "@prometheus-io/lezer-promql";
 import { contractDcgmFields, type CounterField } from "../components/dcgmCounters";
-import { alertCatalog, defaultThresholds } from "../dashboards/alerts";
+import { alertCatalog, defaultThresholds } from "../alerts/catalog";
 import type { DashboardContext } from "../dashboards/context";
 import { buildDashboards } from "../dashboards/index";
-import { recordingRules } from "../dashboards/recording";
+import { recordingRules } from "../monitoring/recording";
 import type { DashboardKey } from "../dashboards/seed";
 import { dcgmDefaultLists, parseDcgmCounters, type DcgmCounterLine, type DcgmFieldType } from "../verify/dcgmDefaults";
 

@@ -6,7 +6,7 @@
  *   node --import tsx scripts/bench-worker.ts <input.json>
  */
 import { readFileSync } from "node:fs";
-import { loadConfig } from "../components/config/load";
+import { loadConfig } from "../config/load";
 import { infermesh } from "../program";
 import { offlineLookups } from "../synth/lookups";
 import { runUnderMocks } from "../synth/runtime";

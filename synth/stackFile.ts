@@ -1,4 +1,4 @@
-import { isEncrypted, readStackFileConfig } from "../components/config/stackFile";
+import { isEncrypted, readStackFileConfig } from "../config/stackFile";
 
 /** Placeholder for a `secure:` value, which cannot be decrypted without the stack's secrets provider. */
 export const encryptedPlaceholder = "synth-placeholder-for-encrypted-value";

@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { alertCatalog, deliver, runbookUrl, severities, type DeliveredAlert } from "../dashboards/alerts";
-import { recordingRules } from "../dashboards/recording";
-import { alertGroupName, isRecordingGroup, prometheusRuleGroups } from "../dashboards/ruleFiles";
-import { longWindowInterval } from "../dashboards/slo";
+import { alertCatalog, deliver, runbookUrl, severities, type DeliveredAlert } from "../alerts/catalog";
+import { recordingRules } from "../monitoring/recording";
+import { alertGroupName, isRecordingGroup, prometheusRuleGroups } from "../alerts/prometheusRules";
+import { longWindowInterval } from "../monitoring/slo";
 import { promtool } from "../verify/prometheus";
 import {
   alertCaseKinds,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { ConfigError } from "../components/config";
-import { clusterAutoscalerRelease, clusterAutoscalerReleases, supportedKubernetesVersions, type KubernetesVersion } from "../components/versions";
+import { ConfigError } from "../config";
+import { clusterAutoscalerRelease, clusterAutoscalerReleases, supportedKubernetesVersions, type KubernetesVersion } from "../domain/versions";
 import { clusterAutoscalerValues } from "../components/clusterAutoscaler";
 import { baseRaw, byType, deploy, one, parse } from "./helpers/stack";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { accessPolicyArn } from "../components/clusterAccess";
-import type { AccessLevel } from "../components/config";
+import type { AccessLevel } from "../config";
 import { readStackConfig } from "../lifecycle/deployPath";
 import { projectRoot } from "../synth/synthesize";
 import type { RecordedResource } from "../synth/runtime";

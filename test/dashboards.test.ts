@@ -2,15 +2,15 @@ import type { DataSourceRef } from "@grafana/grafana-foundation-sdk/common";
 import type { Dashboard, DashboardLink, Panel, RowPanel, Threshold } from "@grafana/grafana-foundation-sdk/dashboard";
 import { parser } from "@prometheus-io/lezer-promql";
 import { describe, expect, it } from "vitest";
-import { alertCatalog, defaultThresholds } from "../dashboards/alerts";
+import { alertCatalog, defaultThresholds } from "../alerts/catalog";
 import { seedDescriptions } from "../dashboards/common";
 import { dashboardKeys, dashboardUid, type DashboardContext } from "../dashboards/context";
 import { buildDashboards, dashboardTitles } from "../dashboards/index";
-import { contractLabels, metricOfSeries, metrics } from "../dashboards/metrics";
-import { filterVariables, panelQueries, queryContext, type PanelKey, type PanelQuery } from "../dashboards/queries";
-import { rateWindow, recordingRules } from "../dashboards/recording";
+import { contractLabels, metricOfSeries, metrics } from "../monitoring/metrics";
+import { filterVariables, panelQueries, queryContext, type PanelKey, type PanelQuery } from "../monitoring/queries";
+import { rateWindow, recordingRules } from "../monitoring/recording";
 import { seedAlerts, seedPanels, type DashboardKey } from "../dashboards/seed";
-import { sloRecordedNames } from "../dashboards/slo";
+import { sloRecordedNames } from "../monitoring/slo";
 
 // ---------------------------------------------------------------------------
 // Context: the seed's alert examples supply the thresholds to check against.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { environmentKinds, environmentPolicies, type EnvironmentKind } from "../components/environments";
+import { environmentKinds, environmentPolicies, type EnvironmentKind } from "../domain/environments";
 import { baseRaw, byType, deploy, one, parse } from "./helpers/stack";
 
 /** A config valid in every environment: on-demand-capable pool with min 1, and an expiry for ephemeral. */

@@ -7,7 +7,7 @@
  * real node labels and Helm values it renders.
  */
 import { describe, expect, it } from "vitest";
-import type { GpuPoolConfig, MigStrategy } from "../components/config";
+import type { GpuPoolConfig, MigStrategy } from "../config";
 import { dcgmExporterValues, dcgmRelease } from "../components/dcgmExporter";
 import { devicePluginRelease, devicePluginValues } from "../components/devicePlugin";
 import { gpuNodeLabels } from "../components/gpuNodeGroup";

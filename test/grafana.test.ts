@@ -4,7 +4,7 @@ import { parse as parseYaml } from "yaml";
 import { dashboardsFor, dataSourceUid, folderFor } from "../components/grafanaContent";
 import { deployTokenName } from "../components/grafanaEndpoint";
 import { provisionedFolder } from "../components/grafanaProvisioning";
-import { grafanaChart, grafanaChartAppVersion } from "../components/versions";
+import { grafanaChart, grafanaChartAppVersion } from "../domain/versions";
 import { dashboardKeys, grafanaUid } from "../dashboards/context";
 import { dashboardSchemaVersion, latestSchemaVersion, oldestSupportedGrafana, rewrittenByNewerMigrations } from "../dashboards/schemaVersion";
 import { infermesh } from "../program";

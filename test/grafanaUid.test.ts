@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { alertingPlan, grafanaRulePlan } from "../components/alerting";
-import type { StackConfig } from "../components/config";
+import type { StackConfig } from "../config";
 import { folderFor, dataSourceUid } from "../components/grafanaContent";
 import { integrationUid, routedSeverities } from "../components/routing";
 import { dashboardKeys, dashboardUid, grafanaUid, maxUidLength, validUid } from "../dashboards/context";
-import { ruleUid } from "../dashboards/grafanaRules";
+import { ruleUid } from "../alerts/grafanaRules";
 import { baseRaw, parse } from "./helpers/stack";
 
 /**

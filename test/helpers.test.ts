@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { contains, defaultSubnets, formatCidr, overlaps, parseCidr, type Cidr } from "../components/cidr";
-import { dataVolumeDevice, gpuInstanceTypes, gpuModels, isMigCapable, lookupGpuInstance, migConfigName, nvidiaAmiType } from "../components/gpuInstances";
+import { contains, defaultSubnets, formatCidr, overlaps, parseCidr, type Cidr } from "../domain/cidr";
+import { dataVolumeDevice, gpuInstanceTypes, gpuModels, isMigCapable, lookupGpuInstance, migConfigName, nvidiaAmiType } from "../domain/gpuInstances";
 import { irsaAssumeRolePolicy } from "../components/iam";
 import { eksKubeconfig } from "../components/kubeconfig";
 

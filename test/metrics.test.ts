@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { contractLabels, metricOfSeries, metrics, seriesNames } from "../dashboards/metrics";
+import { contractLabels, metricOfSeries, metrics, seriesNames } from "../monitoring/metrics";
 
 describe("metric contract", () => {
   it("holds the seed's metrics with their types", () => {

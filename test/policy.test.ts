@@ -21,7 +21,7 @@ import { monitoringNamespace } from "../components/telemetry";
 import { ampPublishStatement } from "../components/alertTopics";
 import { ampQueryPolicy, serviceAssumeRolePolicy, snsPublishPolicy } from "../components/iam";
 import { gpuTaint } from "../components/gpuNodeGroup";
-import { environmentKinds as programEnvironmentKinds } from "../components/environments";
+import { environmentKinds as programEnvironmentKinds } from "../domain/environments";
 import { deployPathTags } from "../components/cluster";
 import { blocking, checkPlan, formatResult, policyResources, readPlan, resourceValidationArgs, type PackConfig } from "../policy/planAdapter";
 import {

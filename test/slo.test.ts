@@ -1,12 +1,12 @@
 import type { Dashboard, Panel, RowPanel, Threshold } from "@grafana/grafana-foundation-sdk/dashboard";
 import { describe, expect, it } from "vitest";
-import { environmentKinds, sloDefaults, type EnvironmentKind } from "../components/environments";
+import { environmentKinds, sloDefaults, type EnvironmentKind } from "../domain/environments";
 import { dashboardUid } from "../dashboards/context";
-import { alertCatalog, contractAbsenceChecks, defaultThresholds, type AlertContext } from "../dashboards/alerts";
+import { alertCatalog, contractAbsenceChecks, defaultThresholds, type AlertContext } from "../alerts/catalog";
 import { buildDashboards } from "../dashboards/index";
-import { latencyBucketBoundsMs, metrics } from "../dashboards/metrics";
-import { contractReaders, dashboardQueries, namesIn } from "../dashboards/readers";
-import { recordingRules } from "../dashboards/recording";
+import { latencyBucketBoundsMs, metrics } from "../monitoring/metrics";
+import { contractReaders, dashboardQueries, namesIn } from "../alerts/readers";
+import { recordingRules } from "../monitoring/recording";
 import {
   burnRatePairs,
   defaultSloSpec,
@@ -17,7 +17,7 @@ import {
   sloRecordedNames,
   sloRecordingRules,
   type SloSpec,
-} from "../dashboards/slo";
+} from "../monitoring/slo";
 import { grafanaToPromql, metricNamesIn } from "../scripts/bench-dcgm";
 import { baseRaw, parse } from "./helpers/stack";
 import { healthy, phaseStart, simulateSlo, sloCaseSpec, sloScenarios, type SloScenario } from "../verify/sloCases";

@@ -6,7 +6,7 @@ import { Namespace } from "kubernetes-models/v1/Namespace";
 import { StorageClass } from "kubernetes-models/storage.k8s.io/v1/StorageClass";
 import { describe, expect, it } from "vitest";
 import { contractDcgmFields, dcgmCountersCsv } from "../components/dcgmCounters";
-import { metrics } from "../dashboards/metrics";
+import { metrics } from "../monitoring/metrics";
 import { revealSecrets, type RecordedResource } from "../synth/runtime";
 import { baseRaw, byType, deploy, one, parse } from "./helpers/stack";
 

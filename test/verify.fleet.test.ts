@@ -8,7 +8,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { alertingPlan } from "../components/alerting";
-import type { StackConfig } from "../components/config";
+import type { StackConfig } from "../config";
 import { dashboardsFor } from "../components/grafanaContent";
 import { seedAlerts, seedPanels } from "../dashboards/seed";
 import { scenarioNames, scenarios, type ScenarioName } from "../verify/fleet";

@@ -15,14 +15,14 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { StackConfig } from "../components/config";
+import type { StackConfig } from "../config";
 import { contractDcgmFields } from "../components/dcgmCounters";
 import { dcgmExporterValues, dcgmRelease } from "../components/dcgmExporter";
 import { placementSuffix } from "../components/gpuPlacement";
 import { kubePrometheusStackValues } from "../components/prometheusStack";
 import { monitoringNamespace } from "../components/telemetry";
-import { cancellationReasons, inferenceErrors, latencyBucketBoundsMs, metrics, rejectionReasons, type MetricDefinition, type MetricName } from "../dashboards/metrics";
-import { errorBudget, objectivesFor, type SloSpec } from "../dashboards/slo";
+import { cancellationReasons, inferenceErrors, latencyBucketBoundsMs, metrics, rejectionReasons, type MetricDefinition, type MetricName } from "../monitoring/metrics";
+import { errorBudget, objectivesFor, type SloSpec } from "../monitoring/slo";
 import type { DiscoveredPod } from "./discovery";
 import { dcgmFamilies, expositionContentType, renderExposition, sanitizeLabelName, type DcgmField, type FixtureGpu, type MetricFamily, type Sample } from "./exposition";
 

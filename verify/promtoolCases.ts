@@ -18,10 +18,10 @@
  * summary and runbook_url come from the delivered rule.
  */
 import YAML from "yaml";
-import { contractAbsenceChecks, defaultThresholds, type AlertContext, type DeliveredAlert } from "../dashboards/alerts";
-import { metrics, type MetricName } from "../dashboards/metrics";
-import { rateWindow, recordedNames } from "../dashboards/recording";
-import { alertGroupName, longRecordingGroupName, recordingGroupName } from "../dashboards/ruleFiles";
+import { contractAbsenceChecks, defaultThresholds, type AlertContext, type DeliveredAlert } from "../alerts/catalog";
+import { metrics, type MetricName } from "../monitoring/metrics";
+import { rateWindow, recordedNames } from "../monitoring/recording";
+import { alertGroupName, longRecordingGroupName, recordingGroupName } from "../alerts/prometheusRules";
 
 export const promtoolScrapeIntervalSeconds = 30;
 /** Rule evaluation and input sample spacing: one scrape interval. */

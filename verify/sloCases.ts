@@ -18,8 +18,8 @@
  * promtool's evaluation interval is per file.
  */
 import YAML from "yaml";
-import type { DeliveredAlert } from "../dashboards/alerts";
-import { latencyBucketBoundsMs } from "../dashboards/metrics";
+import type { DeliveredAlert } from "../alerts/catalog";
+import { latencyBucketBoundsMs } from "../monitoring/metrics";
 import {
   baseWindowSeconds,
   burnRatePairs,
@@ -31,7 +31,7 @@ import {
   sloRecordedNames,
   type SloKind,
   type SloSpec,
-} from "../dashboards/slo";
+} from "../monitoring/slo";
 import { promtoolContext, seriesSelector, type ExpectedAlert, type ExpectedSample, type InputSeries } from "./promtoolCases";
 
 /** The stack the cases are written for: 30s scrapes (so the shortest window is 5m) and two models with different objectives. */

@@ -1,5 +1,5 @@
-import type { StackConfig } from "../../components/config";
-import { parseStackConfig, type RawConfig } from "../../components/config";
+import type { StackConfig } from "../../config";
+import { parseStackConfig, type RawConfig } from "../../config";
 import { infermesh } from "../../program";
 import { offlineLookups } from "../../synth/lookups";
 import { runUnderMocks, startRecording, type RecordedResource } from "../../synth/runtime";

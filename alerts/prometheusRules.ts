@@ -3,8 +3,8 @@
  * what promtool checks and tests, what a PrometheusRule object carries and
  * what an AMP rule groups namespace holds. Pure.
  */
-import type { AlertGroup, DeliveredAlert } from "./alerts";
-import type { RecordingRule } from "./recording";
+import type { AlertGroup, DeliveredAlert } from "./catalog";
+import type { RecordingRule } from "../monitoring/recording";
 
 export interface PrometheusRecordingRule {
   record: string;

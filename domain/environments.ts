@@ -3,7 +3,7 @@
  * kind with `infermesh:environment`; every entry here can be overridden under
  * `infermesh:safety`.
  */
-import type { SloObjectives, SloWindow } from "../dashboards/slo";
+import type { SloObjectives, SloWindow } from "../monitoring/slo";
 
 export const environmentKinds = ["dev", "staging", "prod", "ephemeral"] as const;
 export type EnvironmentKind = (typeof environmentKinds)[number];

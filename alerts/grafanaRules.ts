@@ -3,8 +3,8 @@
  * each rule a query → reduce → condition pipeline. Pure; the component passes
  * the result to `grafana.alerting.RuleGroup`.
  */
-import type { AlertGroup, DeliveredAlert, Severity } from "./alerts";
-import { grafanaUid } from "./context";
+import type { AlertGroup, DeliveredAlert, Severity } from "./catalog";
+import { grafanaUid } from "../dashboards/context";
 
 export interface GrafanaRuleData {
   refId: string;

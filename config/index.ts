@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { defaultThresholds } from "../../dashboards/alerts";
-import { defaultSubnets } from "../cidr";
-import { environmentPolicies, type EnvironmentPolicy } from "../environments";
-import { lookupGpuInstance, migConfigName, nvidiaAmiType, type GpuInstanceType } from "../gpuInstances";
+import { defaultThresholds } from "../alerts/catalog";
+import { defaultSubnets } from "../domain/cidr";
+import { environmentPolicies, type EnvironmentPolicy } from "../domain/environments";
+import { lookupGpuInstance, migConfigName, nvidiaAmiType, type GpuInstanceType } from "../domain/gpuInstances";
 import { ConfigError, configPath, problemsFromZod, redact, secretTexts, type ConfigProblem } from "./errors";
 import {
   accessProblems,

@@ -9,12 +9,12 @@
  * - `info`: worth knowing, no action expected soon; chat or email only.
  */
 import { absenceChecks, absenceExpr, type AbsenceCheck } from "./absence";
-import { buildDashboards } from "./index";
-import { gpuResourceMatcher } from "./queries";
-import type { MetricName } from "./metrics";
+import { buildDashboards } from "../dashboards/index";
+import { gpuResourceMatcher } from "../monitoring/queries";
+import type { MetricName } from "../monitoring/metrics";
 import { contractReaders, seriesReaders, type MetricReaders, type ReaderSources } from "./readers";
-import { rateWindow, recordedNames, recordingRules, type RecordedNames } from "./recording";
-import { defaultSloSpec, sloAlerts, sloLatencyBuckets, sloRecordingRules, type SloSpec } from "./slo";
+import { rateWindow, recordedNames, recordingRules, type RecordedNames } from "../monitoring/recording";
+import { defaultSloSpec, sloAlerts, sloLatencyBuckets, sloRecordingRules, type SloSpec } from "../monitoring/slo";
 
 export const severities = ["critical", "warning", "info"] as const;
 export type Severity = (typeof severities)[number];

@@ -2,8 +2,8 @@
  * Rules across config sections (environment policy, network layout, MIG and
  * telemetry, secrets and routing). Each returns every problem it finds.
  */
-import { awsSubnetPrefixRange, contains, defaultSubnetPrefixes, overlaps, parseCidr, usableAddresses, type Cidr } from "../cidr";
-import type { EnvironmentPolicy } from "../environments";
+import { awsSubnetPrefixRange, contains, defaultSubnetPrefixes, overlaps, parseCidr, usableAddresses, type Cidr } from "../domain/cidr";
+import type { EnvironmentPolicy } from "../domain/environments";
 import { configPath, show, type ConfigProblem } from "./errors";
 import type { RawConfig } from "./index";
 import type { Sections } from "./schema";

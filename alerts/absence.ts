@@ -6,9 +6,9 @@
  * that read it (dashboards/readers.ts). The latency SLO's buckets are checked
  * too: a histogram with other bounds would leave the latency SLI empty.
  */
-import { metrics, type Exposer, type MetricName, type MetricSource } from "./metrics";
+import { metrics, type Exposer, type MetricName, type MetricSource } from "../monitoring/metrics";
 import type { MetricReaders } from "./readers";
-import { leMatcher } from "./slo";
+import { leMatcher } from "../monitoring/slo";
 
 export interface AbsenceCheck {
   /** What the alert's `metric` label says. */

@@ -1,11 +1,11 @@
 /** The validated, typed stack configuration: what components receive. */
 import type * as pulumi from "@pulumi/pulumi";
-import type { AlertThresholds, Severity } from "../../dashboards/alerts";
-import type { SloObjectives, SloSpec } from "../../dashboards/slo";
-import type { ZoneSubnets } from "../cidr";
-import type { CapacityType, EnvironmentKind, EnvironmentPolicy } from "../environments";
-import type { AmiFamily, GpuInstanceType, GpuModel, NvidiaAmiType } from "../gpuInstances";
-import type { KubernetesVersion } from "../versions";
+import type { AlertThresholds, Severity } from "../alerts/catalog";
+import type { SloObjectives, SloSpec } from "../monitoring/slo";
+import type { ZoneSubnets } from "../domain/cidr";
+import type { CapacityType, EnvironmentKind, EnvironmentPolicy } from "../domain/environments";
+import type { AmiFamily, GpuInstanceType, GpuModel, NvidiaAmiType } from "../domain/gpuInstances";
+import type { KubernetesVersion } from "../domain/versions";
 import type { accessLevels, Sections } from "./schema";
 
 export interface Scaling {

@@ -3,8 +3,8 @@
  * `infermesh:slo` and each model; the rules that keep every burn-rate alert
  * able to fire; and the retention the SLO window needs.
  */
-import { burnRatePairs, minimumObjectivePercent, type SloSpec, type SloWindow } from "../../dashboards/slo";
-import { sloDefaults } from "../environments";
+import { burnRatePairs, minimumObjectivePercent, type SloSpec, type SloWindow } from "../monitoring/slo";
+import { sloDefaults } from "../domain/environments";
 import type { ConfigProblem } from "./errors";
 import type { RawConfig } from "./index";
 import { durationSeconds, type Sections } from "./schema";

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { latencyBucketBoundsMs } from "../../dashboards/metrics";
-import { sloWindows } from "../../dashboards/slo";
-import { parseCidr } from "../cidr";
-import { environmentKinds } from "../environments";
-import { gpuModels, isMigCapable, lookupGpuInstance } from "../gpuInstances";
-import { defaultKubernetesVersion, supportedKubernetesVersions } from "../versions";
+import { latencyBucketBoundsMs } from "../monitoring/metrics";
+import { sloWindows } from "../monitoring/slo";
+import { parseCidr } from "../domain/cidr";
+import { environmentKinds } from "../domain/environments";
+import { gpuModels, isMigCapable, lookupGpuInstance } from "../domain/gpuInstances";
+import { defaultKubernetesVersion, supportedKubernetesVersions } from "../domain/versions";
 
 /** A strict object whose unknown-key error lists the keys that are allowed. */
 function obj<S extends z.core.$ZodLooseShape>(shape: S) {

@@ -10,9 +10,9 @@
  * (@prometheus-io/lezer-promql) on every query the stack runs.
  */
 import type { Dashboard, Panel, RowPanel } from "@grafana/grafana-foundation-sdk/dashboard";
-import { dashboardTitles } from "./context";
-import { metrics, seriesNames, type MetricName } from "./metrics";
-import type { DashboardKey } from "./seed";
+import { dashboardTitles } from "../dashboards/context";
+import { metrics, seriesNames, type MetricName } from "../monitoring/metrics";
+import type { DashboardKey } from "../dashboards/seed";
 
 export interface MetricReaders {
   alerts: string[];
