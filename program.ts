@@ -11,7 +11,8 @@ import type { SnsTopicSummary } from "./components/alertTopics";
 import { GrafanaContent, dataSourceTarget } from "./components/grafanaContent";
 import { GrafanaEndpoint } from "./components/grafanaEndpoint";
 import { InClusterGrafana } from "./components/grafanaInCluster";
-import { monitoringNamespace, Telemetry } from "./components/telemetry";
+import { Telemetry } from "./components/telemetry";
+import { monitoringNamespace } from "./domain/naming";
 
 /** What a stack exports. */
 export interface StackOutputs {

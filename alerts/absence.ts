@@ -3,7 +3,7 @@
  * never fires, and nothing says so. `InfermeshContractMetricAbsent` fires for
  * each contract metric that no target exposes while the jobs that should
  * expose it are being scraped, naming the metric and the alerts and panels
- * that read it (dashboards/readers.ts). The latency SLO's buckets are checked
+ * that read it (alerts/readers.ts). The latency SLO's buckets are checked
  * too: a histogram with other bounds would leave the latency SLI empty.
  */
 import { metrics, type Exposer, type MetricName, type MetricSource } from "../monitoring/metrics";

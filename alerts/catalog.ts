@@ -14,6 +14,7 @@ import { gpuResourceMatcher } from "../monitoring/queries";
 import type { MetricName } from "../monitoring/metrics";
 import { contractReaders, seriesReaders, type MetricReaders, type ReaderSources } from "./readers";
 import { rateWindow, recordedNames, recordingRules, type RecordedNames } from "../monitoring/recording";
+import type { AlertThresholds } from "../monitoring/thresholds";
 import { defaultSloSpec, sloAlerts, sloLatencyBuckets, sloRecordingRules, type SloSpec } from "../monitoring/slo";
 
 export const severities = ["critical", "warning", "info"] as const;
@@ -49,27 +50,6 @@ export interface DeliveredAlert extends AlertRule {
   labels: Record<string, string>;
   annotations: { summary: string; description: string; runbook_url: string };
 }
-
-export interface AlertThresholds {
-  /** Default queue depth limit for models without their own. */
-  queueDepthMax: number;
-  /** Default p95 latency limit (ms) for models without their own. */
-  latencyP95MaxMs: number;
-  vramUsedRatioMax: number;
-  rejectionRatioMax: number;
-  errorRatioMax: number;
-  /** Share of time a GPU may spend thermally throttled before it counts as sustained throttling. */
-  thermalThrottleRatioMax: number;
-}
-
-export const defaultThresholds: AlertThresholds = {
-  queueDepthMax: 100,
-  latencyP95MaxMs: 2000,
-  vramUsedRatioMax: 0.9,
-  rejectionRatioMax: 0.05,
-  errorRatioMax: 0.05,
-  thermalThrottleRatioMax: 0.1,
-};
 
 export interface AlertContext {
   thresholds: AlertThresholds;

@@ -4,7 +4,7 @@
  * the result to `grafana.alerting.RuleGroup`.
  */
 import type { AlertGroup, DeliveredAlert, Severity } from "./catalog";
-import { grafanaUid } from "../dashboards/context";
+import { grafanaUid } from "../domain/naming";
 
 export interface GrafanaRuleData {
   refId: string;

@@ -137,7 +137,7 @@ export interface Failure {
 
 /**
  * Maps what a command threw to its exit code and message. Configuration
- * errors (components/config ConfigError, recognised by name so this module
+ * errors (config ConfigError, recognised by name so this module
  * stays free of the Pulumi SDK) list every problem and exit 2 like a usage
  * error: nothing was done and the fix is in the user's hands.
  */

@@ -9,7 +9,7 @@ import { recordingRules } from "../monitoring/recording";
 import { isRecordingGroup, prometheusRuleGroups, type PrometheusRuleGroup } from "../alerts/prometheusRules";
 import { longWindowInterval } from "../monitoring/slo";
 import type { StackConfig } from "../config";
-import { dataSourceUid } from "./grafanaContent";
+import { dataSourceUid } from "../domain/naming";
 import { contactPointsFile, policiesFile, provisioningYaml, ruleGroupsFile, sidecarLabels } from "./grafanaProvisioning";
 import type { PrometheusStack } from "./prometheusStack";
 import { alertmanagerSecretName, monitorSelectorLabels } from "./prometheusStack";

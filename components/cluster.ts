@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { systemNodeLabels } from "../domain/scheduling";
 import type { CreateClusterConfig, DeployPathConfig, ExistingClusterConfig } from "../config";
 import { EksAddon } from "./eksAddon";
 import type { NatGatewayLayout } from "../domain/environments";
@@ -32,9 +33,6 @@ export const deployPathTags = { endpoint: "infermesh.io/deploy-endpoint", runner
 
 /** A stable child-name part for a CIDR: `10.200.16.0/24` → `10-200-16-0-24`. */
 export const cidrKey = (cidr: string) => cidr.replace(/[./]/g, "-");
-
-/** Labels of the non-GPU system node group; system workloads select it. */
-export const systemNodeLabels = { "infermesh.io/node-class": "system" } as const;
 
 /**
  * The EKS cluster GPU pools join: either created here (VPC, control plane,

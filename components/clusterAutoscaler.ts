@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { chartRelease } from "./helm";
-import { systemNodeLabels } from "./cluster";
+import { systemNodeLabels } from "../domain/scheduling";
 import type { AutoscalerConfig } from "../config";
 import { irsaRole } from "./iam";
 import { discoveryTags } from "./nodeTemplate";

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { chartRelease } from "./helm";
 import { childOptions } from "./options";
 import { dcgmCountersCsv, type CounterField } from "./dcgmCounters";
-import { gpuToleration } from "./devicePlugin";
+import { gpuToleration } from "../domain/scheduling";
 import { agentScheduling, placementSuffix, type GpuPartitioning } from "./gpuPlacement";
 import { charts } from "../domain/versions";
 

@@ -3,12 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { chartRelease } from "./helm";
 import { childOptions } from "./options";
 import type { MigStrategy } from "../config";
-import { gpuTaint } from "./gpuNodeGroup";
+import { gpuToleration } from "../domain/scheduling";
 import { agentScheduling, placementSuffix, type GpuPartitioning } from "./gpuPlacement";
 import { charts } from "../domain/versions";
-
-/** Tolerates the GPU taint, so GPU agents can run on GPU nodes. */
-export const gpuToleration = { key: gpuTaint.key, operator: "Exists", effect: "NoSchedule" } as const;
 
 export const devicePluginRelease = "nvidia-device-plugin";
 

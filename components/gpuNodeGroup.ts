@@ -5,32 +5,8 @@ import { nodeLaunchTemplateArgs } from "./launchTemplate";
 import { NodeRole } from "./nodeRole";
 import { nodeTemplateTags } from "./nodeTemplate";
 import type { MigStrategy } from "../config";
-import { gpuOwnershipLabels } from "./gpuPlacement";
-
-/** The taint every GPU node carries, so only pods that tolerate it (GPU workloads, GPU agents) land there. */
-export const gpuTaint = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" } as const;
-
-/**
- * Kubernetes labels of a pool's nodes, set when a node joins; in-cluster
- * components select GPU nodes with these (see gpuPlacement.ts for who owns
- * which step on a node).
- */
-export function gpuNodeLabels(pool: GpuPoolConfig, migStrategy: MigStrategy): Record<string, string> {
-  return {
-    ...pool.labels,
-    "infermesh.io/node-class": "gpu",
-    "infermesh.io/pool": pool.name,
-    "infermesh.io/gpu-model": pool.gpu,
-    "infermesh.io/capacity": pool.capacity,
-    // Bottlerocket ships its own device plugin; the stack's must stay off those nodes.
-    "infermesh.io/ami-family": pool.amiFamily,
-    // Set up front (GPU feature discovery would set the same) so GPU agents can
-    // select the node before any NVIDIA software runs on it.
-    "nvidia.com/gpu.present": "true",
-    ...(pool.mig ? { "nvidia.com/mig.config": pool.mig.config } : {}),
-    ...gpuOwnershipLabels(pool, migStrategy),
-  };
-}
+import { gpuNodeLabels } from "./gpuPlacement";
+import { gpuTaint } from "../domain/scheduling";
 
 export interface GpuNodeGroupArgs {
   clusterName: pulumi.Input<string>;

@@ -4,17 +4,13 @@ import * as grafana from "@pulumiverse/grafana";
 import { buildDashboards } from "../dashboards";
 import { dashboardKeys } from "../dashboards/context";
 import type { StackConfig } from "../config";
-import { grafanaUid } from "../dashboards/context";
+import { dataSourceUid, grafanaUid } from "../domain/naming";
 import { dashboardSchemaVersion } from "../dashboards/schemaVersion";
 import type { PrometheusStack } from "./prometheusStack";
 
 /** The environment's folder: its uid and title. */
 export function folderFor(config: StackConfig) {
   return { uid: grafanaUid(config.stack, "folder"), title: `infermesh · ${config.stack} (${config.environment})` };
-}
-
-export function dataSourceUid(stack: string): string {
-  return grafanaUid(stack, "prometheus");
 }
 
 export interface DataSourceTarget {

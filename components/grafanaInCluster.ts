@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { systemNodeLabels } from "./cluster";
+import { systemNodeLabels } from "../domain/scheduling";
 import type { StackConfig } from "../config";
 import { dashboardKeys, dashboardUid } from "../dashboards/context";
 import { dashboardsFor, dataSourceArgs, folderFor } from "./grafanaContent";

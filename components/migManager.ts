@@ -3,7 +3,7 @@ import { chartRelease } from "./helm";
 import { childOptions } from "./options";
 import { stringify } from "yaml";
 import type { GpuPoolConfig, MigStrategy } from "../config";
-import { gpuToleration } from "./devicePlugin";
+import { gpuToleration } from "../domain/scheduling";
 import { gpuModels } from "../domain/gpuInstances";
 import { gpuOperatorChart } from "../domain/versions";
 

@@ -6,7 +6,8 @@
  */
 import type { GpuPoolConfig, MigStrategy } from "../config";
 import { gpuModels } from "../domain/gpuInstances";
-import { gpuNodeLabels, gpuTaint } from "./gpuNodeGroup";
+import { gpuNodeLabels } from "./gpuPlacement";
+import { gpuTaint } from "../domain/scheduling";
 
 /**
  * Extended resources one node of the pool advertises, as the device plugin

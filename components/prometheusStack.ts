@@ -2,9 +2,9 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { chartRelease } from "./helm";
-import { systemNodeLabels } from "./cluster";
+import { systemNodeLabels } from "../domain/scheduling";
 import type { TelemetryConfig } from "../config";
-import { gpuToleration } from "./devicePlugin";
+import { gpuToleration } from "../domain/scheduling";
 import { irsaRole } from "./iam";
 import { charts } from "../domain/versions";
 

@@ -6,7 +6,7 @@
  * inside `apply` and go out only inside Pulumi secrets.
  */
 import { severities, type Severity } from "../alerts/catalog";
-import { grafanaUid } from "../dashboards/context";
+import { grafanaUid } from "../domain/naming";
 import type { AlertingConfig, ContactPoint } from "../config";
 
 /** Name of the stack's notification target for a severity, unique per stack in a shared Grafana. */

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Cluster } from "./cluster";
+import { devicePluginNamespace, monitoringNamespace } from "../domain/naming";
 import type { StackConfig } from "../config";
 import { contractDcgmFields, type CounterField } from "./dcgmCounters";
 import { DcgmExporter, dcgmAppName } from "./dcgmExporter";
@@ -10,9 +11,6 @@ import { MigManager } from "./migManager";
 import { monitorSelectorLabels, PrometheusStack } from "./prometheusStack";
 import { dcgmScrapeJob, infermeshScrapeJobs, type ScrapeJob } from "./scrapeJobs";
 import { ScrapeTargets } from "./scrapeTargets";
-
-export const monitoringNamespace = "monitoring";
-export const devicePluginNamespace = "nvidia-device-plugin";
 
 /** What the telemetry pipeline collects and scrapes, derived from config alone (also what synth renders). */
 export function telemetryPlan(config: StackConfig): { jobs: ScrapeJob[]; counterFields: CounterField[] } {

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { defaultThresholds } from "../alerts/catalog";
+import { defaultThresholds } from "../monitoring/thresholds";
 import { defaultSubnets } from "../domain/cidr";
 import { environmentPolicies, type EnvironmentPolicy } from "../domain/environments";
 import { lookupGpuInstance, migConfigName, nvidiaAmiType, type GpuInstanceType } from "../domain/gpuInstances";

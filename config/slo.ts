@@ -4,7 +4,7 @@
  * able to fire; and the retention the SLO window needs.
  */
 import { burnRatePairs, minimumObjectivePercent, type SloSpec, type SloWindow } from "../monitoring/slo";
-import { sloDefaults } from "../domain/environments";
+import { sloDefaults } from "../monitoring/slo";
 import type { ConfigProblem } from "./errors";
 import type { RawConfig } from "./index";
 import { durationSeconds, type Sections } from "./schema";

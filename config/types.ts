@@ -1,6 +1,7 @@
 /** The validated, typed stack configuration: what components receive. */
 import type * as pulumi from "@pulumi/pulumi";
-import type { AlertThresholds, Severity } from "../alerts/catalog";
+import type { Severity } from "../alerts/catalog";
+import type { AlertThresholds } from "../monitoring/thresholds";
 import type { SloObjectives, SloSpec } from "../monitoring/slo";
 import type { ZoneSubnets } from "../domain/cidr";
 import type { CapacityType, EnvironmentKind, EnvironmentPolicy } from "../domain/environments";

@@ -1,7 +1,7 @@
 /**
  * SLOs: each model's objectives, how it did over the SLO window, what is left
  * of its error budget, and how fast it is burning over every window the
- * burn-rate alerts read (dashboards/slo.ts).
+ * burn-rate alerts read (monitoring/slo.ts).
  */
 import { RowBuilder, type DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { TableCellDisplayMode } from "@grafana/grafana-foundation-sdk/common";

@@ -3,8 +3,6 @@
  * kind with `infermesh:environment`; every entry here can be overridden under
  * `infermesh:safety`.
  */
-import type { SloObjectives, SloWindow } from "../monitoring/slo";
-
 export const environmentKinds = ["dev", "staging", "prod", "ephemeral"] as const;
 export type EnvironmentKind = (typeof environmentKinds)[number];
 
@@ -65,18 +63,4 @@ export const environmentPolicies: { readonly [K in EnvironmentKind]: Environment
     natGateways: "single",
     requireExpiry: true,
   },
-};
-
-/**
- * Service level objectives a stack starts from, per environment kind; every
- * entry can be overridden under `infermesh:slo`, and per model under
- * `infermesh:models.<model>.slo`. Production promises the most; the others
- * keep the same latency objective (a looser one could not page: see
- * `minimumObjectivePercent` in dashboards/slo.ts) and a looser availability.
- */
-export const sloDefaults: { readonly [K in EnvironmentKind]: { window: SloWindow } & SloObjectives } = {
-  dev: { window: "30d", availabilityPercent: 99, latencyPercent: 95, latencyTargetMs: 2000 },
-  staging: { window: "30d", availabilityPercent: 99, latencyPercent: 95, latencyTargetMs: 2000 },
-  prod: { window: "30d", availabilityPercent: 99.5, latencyPercent: 95, latencyTargetMs: 2000 },
-  ephemeral: { window: "30d", availabilityPercent: 99, latencyPercent: 95, latencyTargetMs: 2000 },
 };

@@ -72,7 +72,7 @@ export function clusterAutoscalerRelease(kubernetesVersion: string): ClusterAuto
   const release = Object.hasOwn(clusterAutoscalerReleases, kubernetesVersion) ? clusterAutoscalerReleases[kubernetesVersion as KubernetesVersion] : undefined;
   if (!release) {
     throw new Error(
-      `Cluster Autoscaler: no chart/image pinned for Kubernetes ${JSON.stringify(kubernetesVersion)}; supported: ${supportedKubernetesVersions.join(", ")} (components/versions.ts), or set infermesh:autoscaler.enabled: false`,
+      `Cluster Autoscaler: no chart/image pinned for Kubernetes ${JSON.stringify(kubernetesVersion)}; supported: ${supportedKubernetesVersions.join(", ")} (domain/versions.ts), or set infermesh:autoscaler.enabled: false`,
     );
   }
   return release;

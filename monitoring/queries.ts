@@ -141,7 +141,7 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
     ],
     cancellationsByReason: [{ expr: `sum by (reason) (${r.cancellations}${router})`, legend: "{{reason}}" }],
 
-    // SLOs: objective, SLI over the SLO window, error budget remaining and burn rates (dashboards/slo.ts).
+    // SLOs: objective, SLI over the SLO window, error budget remaining and burn rates (monitoring/slo.ts).
     sloSummary: [
       { expr: `1 - ${s.budget}${sloModel}`, legend: "objective", format: "table", instant: true, refId: "A" },
       { expr: compliance, legend: `SLI (${sloWindow})`, format: "table", instant: true, refId: "B" },

@@ -12,7 +12,7 @@
  * | `router`     | model, revision, tenant, zone (+ the metric's own) |
  * | `gpu`        | every GPU label (one series per GPU or MIG instance) |
  * | `node`       | node, pool, capacity (GPU nodes only)              |
- * | `model` (SLO) | model, slo (dashboards/slo.ts)                    |
+ * | `model` (SLO) | model, slo (monitoring/slo.ts)                    |
  *
  * `node` is not kept on request-level rules: a request rate per node and per
  * GPU is what the raw series already are, and keeping it would leave nothing

@@ -32,6 +32,7 @@
  * than every scrape (4x fewer reads at 30 s): a window of 2 hours or more
  * moves by under 2% in that time.
  */
+import type { EnvironmentKind } from "../domain/environments";
 import type { inferenceErrors } from "./metrics";
 
 export const sloKinds = ["availability", "latency"] as const;
@@ -58,7 +59,7 @@ export interface SloSpec {
   models: Readonly<Record<string, Partial<SloObjectives>>>;
 }
 
-/** Objectives when a caller gives none: those of a production environment (components/environments.ts). */
+/** Objectives when a caller gives none: those of a production environment (domain/environments.ts). */
 export const defaultSloSpec: SloSpec = {
   window: "30d",
   defaults: { availabilityPercent: 99.5, latencyPercent: 95, latencyTargetMs: 2000 },
@@ -353,3 +354,17 @@ export function sloAlerts(spec: SloSpec, scrapeIntervalSeconds: number): SloAler
     },
   ];
 }
+
+/**
+ * Service level objectives a stack starts from, per environment kind; every
+ * entry can be overridden under `infermesh:slo`, and per model under
+ * `infermesh:models.<model>.slo`. Production promises the most; the others
+ * keep the same latency objective (a looser one could not page: see
+ * `minimumObjectivePercent` in this file) and a looser availability.
+ */
+export const sloDefaults: { readonly [K in EnvironmentKind]: { window: SloWindow } & SloObjectives } = {
+  dev: { window: "30d", availabilityPercent: 99, latencyPercent: 95, latencyTargetMs: 2000 },
+  staging: { window: "30d", availabilityPercent: 99, latencyPercent: 95, latencyTargetMs: 2000 },
+  prod: { window: "30d", availabilityPercent: 99.5, latencyPercent: 95, latencyTargetMs: 2000 },
+  ephemeral: { window: "30d", availabilityPercent: 99, latencyPercent: 95, latencyTargetMs: 2000 },
+};

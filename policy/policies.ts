@@ -27,7 +27,7 @@ export const packName = "infermesh";
 export const packEnforcementLevel: EnforcementLevel = "mandatory";
 
 // Kept here rather than imported so the pack folder stays self-contained (publishable with `pulumi policy publish`);
-// test/policy.test.ts checks it against components/environments.ts.
+// test/policy.test.ts checks it against domain/environments.ts.
 export const environmentKinds = ["dev", "staging", "prod", "ephemeral"] as const;
 export type EnvironmentKind = (typeof environmentKinds)[number];
 

@@ -13,7 +13,8 @@
 import type { Dashboard, Panel, RowPanel } from "@grafana/grafana-foundation-sdk/dashboard";
 import { parser } from "@prometheus-io/lezer-promql";
 import { contractDcgmFields, type CounterField } from "../components/dcgmCounters";
-import { alertCatalog, defaultThresholds } from "../alerts/catalog";
+import { alertCatalog } from "../alerts/catalog";
+import { defaultThresholds } from "../monitoring/thresholds";
 import type { DashboardContext } from "../dashboards/context";
 import { buildDashboards } from "../dashboards/index";
 import { recordingRules } from "../monitoring/recording";

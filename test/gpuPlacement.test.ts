@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { GpuPoolConfig, MigStrategy } from "../config";
 import { dcgmExporterValues, dcgmRelease } from "../components/dcgmExporter";
 import { devicePluginRelease, devicePluginValues } from "../components/devicePlugin";
-import { gpuNodeLabels } from "../components/gpuNodeGroup";
+import { gpuNodeLabels } from "../components/gpuPlacement";
 import { acceleratorLabel, agentPlacements, placementSuffix, type NodeSelectorRequirement } from "../components/gpuPlacement";
 import { gpuOperatorValues } from "../components/migManager";
 import { gpuResources } from "../components/nodeTemplate";

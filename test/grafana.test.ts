@@ -1,11 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { dashboardsFor, dataSourceUid, folderFor } from "../components/grafanaContent";
+import { dashboardsFor, folderFor } from "../components/grafanaContent";
+import { dataSourceUid } from "../domain/naming";
 import { deployTokenName } from "../components/grafanaEndpoint";
 import { provisionedFolder } from "../components/grafanaProvisioning";
 import { grafanaChart, grafanaChartAppVersion } from "../domain/versions";
-import { dashboardKeys, grafanaUid } from "../dashboards/context";
+import { dashboardKeys } from "../dashboards/context";
+import { grafanaUid } from "../domain/naming";
 import { dashboardSchemaVersion, latestSchemaVersion, oldestSupportedGrafana, rewrittenByNewerMigrations } from "../dashboards/schemaVersion";
 import { infermesh } from "../program";
 import { offlineLookups } from "../synth/lookups";

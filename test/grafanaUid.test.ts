@@ -5,9 +5,11 @@
 import { describe, expect, it } from "vitest";
 import { alertingPlan, grafanaRulePlan } from "../components/alerting";
 import type { StackConfig } from "../config";
-import { folderFor, dataSourceUid } from "../components/grafanaContent";
+import { folderFor } from "../components/grafanaContent";
+import { dataSourceUid } from "../domain/naming";
 import { integrationUid, routedSeverities } from "../components/routing";
-import { dashboardKeys, dashboardUid, grafanaUid, maxUidLength, validUid } from "../dashboards/context";
+import { dashboardKeys, dashboardUid } from "../dashboards/context";
+import { grafanaUid, maxUidLength, validUid } from "../domain/naming";
 import { ruleUid } from "../alerts/grafanaRules";
 import { baseRaw, parse } from "./helpers/stack";
 

@@ -1,8 +1,10 @@
 import type { Dashboard, Panel, RowPanel, Threshold } from "@grafana/grafana-foundation-sdk/dashboard";
 import { describe, expect, it } from "vitest";
-import { environmentKinds, sloDefaults, type EnvironmentKind } from "../domain/environments";
+import { environmentKinds, type EnvironmentKind } from "../domain/environments";
+import { sloDefaults } from "../monitoring/slo";
 import { dashboardUid } from "../dashboards/context";
-import { alertCatalog, contractAbsenceChecks, defaultThresholds, type AlertContext } from "../alerts/catalog";
+import { alertCatalog, contractAbsenceChecks, type AlertContext } from "../alerts/catalog";
+import { defaultThresholds } from "../monitoring/thresholds";
 import { buildDashboards } from "../dashboards/index";
 import { latencyBucketBoundsMs, metrics } from "../monitoring/metrics";
 import { contractReaders, dashboardQueries, namesIn } from "../alerts/readers";

@@ -20,7 +20,7 @@ import { contractDcgmFields } from "../components/dcgmCounters";
 import { dcgmExporterValues, dcgmRelease } from "../components/dcgmExporter";
 import { placementSuffix } from "../components/gpuPlacement";
 import { kubePrometheusStackValues } from "../components/prometheusStack";
-import { monitoringNamespace } from "../components/telemetry";
+import { monitoringNamespace } from "../domain/naming";
 import { cancellationReasons, inferenceErrors, latencyBucketBoundsMs, metrics, rejectionReasons, type MetricDefinition, type MetricName } from "../monitoring/metrics";
 import { errorBudget, objectivesFor, type SloSpec } from "../monitoring/slo";
 import type { DiscoveredPod } from "./discovery";

@@ -18,7 +18,8 @@
  * summary and runbook_url come from the delivered rule.
  */
 import YAML from "yaml";
-import { contractAbsenceChecks, defaultThresholds, type AlertContext, type DeliveredAlert } from "../alerts/catalog";
+import { contractAbsenceChecks, type AlertContext, type DeliveredAlert } from "../alerts/catalog";
+import { defaultThresholds } from "../monitoring/thresholds";
 import { metrics, type MetricName } from "../monitoring/metrics";
 import { rateWindow, recordedNames } from "../monitoring/recording";
 import { alertGroupName, longRecordingGroupName, recordingGroupName } from "../alerts/prometheusRules";
