@@ -3,40 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { chartRelease } from "./helm";
 import { childOptions } from "./options";
 import type { MigStrategy } from "../config";
-import { gpuToleration } from "../domain/scheduling";
-import { agentScheduling, placementSuffix, type GpuPartitioning } from "./gpuPlacement";
+import { placementSuffix, type GpuPartitioning } from "./gpuPlacement";
 import { charts } from "../domain/versions";
+import { devicePluginValues } from "./devicePlugin.values";
 
 export const devicePluginRelease = "nvidia-device-plugin";
-
-/**
- * Where the stack's device plugin runs: GPU nodes, except Bottlerocket ones,
- * which ship NVIDIA's device plugin in the OS (a second copy would advertise
- * every GPU twice); on MIG nodes only once the MIG manager has partitioned
- * them (see gpuPlacement.ts).
- */
-export function devicePluginScheduling(placement: GpuPartitioning) {
-  return agentScheduling(placement, {
-    matchExpressions: [
-      { key: "infermesh.io/node-class", operator: "In", values: ["gpu"] },
-      { key: "infermesh.io/ami-family", operator: "NotIn", values: ["bottlerocket"] },
-    ],
-  });
-}
-
-export function devicePluginValues(migStrategy: MigStrategy, placement: GpuPartitioning) {
-  const { nodeSelector, affinity } = devicePluginScheduling(placement);
-  return {
-    migStrategy,
-    ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
-    // Replaces the chart's default affinity, which waits for node feature discovery labels.
-    affinity,
-    tolerations: [gpuToleration],
-    priorityClassName: "system-node-critical",
-    gfd: { enabled: false },
-    nfd: { enabled: false },
-  };
-}
 
 export interface DevicePluginArgs {
   namespace: pulumi.Input<string>;

@@ -1,17 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions } from "./options";
 import * as grafana from "@pulumiverse/grafana";
-import { buildDashboards } from "../dashboards";
-import { dashboardKeys } from "../dashboards/context";
 import type { StackConfig } from "../config";
-import { dataSourceUid, grafanaUid } from "../domain/naming";
-import { dashboardSchemaVersion } from "../dashboards/schemaVersion";
+import { dataSourceUid } from "../domain/naming";
 import type { PrometheusStack } from "./prometheusStack";
-
-/** The environment's folder: its uid and title. */
-export function folderFor(config: StackConfig) {
-  return { uid: grafanaUid(config.stack, "folder"), title: `infermesh · ${config.stack} (${config.environment})` };
-}
+import { dashboardsFor, folderFor } from "./grafanaContent.plan";
 
 export interface DataSourceTarget {
   url: pulumi.Input<string>;
@@ -54,35 +47,6 @@ export function dataSourceArgs(config: StackConfig, target: DataSourceTarget) {
       ...(target.sigV4 ? { sigV4Auth: true, sigV4AuthType: target.sigV4.authType, sigV4Region: target.sigV4.region } : {}),
     }),
   };
-}
-
-/**
- * The dashboards as Grafana imports them: the `datasource` variable preselects
- * this stack's data source, so they show data without a click, and the schema
- * version is one every targeted Grafana accepts (dashboards/schemaVersion.ts).
- */
-export function dashboardsFor(config: StackConfig): Record<string, object> {
-  const built = buildDashboards({
-    stack: config.stack,
-    environment: config.environment,
-    scrapeIntervalSeconds: config.telemetry.scrapeIntervalSeconds,
-    thresholds: config.alerting.thresholds,
-    models: config.models,
-    idleWindow: config.capacity.idleWindow,
-    slo: config.slo,
-  });
-  const source = { text: `infermesh-${config.stack}`, value: dataSourceUid(config.stack) };
-  return Object.fromEntries(
-    dashboardKeys.map((key) => {
-      const dashboard = JSON.parse(JSON.stringify(built[key])) as { schemaVersion: number; templating?: { list?: Array<Record<string, unknown>> } };
-      for (const variable of dashboard.templating?.list ?? []) {
-        if (variable.type === "datasource") variable.current = source;
-      }
-      // The SDK writes its own (newest) version; every Grafana the stack targets must accept the number.
-      dashboard.schemaVersion = dashboardSchemaVersion;
-      return [key, dashboard];
-    }),
-  );
 }
 
 export interface GrafanaContentArgs {

@@ -1,17 +1,17 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { systemNodeLabels } from "../domain/scheduling";
 import type { StackConfig } from "../config";
 import { dashboardKeys, dashboardUid } from "../dashboards/context";
-import { dashboardsFor, dataSourceArgs, folderFor } from "./grafanaContent";
-import { dataSourceFile, provisionedFolder, provisioningYaml, sidecarContract, sidecarLabels, sidecarValues } from "./grafanaProvisioning";
+import { dataSourceArgs } from "./grafanaContent";
+import { dashboardsFor, folderFor } from "./grafanaContent.plan";
+import { dataSourceFile, provisionedFolder, provisioningYaml, sidecarContract, sidecarLabels } from "./grafanaProvisioning";
 import { chartRelease } from "./helm";
 import { childOptions } from "./options";
 import { grafanaChart } from "../domain/versions";
+import { inClusterGrafanaValues, grafanaAdminSecret } from "./grafanaInCluster.values";
 
 export const grafanaRelease = "grafana";
-export const grafanaAdminSecret = "grafana-admin";
 /** The chart's Service: named after the release (it contains the chart name), port 80. */
 export const grafanaServicePort = 80;
 
@@ -20,37 +20,6 @@ export const provisioningObjects = {
   dataSource: { name: "infermesh-grafana-datasource", key: "infermesh-datasource.yaml" },
   dashboard: (key: string) => ({ name: `infermesh-dashboard-${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` }),
 } as const;
-
-/**
- * Values of the in-cluster Grafana: system nodes, no anonymous access,
- * ClusterIP only, credentials from a Secret, content from the sidecars.
- */
-export function inClusterGrafanaValues() {
-  return {
-    nodeSelector: { ...systemNodeLabels },
-    admin: { existingSecret: grafanaAdminSecret, userKey: "admin-user", passwordKey: "admin-password" },
-    service: { type: "ClusterIP" },
-    ingress: { enabled: false },
-    // No volume: everything the stack defines (data source, folder, dashboards,
-    // rules, contact points, policies) is provisioned from Kubernetes objects
-    // and re-read on every start, so a restart loses none of it, and rules
-    // dropped from the catalog disappear with it (Grafana never deletes a
-    // provisioned rule whose file entry is gone). What does live only in
-    // grafana.db is lost on restart: alert state (pending `for` timers restart,
-    // firing alerts notify once more), silences, the notification log and
-    // annotations. A volume would keep those at the price of an EBS volume
-    // pinned to one zone and a ReadWriteOnce rollout; see the README.
-    persistence: { enabled: false },
-    // The sidecars read ConfigMaps and Secrets of their own namespace: a Role there, not a ClusterRole over every Secret.
-    rbac: { namespaced: true },
-    sidecar: sidecarValues(),
-    "grafana.ini": {
-      "auth.anonymous": { enabled: false },
-      users: { allow_sign_up: false },
-      unified_alerting: { enabled: true },
-    },
-  };
-}
 
 export interface InClusterGrafanaArgs {
   config: StackConfig;

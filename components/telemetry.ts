@@ -3,22 +3,14 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Cluster } from "./cluster";
 import { devicePluginNamespace, monitoringNamespace } from "../domain/naming";
 import type { StackConfig } from "../config";
-import { contractDcgmFields, type CounterField } from "./dcgmCounters";
-import { DcgmExporter, dcgmAppName } from "./dcgmExporter";
+import { DcgmExporter } from "./dcgmExporter";
 import { DevicePlugin } from "./devicePlugin";
 import { agentPlacements } from "./gpuPlacement";
 import { MigManager } from "./migManager";
-import { monitorSelectorLabels, PrometheusStack } from "./prometheusStack";
-import { dcgmScrapeJob, infermeshScrapeJobs, type ScrapeJob } from "./scrapeJobs";
+import { PrometheusStack } from "./prometheusStack";
+import { monitorSelectorLabels } from "./prometheusStack.values";
 import { ScrapeTargets } from "./scrapeTargets";
-
-/** What the telemetry pipeline collects and scrapes, derived from config alone (also what synth renders). */
-export function telemetryPlan(config: StackConfig): { jobs: ScrapeJob[]; counterFields: CounterField[] } {
-  return {
-    jobs: [dcgmScrapeJob(config.telemetry, monitoringNamespace, dcgmAppName), ...infermeshScrapeJobs(config.telemetry)],
-    counterFields: contractDcgmFields(),
-  };
-}
+import { telemetryPlan } from "./telemetry.plan";
 
 export interface TelemetryArgs {
   config: StackConfig;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { parse as parseYaml, stringify } from "yaml";
-import { alertingPlan, grafanaRulePlan } from "../components/alerting";
+import { alertingPlan, grafanaRulePlan } from "../components/alerting.plan";
 import { integrationUid } from "../components/routing";
 import { alertmanagerConfig, grafanaPolicyTree } from "../components/routing";
 import type { StackConfig } from "../config";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "../config";
 import { clusterAutoscalerRelease, clusterAutoscalerReleases, supportedKubernetesVersions, type KubernetesVersion } from "../domain/versions";
-import { clusterAutoscalerValues } from "../components/clusterAutoscaler";
+import { clusterAutoscalerValues } from "../components/clusterAutoscaler.values";
 import { baseRaw, byType, deploy, one, parse } from "./helpers/stack";
 
 const pools = {

@@ -8,11 +8,12 @@
  */
 import { describe, expect, it } from "vitest";
 import type { GpuPoolConfig, MigStrategy } from "../config";
-import { dcgmExporterValues, dcgmRelease } from "../components/dcgmExporter";
-import { devicePluginRelease, devicePluginValues } from "../components/devicePlugin";
+import { dcgmExporterValues, dcgmRelease } from "../components/dcgmExporter.values";
+import { devicePluginRelease } from "../components/devicePlugin";
+import { devicePluginValues } from "../components/devicePlugin.values";
 import { gpuNodeLabels } from "../components/gpuPlacement";
 import { acceleratorLabel, agentPlacements, placementSuffix, type NodeSelectorRequirement } from "../components/gpuPlacement";
-import { gpuOperatorValues } from "../components/migManager";
+import { gpuOperatorValues } from "../components/migManager.values";
 import { gpuResources } from "../components/nodeTemplate";
 import { baseRaw, parse } from "./helpers/stack";
 

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { dashboardsFor, folderFor } from "../components/grafanaContent";
+import { dashboardsFor, folderFor } from "../components/grafanaContent.plan";
 import { dataSourceUid } from "../domain/naming";
 import { deployTokenName } from "../components/grafanaEndpoint";
 import { provisionedFolder } from "../components/grafanaProvisioning";

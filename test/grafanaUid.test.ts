@@ -3,9 +3,9 @@
  * valid for Grafana and never shared, within a stack or between stacks.
  */
 import { describe, expect, it } from "vitest";
-import { alertingPlan, grafanaRulePlan } from "../components/alerting";
+import { alertingPlan, grafanaRulePlan } from "../components/alerting.plan";
 import type { StackConfig } from "../config";
-import { folderFor } from "../components/grafanaContent";
+import { folderFor } from "../components/grafanaContent.plan";
 import { dataSourceUid } from "../domain/naming";
 import { integrationUid, routedSeverities } from "../components/routing";
 import { dashboardKeys, dashboardUid } from "../dashboards/context";

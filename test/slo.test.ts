@@ -287,8 +287,8 @@ describe("SLO configuration", () => {
 
   it("delivers the stack's objectives to the alerts, the rules and the dashboards", async () => {
     const config = parse(rawFor("dev", { models: { "gpt-7b": { slo: { availabilityPercent: 99.9 } } } }));
-    const { alertingPlan } = await import("../components/alerting");
-    const { dashboardsFor } = await import("../components/grafanaContent");
+    const { alertingPlan } = await import("../components/alerting.plan");
+    const { dashboardsFor } = await import("../components/grafanaContent.plan");
     const rules = alertingPlan(config).groups.flatMap((g) => g.rules);
     const budget = rules.find((r) => "record" in r && r.record === "model:infermesh_slo_error_budget:ratio");
     expect(budget && budget.expr).toContain('{slo="availability", model=~"gpt-7b"}) * 0.001');

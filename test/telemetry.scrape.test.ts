@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { scrapeConfig } from "../components/scrapeJobs";
-import { telemetryPlan } from "../components/telemetry";
+import { telemetryPlan } from "../components/telemetry.plan";
 import { monitoringNamespace } from "../domain/naming";
 import { withStaticDiscovery, type DiscoveredPod } from "../verify/discovery";
 import { dcgmFamilies, renderExposition, startExpositionServer, type ExpositionServer, type FixtureGpu } from "../verify/exposition";

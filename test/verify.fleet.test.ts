@@ -7,9 +7,9 @@
  * both (prod's evaluator is AMP, dev's is Grafana: same expressions).
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { alertingPlan } from "../components/alerting";
+import { alertingPlan } from "../components/alerting.plan";
 import type { StackConfig } from "../config";
-import { dashboardsFor } from "../components/grafanaContent";
+import { dashboardsFor } from "../components/grafanaContent.plan";
 import { seedAlerts, seedPanels } from "../dashboards/seed";
 import { scenarioNames, scenarios, type ScenarioName } from "../verify/fleet";
 import { requireBinary } from "../verify/prometheus";

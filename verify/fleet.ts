@@ -17,9 +17,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { StackConfig } from "../config";
 import { contractDcgmFields } from "../components/dcgmCounters";
-import { dcgmExporterValues, dcgmRelease } from "../components/dcgmExporter";
+import { dcgmExporterValues, dcgmRelease } from "../components/dcgmExporter.values";
 import { placementSuffix } from "../components/gpuPlacement";
-import { kubePrometheusStackValues } from "../components/prometheusStack";
+import { kubePrometheusStackValues } from "../components/prometheusStack.values";
 import { monitoringNamespace } from "../domain/naming";
 import { cancellationReasons, inferenceErrors, latencyBucketBoundsMs, metrics, rejectionReasons, type MetricDefinition, type MetricName } from "../monitoring/metrics";
 import { errorBudget, objectivesFor, type SloSpec } from "../monitoring/slo";
