@@ -12,7 +12,7 @@ import { GrafanaContent, dataSourceTarget } from "./components/grafanaContent";
 import { GrafanaEndpoint } from "./components/grafanaEndpoint";
 import { InClusterGrafana } from "./components/grafanaInCluster";
 import { Telemetry } from "./components/telemetry";
-import { monitoringNamespace } from "./domain/naming";
+import type { Teardown } from "./components/options";
 
 /** What a stack exports. */
 export interface StackOutputs {
@@ -47,6 +47,8 @@ export function infermesh(config: StackConfig): StackOutputs {
       { providers: [awsProvider], deletedWith: cluster.controlPlane },
     );
   }
+  // What a whole teardown removes; in-cluster objects go with the cluster, Grafana objects with the Grafana.
+  const teardown: Teardown = cluster.controlPlane ? { cluster: cluster.controlPlane } : {};
   const pools = Object.values(config.gpuPools).map(
     (pool) =>
       [
@@ -79,12 +81,12 @@ export function infermesh(config: StackConfig): StackOutputs {
         oidcProviderArn: cluster.oidcProviderArn,
         oidcIssuer: cluster.oidcIssuer,
         dependsOn: cluster.workloadDependencies,
-        ...(cluster.controlPlane ? { cluster: cluster.controlPlane } : {}),
+        teardown,
       },
       inCluster,
     );
   }
-  const telemetry = new Telemetry("telemetry", { config, cluster, gpuNodeGroups: pools.map(([, group]) => group.nodeGroup) }, inCluster);
+  const telemetry = new Telemetry("telemetry", { config, cluster, gpuNodeGroups: pools.map(([, group]) => group.nodeGroup), teardown }, inCluster);
 
   let grafanaSide:
     | { url: pulumi.Input<string>; dashboardUrls: pulumi.Input<Record<string, string>>; target: GrafanaAlertTarget; goesWith?: pulumi.Resource; workspaceRole?: aws.iam.Role }
@@ -96,17 +98,16 @@ export function infermesh(config: StackConfig): StackOutputs {
       {
         config,
         namespace: telemetry.monitoringNamespace,
-        namespaceName: monitoringNamespace,
         prometheusUrl: telemetry.prometheus.url,
         dependsOn: cluster.workloadDependencies,
-        ...(cluster.controlPlane ? { cluster: cluster.controlPlane } : {}),
+        teardown,
       },
       inCluster,
     );
     grafanaSide = {
       url: grafana.url,
       dashboardUrls: grafana.dashboardUrls,
-      target: { kind: "provisioned", namespace: telemetry.monitoringNamespace, folder: grafana.folderTitle },
+      target: { kind: "provisioned", namespace: telemetry.monitoringNamespace.output, folder: grafana.folderTitle },
     };
   } else if (config.grafana) {
     const endpoint = new GrafanaEndpoint(
@@ -141,12 +142,8 @@ export function infermesh(config: StackConfig): StackOutputs {
     {
       config,
       prometheus: telemetry.prometheus,
-      namespace: monitoringNamespace,
-      namespaceOutput: telemetry.monitoringNamespace,
-      deletedWith: {
-        ...(cluster.controlPlane ? { cluster: cluster.controlPlane } : {}),
-        ...(grafanaSide?.goesWith ? { grafana: grafanaSide.goesWith } : {}),
-      },
+      namespace: telemetry.monitoringNamespace,
+      teardown: { ...teardown, ...(grafanaSide?.goesWith ? { grafana: grafanaSide.goesWith } : {}) },
       ...(grafanaSide ? { grafana: grafanaSide.target } : {}),
       ...(grafanaSide?.workspaceRole ? { grafanaWorkspaceRole: grafanaSide.workspaceRole } : {}),
     },

@@ -113,7 +113,7 @@ export function externalTopicWarning(contactPoint: string, summary: SnsTopicSumm
 }
 
 export interface AlertTopicsArgs {
-  config: StackConfig;
+  config: Pick<StackConfig, "stack" | "region" | "alerting" | "telemetry" | "policy">;
   /** The stack's AMP workspace, when AMP's alert manager publishes. */
   ampWorkspace?: aws.amp.Workspace;
   /** Amazon Managed Grafana's workspace role, when Grafana publishes. */

@@ -11,8 +11,11 @@ import { recordingRules } from "../monitoring/recording";
 import { longWindowInterval } from "../monitoring/slo";
 import { routedSeverities, severityReceiver } from "./routing";
 
+/** What the stack's alerts are derived from. */
+export type AlertingInputs = Pick<StackConfig, "stack" | "environment" | "alerting" | "models" | "gpuPools" | "capacity" | "slo" | "telemetry">;
+
 /** What the alert catalog is built from, for a stack. */
-export function alertContext(config: StackConfig): AlertContext {
+export function alertContext(config: Pick<AlertingInputs, "alerting" | "models" | "gpuPools" | "capacity" | "slo" | "telemetry">): AlertContext {
   return {
     thresholds: config.alerting.thresholds,
     models: config.models,
@@ -24,7 +27,7 @@ export function alertContext(config: StackConfig): AlertContext {
 }
 
 /** The stack's alerts as delivered (runbook links, environment label) and its rule groups, from config alone. */
-export function alertingPlan(config: StackConfig): { alerts: DeliveredAlert[]; groups: PrometheusRuleGroup[] } {
+export function alertingPlan(config: AlertingInputs): { alerts: DeliveredAlert[]; groups: PrometheusRuleGroup[] } {
   const alerts = deliver(alertCatalog(alertContext(config)), { runbookBaseUrl: config.alerting.runbookBaseUrl, labels: { environment: config.environment } });
   const recording = recordingRules(config.telemetry.scrapeIntervalSeconds, { idleUtilizationPercent: config.capacity.idleUtilizationPercent, slo: config.slo });
   return { alerts, groups: prometheusRuleGroups(alerts, recording, config.telemetry.scrapeInterval, longWindowInterval(config.telemetry.scrapeIntervalSeconds)) };
@@ -35,7 +38,7 @@ export function alertingPlan(config: StackConfig): { alerts: DeliveredAlert[]; g
  * does not own the org's policy tree: what the component deploys and what
  * synth writes.
  */
-export function grafanaRulePlan(config: StackConfig, alerts: readonly DeliveredAlert[]) {
+export function grafanaRulePlan(config: AlertingInputs, alerts: readonly DeliveredAlert[]) {
   const perRule = config.alerting.policy === "per-rule";
   return grafanaRuleGroups(alerts, {
     datasourceUid: dataSourceUid(config.stack),

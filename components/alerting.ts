@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as grafana from "@pulumiverse/grafana";
 import { stringify } from "yaml";
-import { type DeliveredAlert } from "../alerts/catalog";
+import type { DeliveredAlert } from "../alerts/catalog";
 import { isRecordingGroup } from "../alerts/prometheusRules";
 import type { StackConfig } from "../config";
 import { contactPointsFile, policiesFile, provisioningYaml, ruleGroupsFile, sidecarLabels } from "./grafanaProvisioning";
@@ -12,10 +12,11 @@ import { alertmanagerSecretName, monitorSelectorLabels } from "./prometheusStack
 import { AlertTopics, type SnsTopicSummary } from "./alertTopics";
 import { PrometheusRules } from "./prometheusRules";
 import { alertmanagerConfig, grafanaPolicyTree, integrationUid, routedSeverities, severityReceiver, type ResolvedSecrets } from "./routing";
-import { alertingPlan, grafanaRulePlan } from "./alerting.plan";
+import { alertingPlan, grafanaRulePlan, type AlertingInputs } from "./alerting.plan";
+import { goesWith, type NamespaceRef, type Teardown } from "./options";
 
 /** Secret halves of the contact points, resolved together (still secret as an Output). */
-export function resolvedSecrets(config: StackConfig): pulumi.Output<ResolvedSecrets> {
+export function resolvedSecrets(config: Pick<StackConfig, "alerting">): pulumi.Output<ResolvedSecrets> {
   const entries = Object.values(config.alerting.contactPoints).map((cp) => {
     switch (cp.type) {
       case "slack":
@@ -32,17 +33,12 @@ export function resolvedSecrets(config: StackConfig): pulumi.Output<ResolvedSecr
 }
 
 export interface AlertingArgs {
-  config: StackConfig;
+  config: AlertingInputs & Pick<StackConfig, "region" | "policy">;
   prometheus: PrometheusStack;
-  /** The monitoring namespace (its name, and the namespace object's output so objects in it wait for it). */
-  namespace: string;
-  namespaceOutput: pulumi.Input<string>;
-  /**
-   * Skip deletes that a whole teardown makes moot: in-cluster objects go with
-   * the cluster the stack created, Grafana objects with its Grafana (so an
-   * expired token or a closed port-forward never blocks `destroy`).
-   */
-  deletedWith?: { cluster?: pulumi.Resource; grafana?: pulumi.Resource };
+  /** The monitoring namespace. */
+  namespace: NamespaceRef;
+  /** In-cluster objects go with the cluster, Grafana objects with the Grafana, AMP rule groups with the workspace. */
+  teardown: Teardown;
   /** Where Grafana-evaluated rules live; required when the evaluator is Grafana. */
   grafana?: GrafanaAlertTarget;
   /** Amazon Managed Grafana's workspace role, which publishes to SNS when Grafana evaluates the alerts. */
@@ -92,8 +88,8 @@ export class Alerting extends pulumi.ComponentResource {
     if (topics) this.snsTopics = topics.summary;
     const ruleTarget: ConstructorParameters<typeof PrometheusRules>[1]["target"] = prometheus.ampWorkspace
       ? { kind: "amp", workspaceId: prometheus.ampWorkspace.id }
-      : { kind: "in-cluster", namespace: args.namespace, selectorLabels: monitorSelectorLabels, dependsOn: [prometheus.release] };
-    const rulesGoWith = prometheus.ampWorkspace ?? args.deletedWith?.cluster;
+      : { kind: "in-cluster", namespace: args.namespace.name, selectorLabels: monitorSelectorLabels, dependsOn: [prometheus.release] };
+    const rulesGoWith = prometheus.ampWorkspace ?? args.teardown.cluster;
     const ruleOpts = { parent: this, ...(rulesGoWith ? { deletedWith: rulesGoWith } : {}) };
 
     new PrometheusRules(
@@ -124,11 +120,11 @@ export class Alerting extends pulumi.ComponentResource {
         new k8s.core.v1.Secret(
           `${name}-alertmanager`,
           {
-            metadata: { name: alertmanagerSecretName, namespace: args.namespaceOutput },
+            metadata: { name: alertmanagerSecretName, namespace: args.namespace.output },
             type: "Opaque",
             stringData: { "alertmanager.yaml": pulumi.secret(definition) },
           },
-          { parent: this, ...(args.deletedWith?.cluster ? { deletedWith: args.deletedWith.cluster } : {}) },
+          { parent: this, ...goesWith(args.teardown.cluster) },
         );
       }
     } else {
@@ -151,7 +147,7 @@ export class Alerting extends pulumi.ComponentResource {
    */
   private provisionedAlerting(name: string, args: AlertingArgs, target: Extract<GrafanaAlertTarget, { kind: "provisioned" }>, alerts: DeliveredAlert[]) {
     const { config } = args;
-    const opts = { parent: this, ...(args.deletedWith?.cluster ? { deletedWith: args.deletedWith.cluster } : {}) };
+    const opts = { parent: this, ...goesWith(args.teardown.cluster) };
     const labels = sidecarLabels("alert");
     const tree = config.alerting.policy === "per-rule" ? undefined : grafanaPolicyTree(config.alerting, config.stack, config.environment);
     new k8s.core.v1.ConfigMap(
@@ -186,8 +182,7 @@ export class Alerting extends pulumi.ComponentResource {
     topicArns: Record<string, pulumi.Output<string>>,
   ) {
     const { config } = args;
-    const grafanaGoesWith = args.deletedWith?.grafana;
-    const opts = { parent: this, provider: target.provider, ...(grafanaGoesWith ? { deletedWith: grafanaGoesWith } : {}) };
+    const opts = { parent: this, provider: target.provider, ...goesWith(args.teardown.grafana) };
     const routed = routedSeverities(config.alerting);
 
     const contactPoints = routed.map(({ severity, contactPoints: cps }) => {

@@ -4,7 +4,8 @@ import { chartRelease } from "./helm";
 import type { AutoscalerConfig } from "../config";
 import { irsaRole } from "./iam";
 import { clusterAutoscalerChartSource, clusterAutoscalerRelease } from "../domain/versions";
-import { clusterAutoscalerPolicy, clusterAutoscalerValues, autoscalerServiceAccount } from "./clusterAutoscaler.values";
+import { autoscalerServiceAccount, clusterAutoscalerPolicy, clusterAutoscalerValues } from "./clusterAutoscaler.values";
+import { goesWith, type Teardown } from "./options";
 
 export const autoscalerNamespace = "kube-system";
 export interface ClusterAutoscalerArgs {
@@ -16,8 +17,8 @@ export interface ClusterAutoscalerArgs {
   oidcProviderArn: pulumi.Input<string>;
   oidcIssuer: pulumi.Input<string>;
   dependsOn?: pulumi.Resource[];
-  /** The cluster the stack created: the release goes with it (its IAM role does not: that lives outside). */
-  cluster?: pulumi.Resource;
+  /** The release goes with the cluster; its IAM role does not: that lives outside. */
+  teardown: Teardown;
 }
 
 /** Cluster Autoscaler on the system nodes, with an IRSA role that can resize only this cluster's tagged groups. */
@@ -44,7 +45,7 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
             clusterAutoscalerValues({ clusterName: args.clusterName, region: args.region, autoscaler: args.autoscaler, kubernetesVersion, roleArn }),
           ),
       },
-      { parent: this, dependsOn: [policy, ...(args.dependsOn ?? [])], ...(args.cluster ? { deletedWith: args.cluster } : {}) },
+      { parent: this, dependsOn: [policy, ...(args.dependsOn ?? [])], ...goesWith(args.teardown.cluster) },
     );
     this.registerOutputs({});
   }

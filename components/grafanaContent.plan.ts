@@ -8,8 +8,11 @@ import { buildDashboards } from "../dashboards/index";
 import { dashboardSchemaVersion } from "../dashboards/schemaVersion";
 import { dataSourceUid, grafanaUid } from "../domain/naming";
 
+/** What the stack's dashboards are derived from. */
+export type DashboardInputs = Pick<StackConfig, "stack" | "environment" | "alerting" | "models" | "capacity" | "slo" | "telemetry">;
+
 /** The environment's folder: its uid and title. */
-export function folderFor(config: StackConfig) {
+export function folderFor(config: Pick<StackConfig, "stack" | "environment">) {
   return { uid: grafanaUid(config.stack, "folder"), title: `infermesh · ${config.stack} (${config.environment})` };
 }
 
@@ -18,7 +21,7 @@ export function folderFor(config: StackConfig) {
  * this stack's data source, so they show data without a click, and the schema
  * version is one every targeted Grafana accepts (dashboards/schemaVersion.ts).
  */
-export function dashboardsFor(config: StackConfig): Record<string, object> {
+export function dashboardsFor(config: DashboardInputs): Record<string, object> {
   const built = buildDashboards({
     stack: config.stack,
     environment: config.environment,

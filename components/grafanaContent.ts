@@ -4,7 +4,7 @@ import * as grafana from "@pulumiverse/grafana";
 import type { StackConfig } from "../config";
 import { dataSourceUid } from "../domain/naming";
 import type { PrometheusStack } from "./prometheusStack";
-import { dashboardsFor, folderFor } from "./grafanaContent.plan";
+import { dashboardsFor, folderFor, type DashboardInputs } from "./grafanaContent.plan";
 
 export interface DataSourceTarget {
   url: pulumi.Input<string>;
@@ -17,7 +17,7 @@ export interface DataSourceTarget {
  * in-cluster Grafana; AMP (SigV4) for a Grafana outside the cluster when AMP
  * holds the data; otherwise the URL the stack was given for Prometheus.
  */
-export function dataSourceTarget(config: StackConfig, prometheus: PrometheusStack): DataSourceTarget {
+export function dataSourceTarget(config: Pick<StackConfig, "grafana" | "region" | "telemetry">, prometheus: PrometheusStack): DataSourceTarget {
   const g = config.grafana;
   if (!g || g.mode === "in-cluster") return { url: prometheus.url };
   if (prometheus.ampWorkspace) {
@@ -32,7 +32,7 @@ export function dataSourceTarget(config: StackConfig, prometheus: PrometheusStac
 }
 
 /** The Prometheus data source every dashboard and Grafana-evaluated rule reads. */
-export function dataSourceArgs(config: StackConfig, target: DataSourceTarget) {
+export function dataSourceArgs(config: Pick<StackConfig, "stack" | "telemetry">, target: DataSourceTarget) {
   return {
     type: "prometheus",
     name: `infermesh-${config.stack}`,
@@ -50,7 +50,7 @@ export function dataSourceArgs(config: StackConfig, target: DataSourceTarget) {
 }
 
 export interface GrafanaContentArgs {
-  config: StackConfig;
+  config: DashboardInputs & Pick<StackConfig, "grafana" | "region">;
   provider: grafana.Provider;
   dataSource: DataSourceTarget;
 }

@@ -1,15 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { StackConfig } from "../config";
 import { dashboardKeys, dashboardUid } from "../dashboards/context";
 import { dataSourceArgs } from "./grafanaContent";
-import { dashboardsFor, folderFor } from "./grafanaContent.plan";
+import { dashboardsFor, folderFor, type DashboardInputs } from "./grafanaContent.plan";
 import { dataSourceFile, provisionedFolder, provisioningYaml, sidecarContract, sidecarLabels } from "./grafanaProvisioning";
 import { chartRelease } from "./helm";
-import { childOptions } from "./options";
+import { childOptions, goesWith, type NamespaceRef, type Teardown } from "./options";
 import { grafanaChart } from "../domain/versions";
 import { inClusterGrafanaValues, grafanaAdminSecret } from "./grafanaInCluster.values";
+import { type AlertingInputs } from "./alerting.plan";
 
 export const grafanaRelease = "grafana";
 /** The chart's Service: named after the release (it contains the chart name), port 80. */
@@ -22,16 +22,15 @@ export const provisioningObjects = {
 } as const;
 
 export interface InClusterGrafanaArgs {
-  config: StackConfig;
-  /** The monitoring namespace (the namespace object's output, so objects wait for it) and its name. */
-  namespace: pulumi.Input<string>;
-  namespaceName: string;
+  config: DashboardInputs & AlertingInputs;
+  /** The monitoring namespace. */
+  namespace: NamespaceRef;
   /** The in-cluster Prometheus the data source reads. */
   prometheusUrl: string;
   /** What the Grafana pod needs first. */
   dependsOn?: pulumi.Resource[];
-  /** The cluster the stack created: nothing here outlives it. */
-  cluster?: pulumi.Resource;
+  /** Nothing here outlives the cluster. */
+  teardown: Teardown;
 }
 
 /**
@@ -52,7 +51,7 @@ export class InClusterGrafana extends pulumi.ComponentResource {
     // Earlier releases made these children under the Endpoint component: same names, so state carries over.
     super(InClusterGrafana.type, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "infermesh:grafana:Endpoint" }] });
     const { config } = args;
-    const inCluster = { ...childOptions(this, opts), ...(args.cluster ? { deletedWith: args.cluster } : {}) };
+    const inCluster = { ...childOptions(this, opts), ...goesWith(args.teardown.cluster) };
     const folder = folderFor(config);
     this.folderTitle = provisionedFolder(folder.title);
 
@@ -60,7 +59,7 @@ export class InClusterGrafana extends pulumi.ComponentResource {
     const secret = new k8s.core.v1.Secret(
       `${name}-admin`,
       {
-        metadata: { name: grafanaAdminSecret, namespace: args.namespace },
+        metadata: { name: grafanaAdminSecret, namespace: args.namespace.output },
         type: "Opaque",
         stringData: { "admin-user": "admin", "admin-password": pulumi.secret(password.result) },
       },
@@ -71,7 +70,7 @@ export class InClusterGrafana extends pulumi.ComponentResource {
     new k8s.core.v1.ConfigMap(
       `${name}-datasource`,
       {
-        metadata: { name: provisioningObjects.dataSource.name, namespace: args.namespace, labels: sidecarLabels("datasource") },
+        metadata: { name: provisioningObjects.dataSource.name, namespace: args.namespace.output, labels: sidecarLabels("datasource") },
         data: { [provisioningObjects.dataSource.key]: provisioningYaml(dataSourceFile({ ...ds, url: args.prometheusUrl })) },
       },
       inCluster,
@@ -86,7 +85,7 @@ export class InClusterGrafana extends pulumi.ComponentResource {
         {
           metadata: {
             name: provisioningObjects.dashboard(key).name,
-            namespace: args.namespace,
+            namespace: args.namespace.output,
             labels: sidecarLabels("dashboard"),
             annotations: { [sidecarContract.folderAnnotation]: this.folderTitle },
           },
@@ -98,11 +97,11 @@ export class InClusterGrafana extends pulumi.ComponentResource {
 
     chartRelease(
       `${name}-grafana`,
-      { chart: grafanaChart, release: grafanaRelease, namespace: args.namespace, values: inClusterGrafanaValues() },
+      { chart: grafanaChart, release: grafanaRelease, namespace: args.namespace.output, values: inClusterGrafanaValues() },
       { ...inCluster, dependsOn: [secret, ...(args.dependsOn ?? [])] },
     );
 
-    this.url = `http://${grafanaRelease}.${args.namespaceName}.svc.cluster.local`;
+    this.url = `http://${grafanaRelease}.${args.namespace.name}.svc.cluster.local`;
     this.dashboardUrls = Object.fromEntries(dashboardKeys.map((key) => [key, `${this.url}/d/${dashboardUid(config.stack, key)}`]));
     this.registerOutputs({ url: this.url, dashboardUrls: this.dashboardUrls });
   }

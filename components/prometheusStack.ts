@@ -5,13 +5,20 @@ import { chartRelease } from "./helm";
 import type { TelemetryConfig } from "../config";
 import { irsaRole } from "./iam";
 import { charts } from "../domain/versions";
-import { type KubePrometheusStackInputs, ampRemoteWritePolicy, ampRemoteWriteUrl, kubePrometheusStackValues, prometheusRelease, prometheusServiceAccount, storageClassName } from "./prometheusStack.values";
-import { prometheusUrl } from "./prometheusStack.values";
-
+import { goesWith, type NamespaceRef, type Teardown } from "./options";
+import {
+  ampRemoteWritePolicy,
+  ampRemoteWriteUrl,
+  kubePrometheusStackValues,
+  prometheusRelease,
+  prometheusServiceAccount,
+  prometheusUrl,
+  storageClassName,
+  type KubePrometheusStackInputs,
+} from "./prometheusStack.values";
 
 export interface PrometheusStackArgs {
-  namespace: pulumi.Input<string>;
-  namespaceName: string;
+  namespace: NamespaceRef;
   telemetry: TelemetryConfig;
   region: string;
   /** AMP workspace alias and external labels. */
@@ -26,8 +33,8 @@ export interface PrometheusStackArgs {
   alertmanagerFromSecret: boolean;
   /** What the Prometheus pods and volume need first (system nodes, EBS CSI driver). */
   dependsOn?: pulumi.Resource[];
-  /** The cluster the stack created; the StorageClass goes with it (the release does not: its volumes must be released). */
-  cluster?: pulumi.Resource;
+  /** The StorageClass goes with the cluster; the release does not: its volumes must be released. */
+  teardown: Teardown;
 }
 
 /**
@@ -53,7 +60,7 @@ export class PrometheusStack extends pulumi.ComponentResource {
         volumeBindingMode: "WaitForFirstConsumer",
         allowVolumeExpansion: true,
       },
-      { parent: this, dependsOn: args.dependsOn, ...(args.cluster ? { deletedWith: args.cluster } : {}) },
+      { parent: this, dependsOn: args.dependsOn, ...goesWith(args.teardown.cluster) },
     );
 
     let amp: pulumi.Output<NonNullable<KubePrometheusStackInputs["amp"]>> | undefined;
@@ -61,7 +68,7 @@ export class PrometheusStack extends pulumi.ComponentResource {
       const workspace = new aws.amp.Workspace(`${name}-amp`, { alias: `infermesh-${args.stack}` }, { parent: this, protect: args.protect });
       const role = irsaRole(
         `${name}-amp-writer`,
-        { oidcProviderArn: args.oidcProviderArn, oidcIssuer: args.oidcIssuer, namespace: args.namespaceName, serviceAccount: prometheusServiceAccount },
+        { oidcProviderArn: args.oidcProviderArn, oidcIssuer: args.oidcIssuer, namespace: args.namespace.name, serviceAccount: prometheusServiceAccount },
         { parent: this },
       );
       new aws.iam.RolePolicy(`${name}-amp-writer`, { role: role.id, policy: workspace.arn.apply(ampRemoteWritePolicy) }, { parent: this });
@@ -71,7 +78,7 @@ export class PrometheusStack extends pulumi.ComponentResource {
         .apply(([endpoint, roleArn]) => ({ remoteWriteUrl: ampRemoteWriteUrl(endpoint), region: args.region, roleArn }));
     }
     this.release = this.helmRelease(name, args, amp, storageClass);
-    this.url = prometheusUrl(args.namespaceName);
+    this.url = prometheusUrl(args.namespace.name);
     this.registerOutputs({ url: this.url, ampEndpoint: this.ampWorkspace?.prometheusEndpoint });
   }
 
@@ -95,7 +102,7 @@ export class PrometheusStack extends pulumi.ComponentResource {
     return chartRelease(
       name,
       // The operator's CRDs come with the chart; a slow first install is normal.
-      { chart: charts.kubePrometheusStack, release: prometheusRelease, namespace: args.namespace, values, timeout: 900 },
+      { chart: charts.kubePrometheusStack, release: prometheusRelease, namespace: args.namespace.output, values, timeout: 900 },
       { parent: this, dependsOn: [storageClass, ...(args.dependsOn ?? [])] },
     );
   }

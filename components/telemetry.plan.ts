@@ -9,7 +9,7 @@ import { dcgmAppName } from "./dcgmExporter.values";
 import { type ScrapeJob, dcgmScrapeJob, infermeshScrapeJobs } from "./scrapeJobs";
 
 /** What the telemetry pipeline collects and scrapes, derived from config alone (also what synth renders). */
-export function telemetryPlan(config: StackConfig): { jobs: ScrapeJob[]; counterFields: CounterField[] } {
+export function telemetryPlan(config: Pick<StackConfig, "telemetry">): { jobs: ScrapeJob[]; counterFields: CounterField[] } {
   return {
     jobs: [dcgmScrapeJob(config.telemetry, monitoringNamespace, dcgmAppName), ...infermeshScrapeJobs(config.telemetry)],
     counterFields: contractDcgmFields(),

@@ -9,37 +9,39 @@ import { agentPlacements } from "./gpuPlacement";
 import { MigManager } from "./migManager";
 import { PrometheusStack } from "./prometheusStack";
 import { monitorSelectorLabels } from "./prometheusStack.values";
+import { goesWith, type NamespaceRef, type Teardown } from "./options";
 import { ScrapeTargets } from "./scrapeTargets";
 import { telemetryPlan } from "./telemetry.plan";
 
 export interface TelemetryArgs {
-  config: StackConfig;
+  config: Pick<StackConfig, "stack" | "environment" | "region" | "telemetry" | "gpuPools" | "policy" | "alerting">;
   cluster: Cluster;
   /**
    * The GPU node groups the DaemonSets run on: they are installed after the
    * groups exist and removed before the groups are destroyed.
    */
   gpuNodeGroups: pulumi.Resource[];
+  /** Everything here but the Prometheus release (and its volume) goes with the cluster. */
+  teardown: Teardown;
 }
 
 /** GPU agents (device plugin, DCGM exporter), Prometheus and the scrape targets, in the cluster. */
 export class Telemetry extends pulumi.ComponentResource {
   static readonly type = "infermesh:monitoring:Telemetry";
   readonly prometheus: PrometheusStack;
-  /** The monitoring namespace, once created. */
-  readonly monitoringNamespace: pulumi.Output<string>;
+  readonly monitoringNamespace: NamespaceRef;
 
   constructor(name: string, args: TelemetryArgs, opts?: pulumi.ComponentResourceOptions) {
     super(Telemetry.type, name, {}, opts);
     const { config, cluster } = args;
     const plan = telemetryPlan(config);
     // Objects that hold nothing outside the cluster: a whole-cluster teardown need not delete them one by one.
-    const inClusterOnly = { parent: this, ...(cluster.controlPlane ? { deletedWith: cluster.controlPlane } : {}) };
+    const inClusterOnly = { parent: this, ...goesWith(args.teardown.cluster) };
     const after = { ...inClusterOnly, dependsOn: cluster.workloadDependencies };
     const gpuAgentDeps = [...cluster.workloadDependencies, ...args.gpuNodeGroups];
 
     const monitoring = new k8s.core.v1.Namespace(`${name}-monitoring`, { metadata: { name: monitoringNamespace } }, after);
-    this.monitoringNamespace = monitoring.metadata.name;
+    this.monitoringNamespace = { name: monitoringNamespace, output: monitoring.metadata.name };
     const gpuSystem = new k8s.core.v1.Namespace(`${name}-device-plugin`, { metadata: { name: devicePluginNamespace } }, after);
 
     const pools = Object.values(config.gpuPools);
@@ -67,8 +69,7 @@ export class Telemetry extends pulumi.ComponentResource {
     this.prometheus = new PrometheusStack(
       `${name}-prometheus`,
       {
-        namespace: monitoring.metadata.name,
-        namespaceName: monitoringNamespace,
+        namespace: this.monitoringNamespace,
         telemetry: config.telemetry,
         region: config.region,
         clusterName: cluster.name,
@@ -80,7 +81,7 @@ export class Telemetry extends pulumi.ComponentResource {
         alertmanagerFromSecret: config.alerting.evaluator === "prometheus" && config.telemetry.backend === "in-cluster",
         protect: config.policy.protectStateful,
         dependsOn: cluster.workloadDependencies,
-        ...(cluster.controlPlane ? { cluster: cluster.controlPlane } : {}),
+        teardown: args.teardown,
       },
       { parent: this },
     );

@@ -48,7 +48,7 @@ const loadsProviderSdk = (file: string) => (graph.get(file) ?? []).some((e) => !
 
 describe("import graph checks", () => {
   const small: Layers = [["domain"], ["components"], ["scripts"]];
-  it.each([
+  it.each<{ name: string; entries: Record<string, ImportEdge[]>; violations: string[] }>([
     { name: "downward import", entries: { "components/a.ts": [edge("domain/b.ts")], "domain/b.ts": [] }, violations: [] },
     {
       name: "upward import, type-only included",
@@ -61,7 +61,7 @@ describe("import graph checks", () => {
     expect(layerViolations(graphOf(entries), small)).toEqual(violations);
   });
 
-  it.each([
+  it.each<{ name: string; entries: Record<string, ImportEdge[]>; cycles: string[][] }>([
     { name: "none", entries: { "a.ts": [edge("b.ts")], "b.ts": [] }, cycles: [] },
     { name: "two files, one import type-only", entries: { "a.ts": [edge("b.ts")], "b.ts": [edge("a.ts", { typeOnly: true })] }, cycles: [["a.ts", "b.ts"]] },
     { name: "three files", entries: { "a.ts": [edge("b.ts")], "b.ts": [edge("c.ts")], "c.ts": [edge("a.ts")] }, cycles: [["a.ts", "b.ts", "c.ts"]] },
