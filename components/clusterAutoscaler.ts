@@ -6,6 +6,7 @@ import type { AutoscalerConfig } from "../config";
 import { irsaRole } from "./iam";
 import { discoveryTags } from "./nodeTemplate";
 import { clusterAutoscalerChartSource, clusterAutoscalerRelease } from "../domain/versions";
+import { escapeRegex } from "../lib/escapeRegex";
 
 export const autoscalerNamespace = "kube-system";
 export const autoscalerServiceAccount = "cluster-autoscaler";
@@ -48,7 +49,7 @@ export function clusterAutoscalerPolicy(clusterName: string): string {
 
 /** ASG-name patterns of a pool: EKS names a managed group's ASG `eks-<node group name>-<uuid>`, and the node group is auto-named `gpu-<pool>-<7 hex>`. */
 export function poolGroupPattern(pool: string): string {
-  return `^eks-gpu-${pool.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-[0-9a-f]{7}-.*`;
+  return `^eks-gpu-${escapeRegex(pool)}-[0-9a-f]{7}-.*`;
 }
 
 /** Priority-expander configuration: higher weight first, so spot pools are tried before on-demand pools that fit the same pod. */
