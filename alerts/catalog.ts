@@ -16,6 +16,7 @@ import { contractReaders, seriesReaders, type MetricReaders, type ReaderSources 
 import { rateWindow, recordedNames, recordingRules, type RecordedNames } from "../monitoring/recording";
 import type { AlertThresholds } from "../monitoring/thresholds";
 import { defaultSloSpec, sloAlerts, sloLatencyBuckets, sloRecordingRules, type SloSpec } from "../monitoring/slo";
+import { escapeRegexInPromqlString } from "../lib/escapeRegex";
 
 export const severities = ["critical", "warning", "info"] as const;
 export type Severity = (typeof severities)[number];
@@ -65,7 +66,7 @@ export interface AlertContext {
 }
 
 const quote = (value: string) => JSON.stringify(value);
-const regexAlternation = (values: string[]) => values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\\\$&")).join("|");
+const regexAlternation = (values: string[]) => values.map(escapeRegexInPromqlString).join("|");
 
 /**
  * `series > threshold` with a threshold per model: one term per configured

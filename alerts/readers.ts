@@ -9,10 +9,11 @@
  * test/readers.test.ts checks the result against Prometheus' own grammar
  * (@prometheus-io/lezer-promql) on every query the stack runs.
  */
-import type { Dashboard, Panel, RowPanel } from "@grafana/grafana-foundation-sdk/dashboard";
+import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { dashboardTitles } from "../dashboards/context";
 import { metrics, seriesNames, type MetricName } from "../monitoring/metrics";
 import type { DashboardKey } from "../dashboards/seed";
+import { panelsOf, targetsOf } from "../lib/dashboardJson";
 
 export interface MetricReaders {
   alerts: string[];
@@ -36,8 +37,6 @@ export function namesIn(expr: string, vocabulary: ReadonlySet<string>): Set<stri
   return new Set([...code.matchAll(identifier)].map((m) => m[0]).filter((name) => vocabulary.has(name)));
 }
 
-const isRow = (p: Panel | RowPanel): p is RowPanel => p.type === "row";
-
 /**
  * Every query a dashboard runs, named for people: panel targets as
  * `<Dashboard> / <panel>`, and variable queries as `variable <name>` (every
@@ -46,8 +45,7 @@ const isRow = (p: Panel | RowPanel): p is RowPanel => p.type === "row";
 export function dashboardQueries(dashboards: Readonly<Record<DashboardKey, Dashboard>>): Array<{ reader: string; expr: string }> {
   return (Object.entries(dashboards) as Array<[DashboardKey, Dashboard]>).flatMap(([key, dashboard]) => {
     const title = dashboardTitles[key];
-    const panels = (dashboard.panels ?? []).flatMap((p) => (isRow(p) ? (p.panels ?? []) : [p]));
-    const targets = panels.flatMap((p) => ((p.targets ?? []) as Array<{ expr?: string }>).flatMap((t) => (t.expr ? [{ reader: `${title} / ${p.title ?? ""}`, expr: t.expr }] : [])));
+    const targets = panelsOf(dashboard).flatMap((p) => targetsOf(p).flatMap((t) => (t.expr ? [{ reader: `${title} / ${p.title ?? ""}`, expr: t.expr }] : [])));
     const variables = (dashboard.templating.list ?? []).flatMap((v) => (v.type === "query" && typeof v.query === "string" ? [{ reader: `variable ${v.name}`, expr: v.query }] : []));
     return [...targets, ...variables];
   });

@@ -4,6 +4,7 @@
 import type { AutoscalerConfig } from "../config";
 import { systemNodeLabels } from "../domain/scheduling";
 import { clusterAutoscalerRelease } from "../domain/versions";
+import { escapeRegex } from "../lib/escapeRegex";
 import { discoveryTags } from "./nodeTemplate";
 
 /**
@@ -76,5 +77,5 @@ export function expanderPriorities(priorities: Record<string, number>): Record<n
 
 /** ASG-name patterns of a pool: EKS names a managed group's ASG `eks-<node group name>-<uuid>`, and the node group is auto-named `gpu-<pool>-<7 hex>`. */
 export function poolGroupPattern(pool: string): string {
-  return `^eks-gpu-${pool.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-[0-9a-f]{7}-.*`;
+  return `^eks-gpu-${escapeRegex(pool)}-[0-9a-f]{7}-.*`;
 }

@@ -7,6 +7,7 @@
 // Type-only: the published CRD model makes a misspelt PodMonitor field a compile error.
 import type { IPodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
 import type { TelemetryConfig } from "../config";
+import { escapeRegex } from "../lib/escapeRegex";
 
 /** A relabel rule in prometheus-operator's (camelCase) form. */
 export interface RelabelRule {
@@ -120,7 +121,6 @@ function sanitize(label: string): string {
   return label.replace(/[^a-zA-Z0-9_]/g, "_");
 }
 
-const escapeRegex = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** The relabel rules prometheus-operator generates in front of a PodMonitor's own. */
 export function operatorRelabelings(job: ScrapeJob, monitorNamespace: string): RelabelRule[] {

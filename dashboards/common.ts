@@ -55,6 +55,7 @@ import { filterVariables, panelQueries, queryContext, type FilterVariable, type 
 import { rateWindow } from "../monitoring/recording";
 import { seedPanels, type DashboardKey, type SeedPanel } from "./seed";
 import { defaultSloSpec } from "../monitoring/slo";
+import { escapeRegex } from "../lib/escapeRegex";
 
 /** Every panel and target queries the data source the viewer picked in `$datasource`. */
 export const datasource: DataSourceRef = { type: "prometheus", uid: "${datasource}" };
@@ -250,7 +251,6 @@ export interface FieldOverride {
   properties: DynamicConfigValue[];
 }
 
-const escapeRegex = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
  * A regular expression matching the display name Grafana gives a series of

@@ -34,6 +34,7 @@
  */
 import type { EnvironmentKind } from "../domain/environments";
 import type { inferenceErrors } from "./metrics";
+import { escapeRegexInPromqlString as escapeRegex } from "../lib/escapeRegex";
 
 export const sloKinds = ["availability", "latency"] as const;
 export type SloKind = (typeof sloKinds)[number];
@@ -171,7 +172,6 @@ export function sloRecordedNames(scrapeIntervalSeconds: number) {
   } as const;
 }
 
-const escapeRegex = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, "\\\\$&");
 
 /** `model=~"a|b"` or `model!~"a|b"`, names escaped for the regex; empty for "every model" (no exclusions). */
 function modelMatcher(models: readonly string[], negate: boolean): string {

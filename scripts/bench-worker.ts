@@ -10,7 +10,7 @@ import { loadConfig } from "../config/load";
 import { infermesh } from "../program";
 import { offlineLookups } from "../synth/lookups";
 import { runUnderMocks } from "../synth/runtime";
-import type { WorkerInput, WorkerResult } from "./bench";
+import type { WorkerInput, WorkerResult } from "../bench/mock";
 
 async function main(): Promise<void> {
   const file = process.argv[2];

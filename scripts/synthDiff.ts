@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parse } from "yaml";
 import { exitCodes, runCommand, type CommandSpec } from "../cli/command";
+import { panelsOf } from "../lib/dashboardJson";
 
 export interface DashboardPanel {
   title: string;
@@ -48,25 +49,24 @@ function listFiles(dir: string, suffix: string): string[] {
 }
 
 interface RawPanel {
-  title?: unknown;
+  type?: string;
+  title?: string;
   targets?: Array<{ refId?: unknown; expr?: unknown }>;
   panels?: RawPanel[];
 }
 
 /** Panels in display order, rows' collapsed children included; untitled ones get their position. */
-function flattenPanels(panels: RawPanel[] | undefined, out: DashboardPanel[] = []): DashboardPanel[] {
-  for (const panel of panels ?? []) {
+function flattenPanels(panels: RawPanel[] | undefined): DashboardPanel[] {
+  const out: DashboardPanel[] = [];
+  for (const panel of panelsOf({ panels: panels ?? [] })) {
     const exprs: Record<string, string> = {};
     for (const [i, target] of (panel.targets ?? []).entries()) {
       if (typeof target.expr === "string") exprs[typeof target.refId === "string" ? target.refId : String(i)] = target.expr;
     }
-    if (Object.keys(exprs).length > 0 || !Array.isArray(panel.panels)) {
-      const base = typeof panel.title === "string" && panel.title ? panel.title : `panel ${out.length + 1}`;
-      // Titles key the comparison, so repeated ones are numbered in display order.
-      const seen = out.filter((p) => p.title === base || p.title.startsWith(`${base} #`)).length;
-      out.push({ title: seen === 0 ? base : `${base} #${seen + 1}`, exprs });
-    }
-    flattenPanels(panel.panels, out);
+    const base = typeof panel.title === "string" && panel.title ? panel.title : `panel ${out.length + 1}`;
+    // Titles key the comparison, so repeated ones are numbered in display order.
+    const seen = out.filter((p) => p.title === base || p.title.startsWith(`${base} #`)).length;
+    out.push({ title: seen === 0 ? base : `${base} #${seen + 1}`, exprs });
   }
   return out;
 }

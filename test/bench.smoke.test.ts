@@ -1,8 +1,10 @@
-// Section A of the bench (scripts/bench-dcgm.ts) as a check: its computations
+// The DCGM section of the bench (bench/dcgm.ts) as a check: its computations
 // are pure, so they run here without Prometheus and without timing anything.
 import { describe, expect, it } from "vitest";
 import { contractDcgmFields } from "../components/dcgmCounters";
-import { dcgmReport, grafanaToPromql, metricNamesIn, seriesPerGpu, stackQueries } from "../scripts/bench-dcgm";
+import { stackQueries } from "../bench/context";
+import { dcgmReport, seriesPerGpu } from "../bench/dcgm";
+import { grafanaToPromql, metricNamesIn } from "../lib/promql";
 import { dcgmDefaultLists, parseDcgmCounters } from "../verify/dcgmDefaults";
 
 describe("bench section A: DCGM series per GPU", () => {

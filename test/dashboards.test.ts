@@ -1,6 +1,8 @@
 import type { DataSourceRef } from "@grafana/grafana-foundation-sdk/common";
 import type { Dashboard, DashboardLink, Panel, RowPanel, Threshold } from "@grafana/grafana-foundation-sdk/dashboard";
 import { parser } from "@prometheus-io/lezer-promql";
+import { catalogKeysOf, panelsOf } from "../lib/dashboardJson";
+import { descendants, grafanaToPromql, labelNameText as labelName, syntaxErrors, variablesIn, type SyntaxNode } from "../lib/promql";
 import { describe, expect, it } from "vitest";
 import { alertCatalog } from "../alerts/catalog";
 import { defaultThresholds } from "../monitoring/thresholds";
@@ -53,7 +55,6 @@ interface Target {
 }
 
 const isRow = (p: Panel | RowPanel): p is RowPanel => p.type === "row";
-const panelsOf = (d: Dashboard): Panel[] => (d.panels ?? []).flatMap((p) => (isRow(p) ? (p.panels ?? []) : [p]));
 const targetsOf = (p: Panel) => (p.targets ?? []) as unknown as Target[];
 const stepsOf = (p: Panel): Threshold[] => p.fieldConfig?.defaults.thresholds?.steps ?? [];
 const redAt = (steps: readonly Threshold[]) => steps.find((s) => s.color === "red")?.value;
@@ -61,8 +62,7 @@ const dataLinksOf = (p: Panel): DashboardLink[] => (p.fieldConfig?.defaults.link
 
 /** The catalog keys whose queries a panel runs (exactly one when the dashboard is right). */
 function keysOf(p: Panel): PanelKey[] {
-  const exprs = targetsOf(p).map((t) => t.expr);
-  return panelKeys.filter((k) => catalog[k].length === exprs.length && catalog[k].every((q, i) => q.expr === exprs[i]));
+  return catalogKeysOf(targetsOf(p).map((t) => t.expr), catalog);
 }
 
 function panelOf(key: PanelKey, dashboards: Record<DashboardKey, Dashboard> = built): { panel: Panel; dashboard: DashboardKey } {
@@ -79,63 +79,21 @@ const allTargets = allPanels.flatMap(({ dashboard, panel }) => targetsOf(panel).
 // ---------------------------------------------------------------------------
 // PromQL through Prometheus' own parser
 
-type SyntaxNode = ReturnType<typeof parser.parse>["topNode"];
-
 const grafanaMacros = ["__rate_interval", "__interval", "__range"];
-const variableReference = /\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]/g;
-
 /** What Grafana sends Prometheus: macros become durations and variables (all values `.*`) become regexes. */
-function substituteGrafana(expr: string): string {
-  return expr.replace(/\$__(rate_interval|interval|range)\b/g, "5m").replace(variableReference, ".*");
-}
-
-function variablesIn(expr: string): string[] {
-  return [...expr.matchAll(variableReference)].map((m) => m[1] ?? m[2] ?? m[3] ?? "");
-}
-
-/** Parse errors (lezer error nodes, "⚠"), with where they are. */
-function syntaxErrors(expr: string): string[] {
-  const errors: string[] = [];
-  parser.parse(expr).iterate({
-    enter: (n) => {
-      if (n.type.isError || n.name === "⚠") errors.push(`at ${n.from}: ${JSON.stringify(expr.slice(Math.max(0, n.from - 10), n.to + 10))}`);
-    },
-  });
-  return errors;
-}
+const substituteGrafana = (expr: string): string => grafanaToPromql(expr, { rateInterval: "5m", range: "5m", interval: "5m" });
 
 const children = (node: SyntaxNode): SyntaxNode[] => {
   const out: SyntaxNode[] = [];
   for (let c = node.firstChild; c; c = c.nextSibling) out.push(c);
   return out;
 };
-const descendants = (node: SyntaxNode, name: string): SyntaxNode[] => {
-  const out: SyntaxNode[] = [];
-  const cursor = node.cursor();
-  const walk = (): void => {
-    do {
-      if (cursor.name === name) out.push(cursor.node);
-      if (cursor.firstChild()) {
-        walk();
-        cursor.parent();
-      }
-    } while (cursor.nextSibling());
-  };
-  if (cursor.firstChild()) walk();
-  return out;
-};
-
 const expressionNodes = new Set(["AggregateExpr", "BinaryExpr", "FunctionCall", "MatrixSelector", "NumberDurationLiteral", "OffsetExpr", "ParenExpr", "StringLiteral", "SubqueryExpr", "UnaryExpr", "VectorSelector", "StepInvariantExpr"]);
 const expressionsIn = (node: SyntaxNode) => children(node).filter((c) => expressionNodes.has(c.name));
 
 interface Selector {
   metric: string | undefined;
   matchedLabels: string[];
-}
-
-function labelName(source: string, node: SyntaxNode): string {
-  const raw = source.slice(node.from, node.to);
-  return node.name === "QuotedLabelName" ? (JSON.parse(raw) as string) : raw;
 }
 
 function selectorOf(source: string, node: SyntaxNode): Selector {

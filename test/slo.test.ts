@@ -20,7 +20,7 @@ import {
   sloRecordingRules,
   type SloSpec,
 } from "../monitoring/slo";
-import { grafanaToPromql, metricNamesIn } from "../scripts/bench-dcgm";
+import { grafanaToPromql, metricNamesIn } from "../lib/promql";
 import { baseRaw, parse } from "./helpers/stack";
 import { healthy, phaseStart, simulateSlo, sloCaseSpec, sloScenarios, type SloScenario } from "../verify/sloCases";
 

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import YAML from "yaml";
 import { findOnPath } from "../cli/prerequisites";
+import { sleep } from "../lib/sleep";
 
 export type BinaryName = "prometheus" | "promtool" | "amtool";
 
@@ -99,7 +100,7 @@ export interface RuleGroup {
 export interface PrometheusServer {
   /** Base URL, `http://127.0.0.1:<port>`. */
   url: string;
-  /** The temp dir holding prometheus.yml, the extra files and the TSDB; removed by stop(). */
+  /** The temp dir holding prometheus.yml, the extra files and (without `dataDir`) the TSDB; removed by stop(). */
   dir: string;
   /** Instant query; `time` in unix seconds (default: now). Scalar results come back as one sample with no labels. */
   query(expr: string, time?: number): Promise<InstantSample[]>;
@@ -126,28 +127,72 @@ export interface StartOptions {
   args?: string[];
   /** How long to wait for /-/ready (default 30 s). */
   readyTimeoutMs?: number;
+  /**
+   * An existing TSDB directory to serve (e.g. backfilled blocks), kept by
+   * stop(); without it the TSDB is a fresh `data/` in the temp dir.
+   */
+  dataDir?: string;
+  /** How long stop() waits after SIGTERM before SIGKILL (default 5 s; a large head takes longer to close). */
+  stopTimeoutMs?: number;
 }
 
 const httpTimeoutMs = 10_000;
 const stderrLimit = 64 * 1024;
 
-/** Prometheus servers not yet stopped, killed if the test process exits without stopping them. */
-const live = new Set<{ child: ChildProcess; dir: string }>();
+/**
+ * Processes started here and not yet ended, and temp dirs not yet removed:
+ * killed and removed when the process exits (a test that never calls stop(),
+ * an exception), or on SIGINT/SIGTERM once stopOnSignals() is installed.
+ */
+const liveChildren = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
 let exitHookInstalled = false;
+
+function cleanupNow(): void {
+  for (const child of liveChildren) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  liveChildren.clear();
+  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+  liveDirs.clear();
+}
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once("exit", () => {
-    for (const entry of live) {
-      entry.child.kill("SIGKILL");
-      rmSync(entry.dir, { recursive: true, force: true });
-    }
-  });
+  process.once("exit", cleanupNow);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Tracks a child until it exits, so no exit path leaves it running. */
+export function trackChild<C extends ChildProcess>(child: C): C {
+  installExitHook();
+  liveChildren.add(child);
+  child.once("exit", () => liveChildren.delete(child));
+  child.once("error", () => liveChildren.delete(child));
+  return child;
+}
+
+/** Removes `dir` on exit (or signal) unless the returned function is called first, after the caller removed it. */
+export function removeOnExit(dir: string): () => void {
+  installExitHook();
+  liveDirs.add(dir);
+  return () => liveDirs.delete(dir);
+}
+
+/**
+ * On SIGINT/SIGTERM: kill every tracked process, remove every tracked dir,
+ * exit 130/143 (the shell's codes for those signals). For commands; tests
+ * leave signals to their runner. Returns the uninstaller.
+ */
+export function stopOnSignals(): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    cleanupNow();
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  return () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
 }
 
 /** A port that was free a moment ago: the kernel's pick for 127.0.0.1:0. */
@@ -241,6 +286,7 @@ async function api(base: string, path: string, params: Record<string, string> = 
 function startOnce(
   bin: string,
   dir: string,
+  dataDir: string,
   configPath: string,
   port: number,
   args: string[],
@@ -249,13 +295,14 @@ function startOnce(
     bin,
     [
       `--config.file=${configPath}`,
-      `--storage.tsdb.path=${join(dir, "data")}`,
+      `--storage.tsdb.path=${dataDir}`,
       `--web.listen-address=127.0.0.1:${port}`,
       "--log.level=warn",
       ...args,
     ],
     { cwd: dir, stdio: ["ignore", "ignore", "pipe"] },
   );
+  trackChild(child);
   let stderr = "";
   child.stderr?.setEncoding("utf8");
   child.stderr?.on("data", (chunk: string) => {
@@ -269,6 +316,9 @@ export async function startPrometheus(opts: StartOptions): Promise<PrometheusSer
   const bin = requireBinary("prometheus");
   installExitHook();
   const dir = await mkdtemp(join(tmpdir(), "verify-prometheus-"));
+  const forgetDir = removeOnExit(dir);
+  const dataDir = opts.dataDir ?? join(dir, "data");
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 5_000;
   const configPath = join(dir, "prometheus.yml");
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
 
@@ -277,6 +327,7 @@ export async function startPrometheus(opts: StartOptions): Promise<PrometheusSer
     await writeFile(configPath, YAML.stringify(opts.config));
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
+    forgetDir();
     throw error;
   }
 
@@ -287,9 +338,7 @@ export async function startPrometheus(opts: StartOptions): Promise<PrometheusSer
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const port = await freeLoopbackPort();
     const url = `http://127.0.0.1:${port}`;
-    const { child, stderr } = startOnce(bin, dir, configPath, port, opts.args ?? []);
-    const entry = { child, dir };
-    live.add(entry);
+    const { child, stderr } = startOnce(bin, dir, dataDir, configPath, port, opts.args ?? []);
 
     let exited = false;
     let spawnError: Error | undefined;
@@ -304,12 +353,11 @@ export async function startPrometheus(opts: StartOptions): Promise<PrometheusSer
     const kill = async (): Promise<void> => {
       if (child.exitCode === null && child.signalCode === null && !spawnError) {
         child.kill("SIGTERM");
-        if (!(await waitForExit(child, 5_000))) {
+        if (!(await waitForExit(child, stopTimeoutMs))) {
           child.kill("SIGKILL");
           await waitForExit(child, 2_000);
         }
       }
-      live.delete(entry);
     };
 
     const deadline = Date.now() + readyTimeoutMs;
@@ -328,7 +376,7 @@ export async function startPrometheus(opts: StartOptions): Promise<PrometheusSer
       await sleep(100);
     }
 
-    if (ready) return makeServer(url, dir, kill);
+    if (ready) return makeServer(url, dir, kill, forgetDir);
 
     await kill();
     const output = stderr().trim();
@@ -338,10 +386,11 @@ export async function startPrometheus(opts: StartOptions): Promise<PrometheusSer
     if (!(exited && /address already in use/i.test(output))) break;
   }
   await rm(dir, { recursive: true, force: true });
+  forgetDir();
   throw new Error(lastFailure);
 }
 
-function makeServer(url: string, dir: string, kill: () => Promise<void>): PrometheusServer {
+function makeServer(url: string, dir: string, kill: () => Promise<void>, forgetDir: () => void): PrometheusServer {
   let stopping: Promise<void> | undefined;
   return {
     url,
@@ -388,6 +437,7 @@ function makeServer(url: string, dir: string, kill: () => Promise<void>): Promet
       stopping ??= (async () => {
         await kill();
         await rm(dir, { recursive: true, force: true });
+        forgetDir();
       })();
       return stopping;
     },
@@ -407,17 +457,20 @@ export interface ToolOptions {
   input?: string;
   /** Kill the tool after this long (default 60 s). */
   timeoutMs?: number;
+  /** Keep only the last this many characters of stdout and of stderr (default: all). */
+  outputLimit?: number;
 }
 
 /** Runs promtool, amtool or prometheus and collects its output; a non-zero exit is a result, not an exception. */
 export function runTool(name: BinaryName, args: string[], opts: ToolOptions = {}): Promise<ToolResult> {
   const bin = requireBinary(name);
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(bin, args, { cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const child = trackChild(spawn(bin, args, { cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] }));
+    const limit = opts.outputLimit ?? Number.POSITIVE_INFINITY;
     let stdout = "";
     let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout = (stdout + chunk).slice(-limit)));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-limit)));
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
     child.once("error", (error) => {
       clearTimeout(timer);
@@ -434,6 +487,13 @@ export function runTool(name: BinaryName, args: string[], opts: ToolOptions = {}
 }
 
 /** `promtool <args>`; never throws on a non-zero exit. */
-export function promtool(args: string[], opts?: { cwd?: string; input?: string; timeoutMs?: number }): Promise<ToolResult> {
+export function promtool(args: string[], opts?: ToolOptions): Promise<ToolResult> {
   return runTool("promtool", args, opts);
+}
+
+/** `promtool <args>`, throwing with the tail of its output on a non-zero exit. */
+export async function promtoolOrThrow(args: string[], opts?: ToolOptions): Promise<ToolResult> {
+  const result = await promtool(args, { outputLimit: 65_536, ...opts });
+  if (result.code !== 0) throw new Error(`promtool ${args.join(" ")} failed (exit ${result.code}):\n${result.stderr.slice(-4000)}${result.stdout.slice(-2000)}`);
+  return result;
 }

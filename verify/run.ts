@@ -44,6 +44,10 @@ import {
   type ServedFleet,
 } from "./fleet";
 import { startPrometheus, type InstantSample, type PrometheusServer } from "./prometheus";
+import { sleep } from "../lib/sleep";
+import { textTable } from "../lib/textTable";
+import { panelsOf, targetsOf, type PanelJson } from "../lib/dashboardJson";
+import { substituteVariables } from "../lib/promql";
 
 // ---------------------------------------------------------------------------
 // Settings of a verification run
@@ -303,16 +307,6 @@ export function prometheusSetup(config: StackConfig, served: ServedFleet): Prome
 // ---------------------------------------------------------------------------
 // Query helpers
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Replaces Grafana variables (`$x`, `${x}`, `${x:fmt}`, `[[x]]`) with `values`; unknown ones are left for the query to fail on. */
-export function substituteVariables(expr: string, values: Readonly<Record<string, string>>): string {
-  return expr.replace(/\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]|\$(\w+)/g, (whole, a?: string, b?: string, c?: string) => {
-    const name = (a ?? b ?? c) as string;
-    return Object.hasOwn(values, name) ? (values[name] as string) : whole;
-  });
-}
-
 /** Labels only MIG instances carry; a query over GPUs has them on some series only. */
 const migOnlyLabels = new Set(["mig_profile", "mig_instance"]);
 
@@ -374,15 +368,6 @@ interface DashboardJson {
   title?: string;
   panels?: PanelJson[];
   templating?: { list?: Array<{ name: string; type: string; allValue?: string; definition?: string; query?: unknown }> };
-}
-interface PanelJson {
-  title?: string;
-  panels?: PanelJson[];
-  targets?: Array<{ expr?: string; refId?: string; legendFormat?: string }>;
-}
-
-function panelsOf(dashboard: DashboardJson): PanelJson[] {
-  return (dashboard.panels ?? []).flatMap((p) => [p, ...(p.panels ?? [])]);
 }
 
 /** Every variable at All: its `allValue` (the dashboards use `.*`), and Grafana's built-ins. */
@@ -478,7 +463,7 @@ export async function runVerification(config: StackConfig, options: RunOptions =
       const values = variableValues(dashboard);
       const title = dashboard.title ?? key;
       for (const panel of panelsOf(dashboard)) {
-        for (const target of panel.targets ?? []) {
+        for (const target of targetsOf(panel)) {
           if (!target.expr) continue;
           const query = substituteVariables(target.expr, values);
           const expected = expectedLabels(target.expr, target.legendFormat);
@@ -824,16 +809,9 @@ function formatExpected(e: ExpectedAlert): string {
   return `${e.alertname}${formatLabels(e.labels, Object.keys(e.labels))}`;
 }
 
-function clip(text: string, width: number): string {
-  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
-}
-
-/** A plain-text table; cells are clipped to `maxWidth`. */
+/** A plain-text table, every column left-aligned; cells are clipped to `maxWidth`. */
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>, maxWidth = 72): string {
-  const clipped = rows.map((r) => r.map((c) => clip(c.replace(/\s+/g, " "), maxWidth)));
-  const widths = headers.map((h, i) => Math.max(h.length, ...clipped.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
-  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...clipped.map(line)].join("\n");
+  return textTable(headers, rows, { align: headers.map(() => "left"), maxWidth });
 }
 
 const mark = (ok: boolean) => (ok ? "ok" : "FAIL");

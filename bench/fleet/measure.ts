@@ -1,0 +1,298 @@
+/**
+ * The fleet section of `npm run bench`: what a full load of each dashboard
+ * costs a real Prometheus at fleet scale, with the seed's raw expressions and
+ * with the stack's own queries (recording rules included), in the same run
+ * against the same server.
+ *
+ * 1. The synthetic fleet (bench/fleet/model.ts) is written as OpenMetrics in
+ *    parts; each part is converted to TSDB blocks by `promtool tsdb
+ *    create-blocks-from openmetrics` and deleted as soon as it is converted.
+ *    Two conversions run at once (one per core) while the next part is
+ *    written, so at most three parts are on disk at any time: the disk use is
+ *    bounded by the part size, not by the fleet.
+ * 2. Prometheus serves those blocks; `promtool tsdb create-blocks-from rules`
+ *    backfills the stack's recording rules over the same window, in
+ *    dependency order (a rule reading another recorded series needs that
+ *    series loaded first), with a restart after each stage to load the blocks.
+ * 3. Once Prometheus has merged the overlapping backfilled blocks (so the
+ *    merge neither runs during nor distorts the timings), every query runs
+ *    alone once (warm-up, and each panel's own cost), then each dashboard is
+ *    loaded as Grafana loads it, all panels at once, raw and stack
+ *    alternating; `stats=all` gives the samples processed.
+ *
+ * Everything runs on 127.0.0.1 under one temp dir, removed at the end with
+ * Prometheus and promtool stopped, on failure and on SIGINT/SIGTERM too
+ * (verify/prometheus.ts tracks them).
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import YAML from "yaml";
+import { prometheusRuleGroups } from "../../alerts/prometheusRules";
+import { recordingRules } from "../../monitoring/recording";
+import { sum } from "../../lib/stats";
+import { escapeRegexInPromqlString } from "../../lib/escapeRegex";
+import { metricNamesIn, type GrafanaMacros } from "../../lib/promql";
+import { promtoolOrThrow, removeOnExit, startPrometheus, type PrometheusServer } from "../../verify/prometheus";
+import { benchContext, stackQueries } from "../context";
+import { promtoolBlockSeconds, syntheticFleet, type FleetScale, type FleetShape } from "./model";
+import { panelPlans, ruleStages, type PanelPlan } from "./plans";
+import { blocksOnDisk, instantValue, loadDashboard, moveBlocks, runQuery, settle, type LoadResult, type QueryResult } from "./prometheusApi";
+
+export interface FleetOptions {
+  scale: FleetScale;
+  /** Timed repetitions (after one untimed round of every query alone). */
+  reps: number;
+  /** Range-query step, seconds. */
+  step: number;
+  /** Passed as --query.max-samples when set; Prometheus' default (50 M) otherwise. */
+  maxSamples?: number;
+  /** Size of one OpenMetrics part, bytes. */
+  partBytes: number;
+  /** Where the temp dir goes. */
+  tmpRoot?: string;
+  /** One line per phase, as it finishes. */
+  progress: (line: string) => void;
+  /** Called once the fleet is built, before anything is written. */
+  onFleet?: (shape: FleetShape) => void;
+}
+
+/** Conversions running at once (one per core of the reference machine). */
+export const parallelConversions = 2;
+
+export interface DiskPlan {
+  /** Estimated size of all the OpenMetrics the fleet is written as. */
+  openMetricsBytes: number;
+  partBytes: number;
+  parts: number;
+  /** Parts on disk at once at most: those being converted and the one being written. */
+  partsOnDiskAtOnce: number;
+  /** OpenMetrics on disk at once at most (estimate). */
+  openMetricsBoundBytes: number;
+}
+
+export interface DiskUse extends DiskPlan {
+  /** OpenMetrics written, measured. */
+  openMetricsWrittenBytes: number;
+  /** Largest OpenMetrics total on disk at one time, measured. */
+  openMetricsPeakBytes: number;
+  /** The TSDB at the end (raw and recorded blocks), measured. */
+  tsdbBytes: number;
+}
+
+/** Raw runs of one dashboard variant. */
+export interface VariantRuns {
+  /** Each query alone, in plan order. */
+  alone: QueryResult[];
+  /** Each timed full load. */
+  loads: LoadResult[];
+}
+
+export interface FleetMeasurement {
+  fleet: FleetShape;
+  disk: DiskUse;
+  macros: GrafanaMacros;
+  window: { start: number; end: number; step: number };
+  plans: PanelPlan[];
+  /** `<dashboard>/<raw|stack>` → runs. */
+  runs: Record<string, VariantRuns>;
+  failures: { id: string; message: string }[];
+  tsdb: { series: number; recordedSeries: number; dcgmSeries: number; blocks: number; samples: number };
+  /** Recorded series no panel, alert or other rule reads, and how many series they are. */
+  unreadRecorded: { records: string[]; series: number };
+  phases: { what: string; ms: number }[];
+  ms: number;
+}
+
+function dirBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? dirBytes(path) : statSync(path).size;
+  }
+  return total;
+}
+
+/** The disk a fleet will take in OpenMetrics, stated before anything is written. */
+export function diskPlan(openMetricsBytes: number, parts: number, partBytes: number): DiskPlan {
+  const partsOnDiskAtOnce = Math.min(parts, parallelConversions + 1);
+  return { openMetricsBytes, partBytes, parts, partsOnDiskAtOnce, openMetricsBoundBytes: Math.min(openMetricsBytes, partsOnDiskAtOnce * partBytes) };
+}
+
+export async function measureFleet(opts: FleetOptions): Promise<FleetMeasurement> {
+  const { scale } = opts;
+  const started = performance.now();
+  const phases: { what: string; ms: number }[] = [];
+  let last = started;
+  const phase = (what: string) => {
+    const now = performance.now();
+    phases.push({ what, ms: now - last });
+    opts.progress(`[${((now - last) / 1000).toFixed(1)} s] ${what}`);
+    last = now;
+  };
+
+  const dir = mkdtempSync(join(opts.tmpRoot ?? tmpdir(), "infermesh-bench-fleet-"));
+  const forgetDir = removeOnExit(dir);
+  let server: PrometheusServer | undefined;
+  try {
+    const fleet = syntheticFleet(scale);
+    const shape = fleet.shape;
+    opts.onFleet?.(shape);
+    const window = { start: shape.end - scale.hours * 3600, end: shape.end, step: opts.step };
+    const macros: GrafanaMacros = { rateInterval: "1m", range: `${scale.hours}h`, interval: `${opts.step}s` };
+    const plans = panelPlans(macros);
+    const rules = recordingRules(benchContext.scrapeIntervalSeconds);
+    const missing = fleet.missing(plans.flatMap((p) => [...p.raw, ...p.stack].map((q) => q.expr)), rules);
+    if (missing.length > 0) throw new Error(`the synthetic fleet has no series for ${missing.join(", ")}, which the dashboards or recording rules read; add them to the fleet model (bench/fleet/model.ts)`);
+    const { parts, bytes } = fleet.parts(opts.partBytes);
+    const plan = diskPlan(bytes, parts.length, opts.partBytes);
+    phase(
+      `planned ${shape.gpus.toLocaleString("en-US")} GPUs, ${shape.rawSeries.toLocaleString("en-US")} raw series x ${shape.samplesPerSeries} samples: ` +
+        `${parts.length} OpenMetrics part(s), ${(bytes / 1e9).toFixed(2)} GB in all, at most ${plan.partsOnDiskAtOnce} on disk at once (~${(plan.openMetricsBoundBytes / 1e9).toFixed(2)} GB); temp dir ${dir}`,
+    );
+
+    // 1. Write and convert, pipelined; each part is deleted once converted.
+    const dataDir = join(dir, "data");
+    mkdirSync(dataDir);
+    let written = 0;
+    let onDisk = 0;
+    let peak = 0;
+    let converted = 0;
+    const conversions: Promise<void>[] = [];
+    let failure: unknown;
+    let running = 0;
+    const waiting: (() => void)[] = [];
+    const slot = async () => {
+      while (running >= parallelConversions) await new Promise<void>((done) => waiting.push(done));
+      running++;
+    };
+    const release = () => {
+      running--;
+      waiting.shift()?.();
+    };
+    for (const [k, part] of parts.entries()) {
+      if (failure !== undefined) break;
+      const file = join(dir, `part-${k}.om`);
+      const result = await fleet.writePart(file, part);
+      written += result.bytes;
+      onDisk += result.bytes;
+      peak = Math.max(peak, onDisk);
+      const out = join(dir, `blocks-${k}`);
+      await slot();
+      conversions.push(
+        (async () => {
+          try {
+            await promtoolOrThrow(["tsdb", "create-blocks-from", "--quiet", `--max-block-duration=${promtoolBlockSeconds / 3600}h`, "openmetrics", file, out], { timeoutMs: 3_600_000 });
+          } finally {
+            rmSync(file, { force: true });
+            onDisk -= result.bytes;
+            release();
+          }
+          moveBlocks(out, dataDir);
+          converted++;
+          opts.progress(`  part ${converted}/${parts.length} converted (${(written / 1e9).toFixed(2)} GB written so far)`);
+        })().catch((err: unknown) => {
+          failure ??= err;
+        }),
+      );
+    }
+    await Promise.all(conversions);
+    if (failure !== undefined) throw failure;
+    phase(`wrote ${parts.length} OpenMetrics part(s), ${(written / 1e9).toFixed(2)} GB (at most ${(peak / 1e9).toFixed(2)} GB on disk at once), and converted them with promtool`);
+
+    // 2. Recording rules over the same window, in dependency order; each
+    //    stage's rules in two files backfilled at once (one per core).
+    const args = opts.maxSamples === undefined ? [] : [`--query.max-samples=${opts.maxSamples}`];
+    const config = { global: { scrape_interval: `${shape.scrapeSeconds}s`, evaluation_interval: `${shape.scrapeSeconds}s` } };
+    const serve = () => startPrometheus({ config, dataDir, args, readyTimeoutMs: 300_000, stopTimeoutMs: 60_000 });
+    server = await serve();
+    const stages = ruleStages(rules);
+    for (const [s, stage] of stages.entries()) {
+      const halves = [stage.filter((_, i) => i % 2 === 0), stage.filter((_, i) => i % 2 === 1)].filter((h) => h.length > 0);
+      const url = server.url;
+      const moved = await Promise.all(
+        halves.map(async (half, h) => {
+          const ruleFile = join(dir, `rules-${s}-${h}.yml`);
+          writeFileSync(ruleFile, YAML.stringify({ groups: prometheusRuleGroups([], half, `${shape.scrapeSeconds}s`) }, { lineWidth: 0 }));
+          const out = join(dir, `rule-blocks-${s}-${h}`);
+          await promtoolOrThrow(["tsdb", "create-blocks-from", "rules", "--quiet", `--url=${url}`, `--start=${shape.start}`, `--end=${shape.end}`, `--output-dir=${out}`, ruleFile], { timeoutMs: 3_600_000 });
+          return moveBlocks(out, dataDir);
+        }),
+      );
+      // Restart to load the new blocks (the next stage reads them; the last one is timed).
+      await server.stop();
+      server = await serve();
+      phase(`backfilled recording-rule stage ${s + 1}/${stages.length} (${stage.length} rules, ${sum(moved)} blocks) and restarted Prometheus`);
+    }
+    opts.progress("waiting for Prometheus to merge the overlapping blocks (its first compaction starts a minute after start-up)");
+    const settled = await settle(server.url, dataDir, 900_000);
+    phase(`Prometheus merged the overlapping blocks into ${settled.blocks.length} block(s) (${sum(settled.blocks.map((b) => b.samples)).toLocaleString("en-US")} samples)`);
+
+    // 3. Dashboards, raw and stack. First every query alone (a warm-up, and
+    //    each panel's own cost without the others competing for the two
+    //    cores), then full loads: all panels at once, variants alternating.
+    const url = server.url;
+    const dashboards = [...new Set(plans.map((p) => p.dashboard))];
+    const variants = ["raw", "stack"] as const;
+    const queriesOf = (d: string, v: (typeof variants)[number]) => plans.filter((p) => p.dashboard === d).flatMap((p) => p[v]);
+    const runs: Record<string, VariantRuns> = {};
+    const failures = new Map<string, string>();
+    for (const d of dashboards) {
+      for (const v of variants) {
+        const id = `${d}/${v}`;
+        try {
+          const alone: QueryResult[] = [];
+          for (const q of queriesOf(d, v)) alone.push(await runQuery(url, q, window));
+          runs[id] = { alone, loads: [] };
+        } catch (err) {
+          failures.set(id, err instanceof Error ? err.message : String(err));
+        }
+      }
+    }
+    phase(`ran each of ${plans.reduce((n, p) => n + p.raw.length + p.stack.length, 0)} queries alone once`);
+    for (let rep = 1; rep <= opts.reps; rep++) {
+      for (const d of dashboards) {
+        const order = rep % 2 === 1 ? variants : ([...variants].reverse() as readonly (typeof variants)[number][]);
+        for (const v of order) {
+          const id = `${d}/${v}`;
+          const variant = runs[id];
+          if (failures.has(id) || !variant) continue;
+          try {
+            variant.loads.push(await loadDashboard(url, queriesOf(d, v), window));
+          } catch (err) {
+            failures.set(id, err instanceof Error ? err.message : String(err));
+          }
+        }
+      }
+      phase(`full load ${rep}/${opts.reps} of ${dashboards.length} dashboards x 2 variants`);
+    }
+
+    const series = await instantValue(url, 'count({__name__=~".+"})', shape.end);
+    const recordedSeries = await instantValue(url, 'count({__name__=~".+:.+"})', shape.end);
+    const dcgmSeries = await instantValue(url, 'count({__name__=~"DCGM_.+"})', shape.end);
+    const read = new Set(stackQueries(benchContext).flatMap((q) => [...metricNamesIn(q.expr)]));
+    const unread = rules.filter((r) => !read.has(r.record)).map((r) => r.record);
+    const unreadSeries = unread.length === 0 ? 0 : await instantValue(url, `count({__name__=~"${unread.map(escapeRegexInPromqlString).join("|")}"})`, shape.end);
+    const blocks = blocksOnDisk(dataDir);
+    await server.stop();
+    server = undefined;
+    const tsdbBytes = dirBytes(dataDir);
+    return {
+      fleet: shape,
+      disk: { ...plan, openMetricsWrittenBytes: written, openMetricsPeakBytes: peak, tsdbBytes },
+      macros,
+      window,
+      plans,
+      runs,
+      failures: [...failures].map(([id, message]) => ({ id, message })),
+      tsdb: { series, recordedSeries, dcgmSeries, blocks: blocks.length, samples: sum(blocks.map((b) => b.samples)) },
+      unreadRecorded: { records: unread, series: unreadSeries },
+      phases,
+      ms: performance.now() - started,
+    };
+  } finally {
+    if (server) await server.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    forgetDir();
+  }
+}

@@ -1,0 +1,309 @@
+/**
+ * The report `npm run bench` returns and writes as JSON
+ * (out/bench/report.json): every section's figures, the targets it checks
+ * with their outcome, and the machine it ran on. The text it prints is
+ * formatted from the same object.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname } from "node:path";
+import { median, ratio, sum } from "../lib/stats";
+import { textTable } from "../lib/textTable";
+import type { DcgmReport } from "./dcgm";
+import type { FleetMeasurement, VariantRuns } from "./fleet/measure";
+import type { FleetShape } from "./fleet/model";
+import type { MockReport } from "./mock";
+
+export const benchSections = ["mock", "dcgm", "fleet"] as const;
+export type BenchSection = (typeof benchSections)[number];
+
+/** The speed-up every dashboard's full load must show at fleet scale (stack queries against raw). */
+export const speedUpTarget = 10;
+/** The fleet size the speed-up target is defined for; smaller fleets report it without checking it. */
+export const speedUpTargetMinGpus = 1024;
+
+export interface VariantSummary {
+  /** Median wall time of a full load (every panel at once), ms. */
+  loadMs: number;
+  /** Median of Prometheus' own execution time summed over the queries, ms. */
+  execMs: number;
+  /** totalQueryableSamples summed over the queries (from the run alone). */
+  samples: number;
+  /** The largest peakSamples of one query. */
+  peakSamples: number;
+  /** Samples processed were the same in every repetition. */
+  stable: boolean;
+}
+
+export interface DashboardComparison {
+  dashboard: string;
+  raw: VariantSummary;
+  stack: VariantSummary;
+  /** raw / stack load time; NaN (null in JSON) when not measured. */
+  speedUp: number;
+  samplesRatio: number;
+}
+
+export interface PanelCost {
+  ms: number;
+  execMs: number;
+  samples: number;
+  series: number;
+  bytes: number;
+}
+
+export interface PanelComparison {
+  dashboard: string;
+  title: string;
+  key?: string;
+  rawSource: string;
+  type: "instant" | "range";
+  raw: PanelCost;
+  stack: PanelCost;
+  speedUp: number;
+}
+
+export interface FleetReport {
+  fleet: FleetShape;
+  settings: { reps: number; step: number; maxSamples: number | null; partBytes: number };
+  disk: FleetMeasurement["disk"];
+  phases: FleetMeasurement["phases"];
+  dashboards: DashboardComparison[];
+  total: { rawMs: number; stackMs: number; speedUp: number; rawSamples: number; stackSamples: number };
+  panels: PanelComparison[];
+  /** Queries that returned no series: `<dashboard> <variant> "<panel>": <expr>`. */
+  emptyResults: string[];
+  failures: FleetMeasurement["failures"];
+  tsdb: FleetMeasurement["tsdb"] & { rawSeriesPerGpu: number; dcgmSeriesPerGpu: number };
+  unreadRecorded: FleetMeasurement["unreadRecorded"];
+  ms: number;
+}
+
+export type TargetStatus = "met" | "missed" | "not checked";
+
+export interface TargetResult {
+  section: BenchSection;
+  target: string;
+  status: TargetStatus;
+  /** What was measured against it. */
+  detail: string;
+}
+
+export interface BenchReport {
+  /** Bumped when a field changes meaning or goes. */
+  schemaVersion: 1;
+  startedAt: string;
+  machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; platform: string };
+  sections: BenchSection[];
+  mock?: MockReport;
+  dcgm?: DcgmReport;
+  fleet?: FleetReport;
+  targets: TargetResult[];
+  /** True when no target was missed. */
+  ok: boolean;
+  ms: number;
+}
+
+export function machine(): BenchReport["machine"] {
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
+}
+
+// ---------------------------------------------------------------------------
+// Fleet: from raw runs to comparisons
+
+export function variantSummary(runs: VariantRuns | undefined): VariantSummary {
+  const alone = runs?.alone ?? [];
+  const loads = runs?.loads ?? [];
+  const samples = sum(alone.map((q) => q.samples));
+  return {
+    loadMs: median(loads.map((r) => r.ms)),
+    execMs: median(loads.map((r) => sum(r.perQuery.map((q) => q.execMs)))),
+    samples: alone.length === 0 ? Number.NaN : samples,
+    peakSamples: alone.length === 0 ? Number.NaN : Math.max(...alone.map((q) => q.peak)),
+    stable: loads.every((r) => sum(r.perQuery.map((q) => q.samples)) === samples),
+  };
+}
+
+export function fleetReport(m: FleetMeasurement, settings: FleetReport["settings"]): FleetReport {
+  const dashboards = [...new Set(m.plans.map((p) => p.dashboard))];
+  const comparisons = dashboards.map((d): DashboardComparison => {
+    const raw = variantSummary(m.runs[`${d}/raw`]);
+    const stack = variantSummary(m.runs[`${d}/stack`]);
+    return { dashboard: d, raw, stack, speedUp: ratio(raw.loadMs, stack.loadMs), samplesRatio: ratio(raw.samples, stack.samples) };
+  });
+  const panels: PanelComparison[] = [];
+  const emptyResults: string[] = [];
+  for (const d of dashboards) {
+    const offsets = { raw: 0, stack: 0 };
+    for (const p of m.plans.filter((x) => x.dashboard === d)) {
+      const cost = (v: "raw" | "stack"): PanelCost => {
+        const mine = (m.runs[`${d}/${v}`]?.alone ?? []).slice(offsets[v], offsets[v] + p[v].length);
+        offsets[v] += p[v].length;
+        mine.forEach((q, i) => q.series === 0 && emptyResults.push(`${d} ${v} "${p.title}": ${p[v][i]?.expr ?? "?"}`));
+        return { ms: sum(mine.map((q) => q.ms)), execMs: sum(mine.map((q) => q.execMs)), samples: sum(mine.map((q) => q.samples)), series: sum(mine.map((q) => q.series)), bytes: sum(mine.map((q) => q.bytes)) };
+      };
+      const raw = cost("raw");
+      const stack = cost("stack");
+      panels.push({ dashboard: d, title: p.title, ...(p.key === undefined ? {} : { key: p.key }), rawSource: p.rawSource, type: p.stack[0]?.instant ? "instant" : "range", raw, stack, speedUp: ratio(raw.ms, stack.ms) });
+    }
+  }
+  const rawMs = sum(comparisons.map((c) => c.raw.loadMs));
+  const stackMs = sum(comparisons.map((c) => c.stack.loadMs));
+  const rawTsdb = m.tsdb.series - m.tsdb.recordedSeries;
+  return {
+    fleet: m.fleet,
+    settings,
+    disk: m.disk,
+    phases: m.phases,
+    dashboards: comparisons,
+    total: { rawMs, stackMs, speedUp: ratio(rawMs, stackMs), rawSamples: sum(comparisons.map((c) => c.raw.samples)), stackSamples: sum(comparisons.map((c) => c.stack.samples)) },
+    panels,
+    emptyResults,
+    failures: m.failures,
+    tsdb: { ...m.tsdb, rawSeriesPerGpu: rawTsdb / m.fleet.gpus, dcgmSeriesPerGpu: m.tsdb.dcgmSeries / m.fleet.gpus },
+    unreadRecorded: m.unreadRecorded,
+    ms: m.ms,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Targets
+
+const times = (x: number) => (Number.isFinite(x) ? `${x.toFixed(x >= 100 ? 0 : 1)}x` : "n/a");
+
+/** Every target the bench checks, against the sections that ran. */
+export function evaluateTargets(r: Pick<BenchReport, "dcgm" | "fleet">): TargetResult[] {
+  const out: TargetResult[] = [];
+  if (r.dcgm) {
+    const d = r.dcgm;
+    out.push({
+      section: "dcgm",
+      target: "every DCGM field the stack collects is read by a panel, alert or recording rule",
+      status: d.unread.length === 0 ? "met" : "missed",
+      detail: `${d.stackFields.length - d.unread.length}/${d.stackFields.length} read${d.unread.length > 0 ? `; unread: ${d.unread.join(", ")}` : ""}`,
+    });
+    out.push({
+      section: "dcgm",
+      target: "every DCGM field a query reads is collected",
+      status: d.readButNotCollected.length === 0 ? "met" : "missed",
+      detail: d.readButNotCollected.length === 0 ? "none read but not collected" : `read but not collected: ${d.readButNotCollected.join(", ")}`,
+    });
+  }
+  if (r.fleet) {
+    const f = r.fleet;
+    out.push({
+      section: "fleet",
+      target: "every query of every dashboard (raw and stack) runs without error",
+      status: f.failures.length === 0 ? "met" : "missed",
+      detail: f.failures.length === 0 ? `${f.dashboards.length} dashboards x 2 variants` : f.failures.map((x) => x.id).join(", "),
+    });
+    const slow = f.dashboards.filter((d) => !(d.speedUp >= speedUpTarget));
+    const detail = f.dashboards.map((d) => `${d.dashboard} ${times(d.speedUp)}`).join(", ");
+    out.push({
+      section: "fleet",
+      target: `every dashboard's full load is >= ${speedUpTarget}x faster with the stack's queries than with the raw ones, at ${speedUpTargetMinGpus.toLocaleString("en-US")} GPUs or more`,
+      status: f.fleet.gpus < speedUpTargetMinGpus ? "not checked" : slow.length === 0 ? "met" : "missed",
+      detail: f.fleet.gpus < speedUpTargetMinGpus ? `${f.fleet.gpus} GPUs (smaller than the target's fleet): ${detail}` : detail,
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Text
+
+const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "n/a");
+const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
+
+export function formatFleetShape(f: FleetShape): string {
+  return (
+    `fleet (${f.scale}): ${fmt(f.gpus)} GPUs on ${f.nodes} nodes (${f.migNodes} nodes split into ${f.migProfile}: ${f.migInstances} MIG instances; ${f.freeDevices} of ${f.devices} GPUs/instances free), ` +
+    `${f.deployments} deployments (${f.models} models x ${f.revisions} revisions, one tenant each of ${f.tenants}), ${f.routers} routers (${f.routersPerDeployment} per deployment), ` +
+    `${f.hours} h at ${f.scrapeSeconds} s (${f.samplesPerSeries} samples per series), window ${new Date(f.start * 1000).toISOString()} .. ${new Date(f.end * 1000).toISOString()}\n` +
+    `  ${fmt(f.rawSeries)} raw series (${fmt(f.dcgmSeries)} DCGM), ${fmt(f.samples)} samples; one serving pod per held GPU/instance; latency histogram with ${f.latencyBuckets} buckets`
+  );
+}
+
+export function formatFleetReport(r: FleetReport): string {
+  const out: string[] = [];
+  const hours = r.fleet.hours;
+  out.push(
+    `Full dashboard loads: range queries over ${hours} h at step ${r.settings.step} s, instant queries at the range's end for stat/gauge/table/bar panels; ` +
+      `variables at All (.*), $__rate_interval=1m, $__range=${hours}h; every panel of a dashboard at once; median of ${r.settings.reps}; ` +
+      `--query.max-samples ${r.settings.maxSamples === null ? "left at Prometheus' default (50,000,000)" : `raised to ${fmt(r.settings.maxSamples)}`}.`,
+    "raw = the seed's expression for seed panels, each recorded series expanded to the expression its rule records for the others; stack = the dashboard JSON's targets.",
+    "samples = totalQueryableSamples summed over the dashboard's queries (stats=all); peak = the largest peakSamples of one query; exec = Prometheus' own execution time summed over the queries (no JSON encoding).",
+  );
+  const rows = r.dashboards.map((d) => [
+    d.dashboard,
+    fmt(d.raw.loadMs),
+    fmt(d.stack.loadMs),
+    times(d.speedUp),
+    fmt(d.raw.samples),
+    fmt(d.stack.samples),
+    times(d.samplesRatio),
+    fmt(d.raw.execMs),
+    fmt(d.stack.execMs),
+    fmt(d.raw.peakSamples),
+    fmt(d.stack.peakSamples),
+    d.speedUp >= speedUpTarget ? "yes" : Number.isFinite(d.speedUp) ? "NO" : "n/a",
+  ]);
+  rows.push(["all four", fmt(r.total.rawMs), fmt(r.total.stackMs), times(r.total.speedUp), fmt(r.total.rawSamples), fmt(r.total.stackSamples), times(ratio(r.total.rawSamples, r.total.stackSamples)), "", "", "", "", ""]);
+  out.push(textTable(["dashboard", "raw ms", "stack ms", "speed-up", "raw samples", "stack samples", "samples x", "raw exec ms", "stack exec ms", "raw peak", "stack peak", `>=${speedUpTarget}x`], rows));
+  for (const d of r.dashboards) if (!d.raw.stable || !d.stack.stable) out.push(`  note: samples processed differed between repetitions for ${d.dashboard}`);
+  for (const f of r.failures) out.push(`FAILED ${f.id}: ${f.message}`);
+  out.push(
+    "",
+    "Per panel, each query run alone (ms = wall time of the panel's queries one after another; exec = Prometheus' execution time within it; series and MB = what the stack's query returns):",
+    textTable(
+      ["dashboard", "panel", "raw from", "type", "raw ms", "stack ms", "speed-up", "raw exec", "stack exec", "raw samples", "stack samples", "samples x", "raw series", "stack series", "stack MB"],
+      r.panels.map((p) => [
+        p.dashboard,
+        p.title,
+        p.rawSource,
+        p.type,
+        fmt(p.raw.ms),
+        fmt(p.stack.ms),
+        times(p.speedUp),
+        fmt(p.raw.execMs),
+        fmt(p.stack.execMs),
+        fmt(p.raw.samples),
+        fmt(p.stack.samples),
+        times(ratio(p.raw.samples, p.stack.samples)),
+        fmt(p.raw.series),
+        fmt(p.stack.series),
+        (p.stack.bytes / 1e6).toFixed(1),
+      ]),
+      { align: ["left", "left", "left", "left"], maxWidth: 40 },
+    ),
+  );
+  for (const q of r.emptyResults) out.push(`note: no series returned by ${q}`);
+  const t = r.tsdb;
+  out.push(
+    "",
+    `TSDB: ${fmt(t.series)} series at the end of the window (${fmt(t.series - t.recordedSeries)} raw, ${fmt(t.recordedSeries)} recorded; ${fmt(t.dcgmSeries)} DCGM) in ${t.blocks} block(s); ` +
+      `${t.rawSeriesPerGpu.toFixed(1)} raw series per GPU (${t.dcgmSeriesPerGpu.toFixed(1)} DCGM).`,
+    `disk: ${gb(r.disk.openMetricsWrittenBytes)} of OpenMetrics written in ${r.disk.parts} part(s), at most ${gb(r.disk.openMetricsPeakBytes)} on disk at once (bound stated before the run: ${gb(r.disk.openMetricsBoundBytes)}); TSDB ${gb(r.disk.tsdbBytes)}.`,
+  );
+  if (r.unreadRecorded.records.length > 0) out.push(`recorded but read by no panel, alert or other rule: ${r.unreadRecorded.records.join(", ")} (${fmt(r.unreadRecorded.series)} series)`);
+  out.push(`fleet section took ${(r.ms / 1000).toFixed(1)} s`);
+  return out.join("\n");
+}
+
+export function formatTargets(targets: readonly TargetResult[]): string {
+  return textTable(
+    ["section", "target", "status", "measured"],
+    targets.map((t) => [t.section, t.target, t.status === "missed" ? "MISSED" : t.status, t.detail]),
+    { align: ["left", "left", "left", "left"] },
+  );
+}
+
+/** The report as JSON; unmeasured numbers (NaN) become null. */
+export function reportJson(r: BenchReport): string {
+  return `${JSON.stringify(r, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2)}\n`;
+}
+
+export function writeReport(file: string, r: BenchReport): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, reportJson(r));
+}
