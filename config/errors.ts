@@ -34,10 +34,17 @@ export function show(value: unknown): string {
 /** What a message prints instead of a secret value. */
 export const secretMarker = "[secret]";
 
-/** `gpuPools.l4.scaling` under `infermesh:`; `region` is the AWS provider's own key; a namespaced key (`kubernetes:context`) is itself. */
+/**
+ * The namespace of the project's own config keys: the project's name in
+ * `Pulumi.yaml`, under which load.ts reads them (`pulumi.getProject()`).
+ * Problem paths and messages name keys under it; a test keeps the two equal.
+ */
+export const projectNamespace = "infermesh";
+
+/** `gpuPools.l4.scaling` under the project's namespace; `region` is the AWS provider's own key; a namespaced key (`kubernetes:context`) is itself. */
 export function configPath(path: readonly PropertyKey[]): string {
   const [head, ...rest] = path.map(String);
-  const key = head === "region" ? "aws:region" : head?.includes(":") ? head : `infermesh:${head ?? ""}`;
+  const key = head === "region" ? "aws:region" : head?.includes(":") ? head : `${projectNamespace}:${head ?? ""}`;
   return [key, ...rest].join(".");
 }
 

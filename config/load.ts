@@ -3,7 +3,8 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { encryptedValuePaths } from "./stackFile";
-import { parseStackConfig, type RawConfig, type StackConfig } from "./index";
+import { parseStackConfig } from "./index";
+import type { RawConfig, StackConfig } from "./types";
 
 /**
  * The program's only reader of `pulumi.Config`: collects every key (so a

@@ -4,9 +4,13 @@
  */
 import { awsSubnetPrefixRange, contains, defaultSubnetPrefixes, overlaps, parseCidr, usableAddresses, type Cidr } from "../domain/cidr";
 import type { EnvironmentPolicy } from "../domain/environments";
+import type { Defaults } from "./defaults";
 import { configPath, show, type ConfigProblem } from "./errors";
-import type { RawConfig } from "./index";
 import type { Sections } from "./schema";
+import type { MigStrategy, RawConfig } from "./types";
+
+/** `value[key]` when `value` is an object (raw config values are anything). */
+const field = (value: unknown, key: string): unknown => (typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined);
 
 /**
  * Rules that depend on the environment. Pools are read from the raw values so
@@ -21,16 +25,16 @@ export function policyProblems(parsed: Partial<Sections>, raw: RawConfig, policy
       message: `got "spot" while spot is not allowed in environment "${env}"; set infermesh:safety.allowSpot: true or use "on-demand"`,
     });
   }
-  const rawPools = typeof raw.gpuPools === "object" && raw.gpuPools !== null ? (raw.gpuPools as Record<string, any>) : {};
+  const rawPools = typeof raw.gpuPools === "object" && raw.gpuPools !== null ? (raw.gpuPools as Record<string, unknown>) : {};
   for (const [name, pool] of Object.entries(rawPools)) {
     if (typeof pool !== "object" || pool === null) continue;
-    if (pool.capacity === "spot" && !policy.allowSpot) {
+    if (field(pool, "capacity") === "spot" && !policy.allowSpot) {
       problems.push({
         path: `infermesh:gpuPools.${name}.capacity`,
         message: `got "spot"; environment "${env}" allows only "on-demand" (set infermesh:safety.allowSpot: true to override)`,
       });
     }
-    if (pool.scaling?.min === 0 && !policy.allowScaleToZero) {
+    if (field(field(pool, "scaling"), "min") === 0 && !policy.allowScaleToZero) {
       problems.push({
         path: `infermesh:gpuPools.${name}.scaling.min`,
         message: `got 0; environment "${env}" keeps at least one node per pool (allowed: >= 1, or set infermesh:safety.allowScaleToZero: true)`,
@@ -147,7 +151,8 @@ function serviceCidrProblems(text: string, service: Cidr): ConfigProblem[] {
   return problems;
 }
 
-export function telemetryProblems(telemetry: Sections["telemetry"], pools: Sections["gpuPools"]): ConfigProblem[] {
+/** `migStrategy` is the resolved strategy (defaults.ts): `none` here was set explicitly. */
+export function telemetryProblems(pools: Sections["gpuPools"], migStrategy: MigStrategy): ConfigProblem[] {
   const migPools = Object.entries(pools).filter(([, p]) => p.migProfile !== undefined).map(([name]) => name);
   const problems: ConfigProblem[] = [];
   for (const [name, pool] of Object.entries(pools)) {
@@ -158,7 +163,7 @@ export function telemetryProblems(telemetry: Sections["telemetry"], pools: Secti
       });
     }
   }
-  if (telemetry.migStrategy === "none" && migPools.length > 0) {
+  if (migStrategy === "none" && migPools.length > 0) {
     problems.push(
       {
         path: "infermesh:telemetry.migStrategy",
@@ -166,6 +171,18 @@ export function telemetryProblems(telemetry: Sections["telemetry"], pools: Secti
       });
   }
   return problems;
+}
+
+/** Priority-expander weights name pools that exist. */
+export function autoscalerProblems(parsed: Partial<Sections>): ConfigProblem[] {
+  const { autoscaler, gpuPools } = parsed;
+  if (!autoscaler || !gpuPools) return [];
+  return Object.keys(autoscaler.expanderPriorities)
+    .filter((name) => !Object.hasOwn(gpuPools, name))
+    .map((name) => ({
+      path: `infermesh:autoscaler.expanderPriorities.${name}`,
+      message: `got a pool that does not exist; pools: ${Object.keys(gpuPools).join(", ") || "none"}`,
+    }));
 }
 
 /**
@@ -216,7 +233,7 @@ export function grafanaTransportProblems(parsed: Partial<Sections>): ConfigProbl
 }
 
 /** Secrets stay secret, references resolve, and the evaluator can reach what it needs. */
-export function alertingProblems(parsed: Partial<Sections>, raw: RawConfig, secretKeys: readonly string[]): ConfigProblem[] {
+export function alertingProblems(parsed: Partial<Sections>, raw: RawConfig, secretKeys: readonly string[], defaults: Partial<Defaults>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const at = (path: string, message: string) => problems.push({ path, message });
   const secrets = parsed.secrets ?? {};
@@ -237,8 +254,8 @@ export function alertingProblems(parsed: Partial<Sections>, raw: RawConfig, secr
     );
   }
   const alerting = parsed.alerting;
-  if (!alerting) return problems;
-  const evaluator = alerting.evaluator ?? (grafana ? "grafana" : "prometheus");
+  const evaluator = defaults.evaluator;
+  if (!alerting || !evaluator) return problems;
   if (evaluator === "grafana" && !grafana) {
     at("infermesh:alerting.evaluator", `got "grafana" but no infermesh:grafana is configured; allowed here: prometheus`);
   }

@@ -147,7 +147,7 @@ export const createClusterSchema = obj({
   serviceCidr: cidr.default("172.20.0.0/16"),
   endpointPublicAccess: z.boolean().default(true),
   publicAccessCidrs: z.array(cidr).min(1).default(["0.0.0.0/0"]),
-  systemNodes: systemNodes.default({ instanceTypes: ["m7i.large"], scaling: { min: 2, desired: 2, max: 4 }, diskSizeGiB: 50 }),
+  systemNodes: systemNodes.prefault({}),
 });
 
 export const existingClusterSchema = obj({
@@ -285,7 +285,7 @@ export const telemetrySchema = obj({
     /** Name of the container port serving /metrics. */
     port: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/, { error: (i) => `got ${JSON.stringify(i.input)}; a container port name is 1-15 of a-z, 0-9, '-'` }).default("metrics"),
     path: z.string().regex(/^\/[\w./-]*$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected an absolute URL path like /metrics` }).default("/metrics"),
-  }).default({ namespaces: [], partOf: "infermesh", components: [...infermeshComponents], port: "metrics", path: "/metrics" }),
+  }).prefault({}),
 });
 
 const httpUrl = z.string().regex(/^https?:\/\/[^\s/$.?#][^\s]*$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected an http(s) URL` });
@@ -377,13 +377,13 @@ export const alertingSchema = obj({
     critical: z.array(dnsLabelKey).default([]),
     warning: z.array(dnsLabelKey).default([]),
     info: z.array(dnsLabelKey).default([]),
-  }).default({ critical: [], warning: [], info: [] }),
+  }).prefault({}),
   groupBy: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, { error: (i) => `got ${JSON.stringify(i.input)}; not a label name` })).min(1).default(["alertname", "model", "node"]),
   repeatInterval: obj({
     critical: duration("1m", "5d").default("1h"),
     warning: duration("1m", "5d").default("4h"),
     info: duration("1m", "5d").default("24h"),
-  }).default({ critical: "1h", warning: "4h", info: "24h" }),
+  }).prefault({}),
 });
 
 export const autoscalerSchema = obj({
@@ -458,23 +458,27 @@ export const deploySchema = obj({
   sourceCidrs: z.array(cidr).default([]),
 });
 
-/** Each top-level key of the stack's config, validated on its own so one bad section never hides another's problems. */
+/**
+ * Each top-level key of the stack's config, validated on its own so one bad
+ * section never hides another's problems. An unset section is parsed as `{}`
+ * (`prefault`), so its keys' own defaults are its defaults.
+ */
 export const sections = {
   region: z.string({ error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : undefined) }).regex(regionPattern, { error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : `got ${JSON.stringify(i.input)}; not an AWS region name like us-west-2`) }),
   environment: z.enum(environmentKinds),
   cluster: clusterSchema,
   access: accessSchema.default({}),
-  deploy: deploySchema.default(deploySchema.parse({})),
+  deploy: deploySchema.prefault({}),
   gpuPools: gpuPoolsSchema.default({}),
   models: modelsSchema.default({}),
   slo: sloSchema.default({}),
   safety: safetySchema.default({}),
   tags: tagsSchema.default({}),
-  telemetry: telemetrySchema.default(telemetrySchema.parse({})),
+  telemetry: telemetrySchema.prefault({}),
   grafana: grafanaSchema.optional(),
-  autoscaler: autoscalerSchema.default(autoscalerSchema.parse({})),
-  capacity: capacitySchema.default(capacitySchema.parse({})),
-  alerting: alertingSchema.default(alertingSchema.parse({})),
+  autoscaler: autoscalerSchema.prefault({}),
+  capacity: capacitySchema.prefault({}),
+  alerting: alertingSchema.prefault({}),
   /** Secret values (tokens, webhook URLs, keys), set with `pulumi config set --secret --path 'infermesh:secrets.<name>'`. */
   secrets: z.record(secretName, z.string().min(1)).default({}),
   /** When the sweep may destroy the stack; how far ahead is checked against the deploy time (rules.ts). */

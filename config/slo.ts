@@ -5,21 +5,17 @@
  */
 import { burnRatePairs, minimumObjectivePercent, type SloSpec, type SloWindow } from "../monitoring/slo";
 import { sloDefaults } from "../monitoring/slo";
+import { definedOnly } from "./defaults";
 import type { ConfigProblem } from "./errors";
-import type { RawConfig } from "./index";
 import { durationSeconds, type Sections } from "./schema";
+import type { RawConfig } from "./types";
 
-/** The SLO window: `infermesh:slo.window`, or the environment's default. */
-export function sloWindow(parsed: Partial<Sections>): SloWindow | undefined {
-  if (!parsed.environment) return undefined;
-  return parsed.slo?.window ?? sloDefaults[parsed.environment].window;
-}
-
-export function resolveSlo(s: Pick<Sections, "environment" | "slo" | "models">): SloSpec {
-  const { window, ...defaults } = sloDefaults[s.environment];
-  const { window: chosen, ...stack } = s.slo;
+/** `window` is the resolved SLO window (defaults.ts). */
+export function resolveSlo(s: Pick<Sections, "environment" | "slo" | "models">, window: SloWindow): SloSpec {
+  const { window: _environmentWindow, ...defaults } = sloDefaults[s.environment];
+  const { window: _stackWindow, ...stack } = s.slo;
   return {
-    window: chosen ?? window,
+    window,
     defaults: { ...defaults, ...definedOnly(stack) },
     models: Object.fromEntries(Object.entries(s.models).flatMap(([model, m]) => (m.slo ? [[model, definedOnly(m.slo)]] : []))),
   };
@@ -31,8 +27,7 @@ export function resolveSlo(s: Pick<Sections, "environment" | "slo" | "models">):
  * in-cluster Prometheus must keep one SLO window of data, or the SLI over the
  * window covers less than it says.
  */
-export function sloProblems(parsed: Partial<Sections>, raw: RawConfig): ConfigProblem[] {
-  const window = sloWindow(parsed);
+export function sloProblems(parsed: Partial<Sections>, raw: RawConfig, window: SloWindow | undefined): ConfigProblem[] {
   if (!window) return [];
   const problems: ConfigProblem[] = [];
   const floor = minimumObjectivePercent(window);
@@ -73,8 +68,4 @@ function explicitRetention(raw: RawConfig): boolean {
 export function effectiveRetention(telemetry: Sections["telemetry"], raw: RawConfig, window: SloWindow): string {
   if (explicitRetention(raw) || telemetry.backend !== "in-cluster") return telemetry.retention;
   return durationSeconds(telemetry.retention) >= durationSeconds(window) ? telemetry.retention : window;
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -228,7 +228,7 @@ describe("Cluster Autoscaler chart and image per Kubernetes minor", () => {
       region: "us-west-2",
       kubernetesVersion: "1.35",
       roleArn: "arn:aws:iam::111122223333:role/r",
-      autoscaler: { enabled: true, scaleDownDelay: "10m", priorities: { l4: 20 } },
+      autoscaler: { enabled: true, scaleDownDelay: "10m", expanderPriorities: {}, priorities: { l4: 20 } },
     });
     expect(unreadPaths(values, valuesReadByCharts)).toEqual([]);
   });
