@@ -104,7 +104,7 @@ describe("Cluster Autoscaler", () => {
   });
 
   it("the pool patterns match that pool's Auto Scaling groups only", () => {
-    const pattern = new RegExp("^eks-gpu-l4-[0-9a-f]{7}-.*");
+    const pattern = /^eks-gpu-l4-[0-9a-f]{7}-.*/;
     expect(pattern.test("eks-gpu-l4-3fa2b1c-8ec6e2f4-1f2e-4b2f-9b0e-0c1d2e3f4a5b")).toBe(true);
     expect(pattern.test("eks-gpu-l4-spot-3fa2b1c-8ec6e2f4")).toBe(false);
   });

@@ -54,7 +54,7 @@ const createdClusterResources = [
 ];
 
 /** The in-cluster telemetry pipeline with the default in-cluster backend. */
-export const telemetryResources = [
+const telemetryResources = [
   "infermesh:monitoring:Telemetry::telemetry",
   "kubernetes:core/v1:Namespace::telemetry-monitoring",
   "kubernetes:core/v1:Namespace::telemetry-device-plugin",
@@ -73,7 +73,7 @@ export const telemetryResources = [
 ];
 
 /** Alerting of a stack without Grafana: Prometheus evaluates, the in-cluster Alertmanager routes. */
-export const alertingResources = [
+const alertingResources = [
   "infermesh:monitoring:Alerting::alerting",
   "infermesh:monitoring:PrometheusRules::alerting-recording",
   "kubernetes:monitoring.coreos.com/v1:PrometheusRule::alerting-recording",
@@ -83,7 +83,7 @@ export const alertingResources = [
 ];
 
 /** Cluster Autoscaler, present with GPU pools unless disabled. */
-export const autoscalerResources = [
+const autoscalerResources = [
   "infermesh:cluster:ClusterAutoscaler::autoscaler",
   "aws:iam/role:Role::autoscaler-irsa",
   "aws:iam/rolePolicy:RolePolicy::autoscaler-irsa",

@@ -291,8 +291,8 @@ describe("SLO configuration", () => {
     const { dashboardsFor } = await import("../components/grafanaContent.plan");
     const rules = alertingPlan(config).groups.flatMap((g) => g.rules);
     const budget = rules.find((r) => "record" in r && r.record === "model:infermesh_slo_error_budget:ratio");
-    expect(budget && budget.expr).toContain('{slo="availability", model=~"gpt-7b"}) * 0.001');
-    expect(budget && budget.expr).toContain('{slo="availability", model!~"gpt-7b"}) * 0.01');
+    expect(budget?.expr).toContain('{slo="availability", model=~"gpt-7b"}) * 0.001');
+    expect(budget?.expr).toContain('{slo="availability", model!~"gpt-7b"}) * 0.01');
     const summary = JSON.stringify(dashboardsFor(config).slo);
     expect(summary).toContain("model:infermesh_slo_errors:ratio_rate30d");
   });
@@ -327,7 +327,7 @@ describe("SLO dashboard and the Per-Model Drilldown row", () => {
     const burn = panel(built.slo, "Burn Rate per Window");
     expect(exprs(burn).map(([legend]) => legend)).toEqual(["5m", "30m", "1h", "2h", "6h", "1d", "3d"]);
     const steps = Object.fromEntries(
-      (burn.fieldConfig?.overrides ?? []).map((o) => [String(o.matcher.options), ((o.properties[0]?.value as { steps: Threshold[] }).steps ?? []).map((t) => [t.color, t.value])]),
+      (burn.fieldConfig?.overrides ?? []).map((o) => [String(o.matcher.options), ((o.properties[0]?.value as { steps?: Threshold[] } | undefined)?.steps ?? []).map((t) => [t.color, t.value])]),
     );
     // Over 28 days: pages at 13.44 (1h/5m) and 5.6 (6h/30m), tickets at 2.8 (1d/2h) and 0.9333 (3d/6h).
     expect(steps).toEqual({

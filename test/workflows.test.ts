@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { nodeVersions } from "../cli/prerequisites";
 import { stackNames } from "../cli/stacks";
+import { environmentKinds } from "../domain/environments";
 import { githubOutputs, readDeployPath } from "../lifecycle/deployPath";
 import { projectRoot } from "../synth/synthesize";
 
@@ -18,6 +19,10 @@ interface Step {
 }
 
 interface Job {
+  /** A job that calls a reusable workflow: its path, the inputs it passes and its secrets. */
+  uses?: string;
+  with?: Record<string, unknown>;
+  secrets?: string | Record<string, string>;
   "runs-on"?: string | string[];
   outputs?: Record<string, string>;
   strategy?: { matrix?: Record<string, unknown> };
@@ -39,6 +44,18 @@ const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
 const source = (file: string) => readFileSync(join(dir, file), "utf8");
 const workflow = (file: string) => parse(source(file)) as Workflow;
 const scripts = (JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+
+/** The reusable per-stack workflow (preview or up of one stack) and the jobs, in any workflow, that call it. */
+const stackWorkflow = "stack.yml";
+const callsStack = (job: Job) => job.uses === `./.github/workflows/${stackWorkflow}`;
+const stackCallers = (file: string) => Object.entries(workflow(file).jobs).filter(([, job]) => callsStack(job));
+
+/** The environment stacks (every Pulumi.<stack>.yaml but the ephemeral template) in deploy order: dev, staging, prod. */
+const stackEnvironment = (stack: string) =>
+  (parse(readFileSync(join(projectRoot, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> }).config["infermesh:environment"] as (typeof environmentKinds)[number];
+const environmentStacks = stackNames()
+  .filter((stack) => stackEnvironment(stack) !== "ephemeral")
+  .sort((a, b) => environmentKinds.indexOf(stackEnvironment(a)) - environmentKinds.indexOf(stackEnvironment(b)));
 
 const steps = (wf: Workflow) => Object.entries(wf.jobs).flatMap(([job, j]) => (j.steps ?? []).map((step, index) => ({ job, index, step })));
 const runText = (job: Job) => (job.steps ?? []).map((s) => s.run ?? "").join("\n");
@@ -81,14 +98,21 @@ describe("workflow files", () => {
       expect(step.uses, `${file} ${job}`).toMatch(/^[\w.-]+\/[\w./-]+@[\w.-]+$/);
       if (step.uses.startsWith("pulumi/actions@")) expect(step.uses).toBe("pulumi/actions@v7");
     }
-    // Each of them drives Pulumi (preview/up, or the CLI the Automation API needs), installed by the action.
-    expect(steps(workflow(file)).filter(({ step }) => step.uses === "pulumi/actions@v7").length).toBeGreaterThan(0);
+    // Each of them drives Pulumi (preview/up, or the CLI the Automation API needs), installed by the action, itself or through stack.yml.
+    expect(steps(workflow(file)).filter(({ step }) => step.uses === "pulumi/actions@v7").length + stackCallers(file).length).toBeGreaterThan(0);
   });
 
   it.each(files)("%s asks for an OIDC token wherever it assumes an AWS role", (file) => {
     const wf = workflow(file);
     for (const [name, job] of Object.entries(wf.jobs)) {
       if (!(job.steps ?? []).some((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials"))) continue;
+      if ("workflow_call" in wf.on) {
+        // A called workflow runs with its caller's token and could only narrow it: every caller grants the OIDC token.
+        const callers = files.flatMap((caller) => stackCallers(caller).map(([callerJob, c]) => [`${caller} ${callerJob}`, c.permissions ?? workflow(caller).permissions ?? {}] as const));
+        expect(callers.length, `${file} ${name}`).toBeGreaterThan(0);
+        for (const [caller, permissions] of callers) expect(permissions["id-token"], caller).toBe("write");
+        continue;
+      }
       const permissions = job.permissions ?? wf.permissions ?? {};
       expect(permissions["id-token"], `${file} ${name}`).toBe("write");
       for (const s of (job.steps ?? []).filter((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials"))) {
@@ -109,15 +133,19 @@ describe("pull-request.yml", () => {
     expect(wf.jobs.test!.steps?.find((s) => s.uses?.startsWith("actions/setup-node"))?.with?.["node-version-file"]).toBe(".node-version");
   });
 
-  it("previews every environment stack with a diff, one PR comment each, and the policy pack", () => {
+  it("previews every environment stack (each Pulumi.<stack>.yaml but the test template) through stack.yml, from this repository only", () => {
+    expect(environmentStacks).toEqual(["dev", "staging", "prod"]);
+    const callers = stackCallers("pull-request.yml");
+    expect(callers.map(([name]) => name)).toEqual(["preview"]);
     const preview = wf.jobs.preview!;
-    const matrix = (preview as { strategy?: { matrix?: { stack?: string[] } } }).strategy?.matrix?.stack;
-    expect(matrix).toEqual(["dev", "staging", "prod"]);
-    const step = preview.steps?.find((s) => s.uses === "pulumi/actions@v7");
-    expect(step?.with).toMatchObject({ command: "preview", diff: true, "comment-on-pr": true, policyPacks: "policy" });
-    expect(String(step?.with?.["stack-name"])).toContain("${{ matrix.stack }}");
-    expect(step?.env?.PULUMI_ACCESS_TOKEN).toBe("${{ secrets.PULUMI_ACCESS_TOKEN }}");
-    expect(preview.permissions).toMatchObject({ "id-token": "write", "pull-requests": "write" });
+    expect(preview.strategy?.matrix?.stack).toEqual(environmentStacks);
+    expect(preview.strategy).toMatchObject({ "fail-fast": false });
+    expect(preview.with).toEqual({ stack: "${{ matrix.stack }}", command: "preview" });
+    expect(preview.secrets).toBe("inherit");
+    // The comment needs pull-requests: write, and stack.yml can only narrow what its caller grants.
+    expect(preview.permissions).toEqual({ contents: "read", "id-token": "write", "pull-requests": "write" });
+    expect(preview.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
+    expect(wf.permissions).toEqual({ contents: "read" });
   });
 
   it("renders base and head, summarizes with scripts/synthDiff.ts and keeps one comment per stack", () => {
@@ -135,17 +163,85 @@ describe("pull-request.yml", () => {
 describe("deploy.yml", () => {
   const wf = workflow("deploy.yml");
 
-  it("runs on pushes to main and deploys dev, staging, prod in order, prod behind the production environment", () => {
+  it("runs on pushes to main and deploys every environment stack in order through stack.yml, each after the one before, prod behind the production environment", () => {
     expect(wf.on).toEqual({ push: { branches: ["main"] } });
-    expect(wf.jobs.dev?.needs).toBe("paths");
-    expect(wf.jobs.staging?.needs).toEqual(["paths", "dev"]);
-    expect(wf.jobs.prod?.needs).toEqual(["paths", "staging"]);
-    expect(wf.jobs.prod?.environment).toBe("production");
+    expect(Object.keys(wf.jobs)).toEqual(environmentStacks);
+    environmentStacks.forEach((stack, i) => {
+      const job = wf.jobs[stack]!;
+      expect(callsStack(job), stack).toBe(true);
+      expect(job.with).toEqual({ stack, command: "up", environment: stack === "prod" ? "production" : stack });
+      expect(job.secrets).toBe("inherit");
+      expect(job.needs, stack).toBe(i === 0 ? undefined : environmentStacks[i - 1]);
+    });
     expect(source("deploy.yml")).toMatch(/required[\s#]+reviewers/);
-    for (const stack of ["dev", "staging", "prod"]) {
-      const up = wf.jobs[stack]?.steps?.find((s) => s.uses === "pulumi/actions@v7");
-      expect(up?.with).toMatchObject({ command: "up", policyPacks: "policy" });
-      expect(String(up?.with?.["stack-name"])).toMatch(new RegExp(`/${stack}$`));
+    expect(wf.permissions).toEqual({ contents: "read", "id-token": "write" });
+    expect((wf as unknown as { concurrency: unknown }).concurrency).toEqual({ group: "deploy", "cancel-in-progress": false });
+  });
+});
+
+describe("stack.yml", () => {
+  const wf = workflow(stackWorkflow);
+  const pulumi = wf.jobs.pulumi!;
+  const on = (command: "preview" | "up") => (pulumi.steps ?? []).filter((s) => (s as { if?: string }).if === `inputs.command == '${command}'`);
+  const inputs = (wf.on.workflow_call as { inputs: Record<string, { type: string; required?: boolean; default?: string }> }).inputs;
+
+  it("is called with a stack, a command and an optional environment, and callers pass exactly those", () => {
+    expect(Object.keys(wf.on)).toEqual(["workflow_call"]);
+    expect(inputs).toMatchObject({ stack: { type: "string", required: true }, command: { type: "string", required: true }, environment: { type: "string", required: false, default: "" } });
+    const callers = files.flatMap((file) => stackCallers(file).map(([name, job]) => [`${file} ${name}`, job] as const));
+    expect(callers.length).toBe(1 + environmentStacks.length);
+    for (const [caller, job] of callers) {
+      for (const input of Object.keys(job.with ?? {})) expect(Object.keys(inputs), caller).toContain(input);
+      for (const [input, spec] of Object.entries(inputs)) if (spec.required) expect(job.with, caller).toHaveProperty(input);
+      expect(["preview", "up"], caller).toContain(job.with?.command);
+    }
+  });
+
+  it("refuses a command other than preview or up before anything else", () => {
+    const first = wf.jobs.paths?.steps?.[0] as Step & { if?: string };
+    expect(first.if).toBe("inputs.command != 'preview' && inputs.command != 'up'");
+    expect(first.run).toMatch(/exit 1$/m);
+  });
+
+  it("declares no permissions, so each caller's grant (pull-requests: write only for previews) reaches the job unnarrowed", () => {
+    expect(wf.permissions).toBeUndefined();
+    for (const job of Object.values(wf.jobs)) expect(job.permissions).toBeUndefined();
+  });
+
+  it("runs the job in the environment its caller names (protection rules, environment secrets)", () => {
+    expect(pulumi.environment).toBe("${{ inputs.environment }}");
+    expect(pulumi.needs).toBe("paths");
+  });
+
+  it("previews with a diff, one PR comment per stack and the policy pack, as the preview role", () => {
+    const preview = on("preview");
+    expect(preview.map((s) => s.uses)).toEqual(["aws-actions/configure-aws-credentials@v5", "pulumi/actions@v7"]);
+    expect(preview[0]?.with?.["role-to-assume"]).toBe("${{ secrets.AWS_PREVIEW_ROLE_ARN }}");
+    expect(preview[1]?.with).toEqual({
+      command: "preview",
+      "stack-name": "${{ vars.PULUMI_ORG }}/${{ inputs.stack }}",
+      diff: true,
+      "comment-on-pr": true,
+      "edit-pr-comment": true,
+      "always-include-summary": true,
+      policyPacks: "policy",
+      "github-token": "${{ secrets.GITHUB_TOKEN }}",
+    });
+    expect(preview[1]?.env).toEqual({ PULUMI_ACCESS_TOKEN: "${{ secrets.PULUMI_ACCESS_TOKEN }}" });
+  });
+
+  it("deploys with `up` and the policy pack, as the environment's deploy role", () => {
+    const up = on("up");
+    expect(up.map((s) => s.uses)).toEqual(["aws-actions/configure-aws-credentials@v5", "pulumi/actions@v7"]);
+    expect(up[0]?.with?.["role-to-assume"]).toBe("${{ secrets.AWS_DEPLOY_ROLE_ARN }}");
+    expect(up[1]?.with).toEqual({ command: "up", "stack-name": "${{ vars.PULUMI_ORG }}/${{ inputs.stack }}", policyPacks: "policy" });
+    expect(up[1]?.env).toEqual({ PULUMI_ACCESS_TOKEN: "${{ secrets.PULUMI_ACCESS_TOKEN }}" });
+  });
+
+  it("runs no AWS or Pulumi step unconditionally: each belongs to exactly one command", () => {
+    const guarded = [...on("preview"), ...on("up")];
+    for (const step of pulumi.steps ?? []) {
+      if (step.uses?.startsWith("aws-actions/") || step.uses?.startsWith("pulumi/")) expect(guarded, JSON.stringify(step)).toContain(step);
     }
   });
 });
@@ -172,33 +268,38 @@ describe("test clusters", () => {
 // ---------------------------------------------------------------------------
 // Where the jobs run comes from the stacks (npm run deploy-path), not from the workflow files.
 
-/** `${{ fromJSON(needs.paths.outputs.<stack>).<field> }}` → the stack it reads (`matrix` for `outputs[matrix.stack]`). */
+/** `${{ fromJSON(needs.paths.outputs.<output>).<field> }}` → the paths job output it reads. */
 function pathRead(value: unknown, field: "runsOn" | "region"): string | undefined {
-  const match = new RegExp(`^\\$\\{\\{ fromJSON\\(needs\\.paths\\.outputs(?:\\.([\\w-]+)|\\[matrix\\.stack\\])\\)\\.${field} \\}\\}$`).exec(String(value));
-  return match ? (match[1] ?? "matrix") : undefined;
+  const match = new RegExp(`^\\$\\{\\{ fromJSON\\(needs\\.paths\\.outputs\\.([\\w-]+)\\)\\.${field} \\}\\}$`).exec(String(value));
+  return match?.[1];
 }
+
+/** Workflow files with jobs that reach AWS themselves (the others call stack.yml). */
+const reachingAws = (file: string) => Object.entries(workflow(file).jobs).filter(([, job]) => (job.steps ?? []).some((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials")));
+const awsFiles = files.filter((file) => reachingAws(file).length > 0);
 
 describe("deploy paths", () => {
   const needsOf = (job: Job) => (Array.isArray(job.needs) ? job.needs : job.needs ? [job.needs] : []);
 
-  it.each(files)("%s: every job that reaches AWS runs where its stack says, in its stack's region", (file) => {
+  it("leaves AWS to stack.yml, test-cluster.yml and expired-test-stacks.yml; deploy.yml and pull-request.yml go through stack.yml", () => {
+    expect(awsFiles).toEqual(["expired-test-stacks.yml", stackWorkflow, "test-cluster.yml"]);
+    for (const file of ["deploy.yml", "pull-request.yml"]) expect(stackCallers(file).length, file).toBeGreaterThan(0);
+  });
+
+  it.each(awsFiles)("%s: every job that reaches AWS runs where its stack says, in its stack's region", (file) => {
     const wf = workflow(file);
-    const reaching = Object.entries(wf.jobs).filter(([, job]) => (job.steps ?? []).some((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials")));
-    expect(reaching.length).toBeGreaterThan(0);
-    for (const [name, job] of reaching) {
+    for (const [name, job] of reachingAws(file)) {
       expect(needsOf(job), `${file} ${name}`).toContain("paths");
-      const stack = pathRead(job["runs-on"], "runsOn");
-      expect(stack, `${file} ${name} runs-on ${JSON.stringify(job["runs-on"])}`).toBeDefined();
+      const output = pathRead(job["runs-on"], "runsOn");
+      expect(output, `${file} ${name} runs-on ${JSON.stringify(job["runs-on"])}`).toBeDefined();
       for (const step of (job.steps ?? []).filter((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials"))) {
-        expect(pathRead(step.with?.["aws-region"], "region"), `${file} ${name} aws-region`).toBe(stack);
+        expect(pathRead(step.with?.["aws-region"], "region"), `${file} ${name} aws-region`).toBe(output);
       }
-      const expected = stack === "matrix" ? (job.strategy?.matrix?.stack as string[]) : [stack as string];
-      const exposed = Object.keys(wf.jobs.paths?.outputs ?? {});
-      for (const s of expected) expect(exposed, `${file} ${name}`).toContain(s);
+      expect(Object.keys(wf.jobs.paths?.outputs ?? {}), `${file} ${name}`).toContain(output);
     }
   });
 
-  it.each(files)("%s: the paths job reads exactly the stacks it exposes, from their stack files", (file) => {
+  it.each(awsFiles.filter((file) => file !== stackWorkflow))("%s: the paths job reads exactly the stacks it exposes, from their stack files", (file) => {
     const paths = workflow(file).jobs.paths;
     expect(paths, file).toBeDefined();
     const stacks = Object.keys(paths?.outputs ?? {});
@@ -211,6 +312,30 @@ describe("deploy paths", () => {
     expect(read?.run).toBe(`npm run deploy-path -- ${stacks.join(" ")} --github-output "$GITHUB_OUTPUT"`);
     // The paths job itself only reads files: a GitHub-hosted runner is always enough.
     expect(paths?.["runs-on"]).toBe("ubuntu-latest");
+  });
+
+  it("stack.yml: the paths job reads the called stack's file and exposes its path under one name", () => {
+    const paths = workflow(stackWorkflow).jobs.paths!;
+    expect(paths.outputs).toEqual({ stack: "${{ steps.read.outputs[inputs.stack] }}" });
+    const read = paths.steps?.find((s) => (s as { id?: string }).id === "read");
+    // The input reaches the shell through the environment, never spliced into the script.
+    expect(read?.env).toEqual({ STACK: "${{ inputs.stack }}" });
+    expect(read?.run).toBe('npm run deploy-path -- "$STACK" --github-output "$GITHUB_OUTPUT"');
+    expect(paths["runs-on"]).toBe("ubuntu-latest");
+  });
+
+  it.each(files)("%s writes no AWS region: every aws-region is the one deploy-path read from the stack file", (file) => {
+    expect(source(file)).not.toMatch(/\b(?:us|eu|ap|sa|ca|me|af|il|mx)(?:-gov|-iso[a-z]?)?-(?:north|south|east|west|central|northeast|southeast|northwest|southwest)-\d\b/);
+    expect(source(file)).not.toMatch(/AWS_(?:DEFAULT_)?REGION/);
+    for (const { job, step } of steps(workflow(file)).filter(({ step }) => step.uses?.startsWith("aws-actions/configure-aws-credentials"))) {
+      expect(pathRead(step.with?.["aws-region"], "region"), `${file} ${job}`).toBeDefined();
+    }
+  });
+
+  it.each(stackNames())("deploy-path reads stack %s's region from aws:region in its Pulumi.<stack>.yaml", async (stack) => {
+    const file = parse(readFileSync(join(projectRoot, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    expect(file.config["aws:region"]).toMatch(/^[a-z]{2}(-[a-z]+)+-\d$/);
+    expect((await readDeployPath(stack, projectRoot)).region).toBe(file.config["aws:region"]);
   });
 
   it("gives prod, whose endpoint is private, self-hosted runners; the others GitHub's", async () => {
@@ -246,7 +371,10 @@ describe("Node.js version", () => {
 
   it.each(files)("%s sets up Node from .node-version in every job", (file) => {
     const setups = steps(workflow(file)).filter(({ step }) => step.uses?.startsWith("actions/setup-node"));
-    expect(setups.length).toBeGreaterThan(0);
+    // Every job that runs steps itself sets up Node (jobs that call stack.yml run none).
+    const withSteps = Object.entries(workflow(file).jobs).filter(([, job]) => (job.steps ?? []).length > 0);
+    expect(withSteps.length + stackCallers(file).length).toBeGreaterThan(0);
+    for (const [name] of withSteps) expect(setups.some(({ job }) => job === name), `${file} ${name}`).toBe(true);
     for (const { job, step } of setups) {
       expect(step.with, `${file} ${job}`).not.toHaveProperty("node-version");
       expect(String(step.with?.["node-version-file"]), `${file} ${job}`).toMatch(/^(head\/)?\.node-version$/);

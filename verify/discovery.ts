@@ -51,7 +51,7 @@ interface KubernetesSdConfig {
  */
 export function withStaticDiscovery(scrapeConfig: Record<string, unknown>, pods: readonly DiscoveredPod[]): Record<string, unknown> {
   const { kubernetes_sd_configs: sd, ...rest } = scrapeConfig as { kubernetes_sd_configs?: KubernetesSdConfig[] };
-  if (!sd || sd.length !== 1 || sd[0]?.role !== "pod") {
+  if (sd?.length !== 1 || sd[0]?.role !== "pod") {
     throw new Error(`expected one kubernetes_sd_configs entry with role pod in ${String(scrapeConfig.job_name)}`);
   }
   const names = sd[0].namespaces?.names;
