@@ -2,7 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { chartRelease } from "./helm";
 import { childOptions } from "./options";
-import { type CounterField } from "./dcgmCounters";
+import type { CounterField } from "./dcgmCounters";
 import { placementSuffix, type GpuPartitioning } from "./gpuPlacement";
 import { charts } from "../domain/versions";
 import { dcgmExporterValues, dcgmRelease } from "./dcgmExporter.values";

@@ -9,7 +9,7 @@ import { chartRelease } from "./helm";
 import { childOptions, goesWith, type NamespaceRef, type Teardown } from "./options";
 import { grafanaChart } from "../domain/versions";
 import { inClusterGrafanaValues, grafanaAdminSecret } from "./grafanaInCluster.values";
-import { type AlertingInputs } from "./alerting.plan";
+import type { AlertingInputs } from "./alerting.plan";
 
 export const grafanaRelease = "grafana";
 /** The chart's Service: named after the release (it contains the chart name), port 80. */
