@@ -13,6 +13,7 @@ import { GrafanaEndpoint } from "./components/grafanaEndpoint";
 import { InClusterGrafana } from "./components/grafanaInCluster";
 import { Telemetry } from "./components/telemetry";
 import type { Teardown } from "./components/options";
+import { gpuNodeGroupName } from "./domain/naming";
 
 /** What a stack exports. */
 export interface StackOutputs {
@@ -54,7 +55,7 @@ export function infermesh(config: StackConfig): StackOutputs {
       [
         pool.name,
         new GpuNodeGroup(
-        `gpu-${pool.name}`,
+        gpuNodeGroupName(pool.name),
         {
           clusterName: cluster.name,
           subnetIds: cluster.nodeSubnetIds,

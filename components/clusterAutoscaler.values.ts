@@ -6,6 +6,7 @@ import { systemNodeLabels } from "../domain/scheduling";
 import { clusterAutoscalerRelease } from "../domain/versions";
 import { escapeRegex } from "../lib/escapeRegex";
 import { discoveryTags } from "./nodeTemplate";
+import { gpuNodeGroupName } from "../domain/naming";
 
 /**
  * Describe calls need `*` (they take no resource); the two calls that change
@@ -75,7 +76,7 @@ export function expanderPriorities(priorities: Record<string, number>): Record<n
   return byWeight;
 }
 
-/** ASG-name patterns of a pool: EKS names a managed group's ASG `eks-<node group name>-<uuid>`, and the node group is auto-named `gpu-<pool>-<7 hex>`. */
+/** ASG-name patterns of a pool: EKS names a managed group's ASG `eks-<node group name>-<uuid>`, and Pulumi auto-names the node group `<gpuNodeGroupName>-<7 hex>`. */
 export function poolGroupPattern(pool: string): string {
-  return `^eks-gpu-${escapeRegex(pool)}-[0-9a-f]{7}-.*`;
+  return `^eks-${escapeRegex(gpuNodeGroupName(pool))}-[0-9a-f]{7}-.*`;
 }

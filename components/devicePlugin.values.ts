@@ -2,7 +2,7 @@
  * The NVIDIA device plugin's Helm values, from config alone. Pure.
  */
 import type { MigStrategy } from "../config";
-import { gpuToleration } from "../domain/scheduling";
+import { gpuToleration, nodeLabelKeys } from "../domain/scheduling";
 import { type GpuPartitioning, agentScheduling } from "./gpuPlacement";
 
 export function devicePluginValues(migStrategy: MigStrategy, placement: GpuPartitioning) {
@@ -28,8 +28,8 @@ export function devicePluginValues(migStrategy: MigStrategy, placement: GpuParti
 export function devicePluginScheduling(placement: GpuPartitioning) {
   return agentScheduling(placement, {
     matchExpressions: [
-      { key: "infermesh.io/node-class", operator: "In", values: ["gpu"] },
-      { key: "infermesh.io/ami-family", operator: "NotIn", values: ["bottlerocket"] },
+      { key: nodeLabelKeys.nodeClass, operator: "In", values: ["gpu"] },
+      { key: nodeLabelKeys.amiFamily, operator: "NotIn", values: ["bottlerocket"] },
     ],
   });
 }

@@ -6,7 +6,7 @@ import { NodeRole } from "./nodeRole";
 import { nodeTemplateTags } from "./nodeTemplate";
 import type { MigStrategy } from "../config";
 import { gpuNodeLabels } from "./gpuPlacement";
-import { gpuTaint } from "../domain/scheduling";
+import { gpuTaint, nodeLabelKeys } from "../domain/scheduling";
 
 export interface GpuNodeGroupArgs {
   clusterName: pulumi.Input<string>;
@@ -39,7 +39,7 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
     const role = new NodeRole(`${name}-role`, { includeCniPolicy: args.includeCniPolicy ?? false }, { parent: this });
     const template = new aws.ec2.LaunchTemplate(
       name,
-      nodeLaunchTemplateArgs({ diskSizeGiB: pool.diskSizeGiB, amiFamily: pool.amiFamily, tags: { ...args.tags, "infermesh.io/pool": pool.name } }),
+      nodeLaunchTemplateArgs({ diskSizeGiB: pool.diskSizeGiB, amiFamily: pool.amiFamily, tags: { ...args.tags, [nodeLabelKeys.pool]: pool.name } }),
       { parent: this },
     );
     this.nodeGroup = new aws.eks.NodeGroup(
@@ -56,7 +56,7 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
         taints: [{ ...gpuTaint }],
         launchTemplate: { id: template.id, version: template.latestVersion.apply(String) },
         updateConfig: { maxUnavailable: 1 },
-        tags: { "infermesh.io/pool": pool.name },
+        tags: { [nodeLabelKeys.pool]: pool.name },
       },
       {
         parent: this,

@@ -22,6 +22,7 @@
  * on the node, reconfigures, and flips it back, which restarts both agents.
  */
 import type { GpuPoolConfig, MigStrategy } from "../config";
+import { nodeLabelKeys } from "../domain/scheduling";
 
 /** Whether a pool's GPUs are partitioned with MIG or used whole. */
 export type GpuPartitioning = "whole" | "mig";
@@ -119,12 +120,12 @@ export function placementSuffix(placement: GpuPartitioning): string {
 export function gpuNodeLabels(pool: GpuPoolConfig, migStrategy: MigStrategy): Record<string, string> {
   return {
     ...pool.labels,
-    "infermesh.io/node-class": "gpu",
-    "infermesh.io/pool": pool.name,
-    "infermesh.io/gpu-model": pool.gpu,
-    "infermesh.io/capacity": pool.capacity,
+    [nodeLabelKeys.nodeClass]: "gpu",
+    [nodeLabelKeys.pool]: pool.name,
+    [nodeLabelKeys.gpuModel]: pool.gpu,
+    [nodeLabelKeys.capacity]: pool.capacity,
     // Bottlerocket ships its own device plugin; the stack's must stay off those nodes.
-    "infermesh.io/ami-family": pool.amiFamily,
+    [nodeLabelKeys.amiFamily]: pool.amiFamily,
     // Set up front (GPU feature discovery would set the same) so GPU agents can
     // select the node before any NVIDIA software runs on it.
     "nvidia.com/gpu.present": "true",

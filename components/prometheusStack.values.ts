@@ -3,7 +3,7 @@
  * pieces, from config alone. Pure.
  */
 import type { TelemetryConfig } from "../config";
-import { gpuToleration, systemNodeLabels } from "../domain/scheduling";
+import { gpuToleration, systemNodeLabels, ksmNodeLabelAllowlist } from "../domain/scheduling";
 
 /** Release name; also the `release` label prometheus-operator selects monitors and rules by. */
 export const prometheusRelease = "kps";
@@ -59,7 +59,7 @@ export function kubePrometheusStackValues(args: KubePrometheusStackInputs) {
     // Node labels become kube_node_labels{label_infermesh_io_*}, so alerts can tell GPU nodes apart.
     "kube-state-metrics": {
       ...onSystemNodes,
-      metricLabelsAllowlist: ["nodes=[infermesh.io/node-class,infermesh.io/pool,infermesh.io/capacity,topology.kubernetes.io/zone]"],
+      metricLabelsAllowlist: [`nodes=[${ksmNodeLabelAllowlist.join(",")}]`],
     },
     // node-exporter must also run on the tainted GPU nodes.
     "prometheus-node-exporter": { tolerations: [gpuToleration] },

@@ -42,6 +42,12 @@ export function dataSourceUid(stack: string): string {
   return grafanaUid(stack, "prometheus");
 }
 
+/**
+ * A GPU pool's node group, as Pulumi names it (Pulumi then adds a 7-hex
+ * suffix); Cluster Autoscaler's priority expander finds the pool's ASG by it.
+ */
+export const gpuNodeGroupName = (pool: string) => `gpu-${pool}`;
+
 export const monitoringNamespace = "monitoring";
 
 export const devicePluginNamespace = "nvidia-device-plugin";

@@ -4,6 +4,22 @@
  * groups set these, the agents and system charts select them, and the
  * recording rules and alerts join on them, so they are written once here.
  */
+/** Labels the stack sets on every node it creates. */
+export const nodeLabelKeys = {
+  /** `gpu` or `system`. */
+  nodeClass: "infermesh.io/node-class",
+  pool: "infermesh.io/pool",
+  gpuModel: "infermesh.io/gpu-model",
+  capacity: "infermesh.io/capacity",
+  amiFamily: "infermesh.io/ami-family",
+} as const;
+
+/** Node labels kube-state-metrics keeps on `kube_node_labels` (its `metricLabelsAllowlist` for nodes). */
+export const ksmNodeLabelAllowlist = [nodeLabelKeys.nodeClass, nodeLabelKeys.pool, nodeLabelKeys.capacity, "topology.kubernetes.io/zone"] as const;
+
+/** A node label's name on `kube_node_labels`: `label_` and the key with every character outside `[a-zA-Z0-9_]` as `_`. */
+export const ksmLabelName = (key: string) => `label_${key.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+
 /** The taint every GPU node carries, so only pods that tolerate it (GPU workloads, GPU agents) land there. */
 export const gpuTaint = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" } as const;
 
@@ -11,4 +27,4 @@ export const gpuTaint = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHE
 export const gpuToleration = { key: gpuTaint.key, operator: "Exists", effect: "NoSchedule" } as const;
 
 /** Labels of the non-GPU system node group; system workloads select it. */
-export const systemNodeLabels = { "infermesh.io/node-class": "system" } as const;
+export const systemNodeLabels = { [nodeLabelKeys.nodeClass]: "system" } as const;

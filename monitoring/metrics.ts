@@ -4,6 +4,7 @@
  * stack's relabeling). Queries and rules are checked against this module, and
  * dcgm-exporter's counters file is generated from the DCGM part of it.
  */
+import { ksmLabelName, ksmNodeLabelAllowlist } from "../domain/scheduling";
 
 /**
  * Labels the seed promises on every infermesh metric, wherever they apply
@@ -338,7 +339,7 @@ export const metrics = {
     unit: "bool",
     source: "kube-state-metrics",
     help: "Node labels allowlisted in kube-state-metrics, as label_<name> (e.g. label_infermesh_io_node_class).",
-    labels: ["node", "label_infermesh_io_node_class", "label_infermesh_io_pool", "label_infermesh_io_capacity", "label_topology_kubernetes_io_zone"],
+    labels: ["node", ...ksmNodeLabelAllowlist.map(ksmLabelName)],
     exposedBy: ["kube-state-metrics"],
   },
   kube_node_status_allocatable: {
