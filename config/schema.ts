@@ -48,7 +48,7 @@ const instanceType = z.string().superRefine((value, ctx) => {
     ctx.addIssue({
       code: "custom",
       input: value,
-      message: `got ${JSON.stringify(value)}; not a supported GPU instance type (families: g4dn, g5, g5g, g6, g6e, p4d, p4de, p5, p5e, p5en; see components/gpuInstances.ts)`,
+      message: `got ${JSON.stringify(value)}; not a supported GPU instance type (families: g4dn, g5, g5g, g6, g6e, p4d, p4de, p5, p5e, p5en; see domain/gpuInstances.ts)`,
     });
   }
 });
@@ -179,7 +179,7 @@ const sloObjectives = {
   latencyTargetMs: latencyTargetMs.optional(),
 };
 
-/** Stack-wide SLO settings; unset keys come from the environment's defaults (components/environments.ts). */
+/** Stack-wide SLO settings; unset keys come from the environment's defaults (monitoring/slo.ts sloDefaults). */
 export const sloSchema = obj({
   /** The window the objectives are promised over. */
   window: z.enum(sloWindows).optional(),

@@ -2,7 +2,7 @@
  * promtool unit tests for the alert catalog and the recording rules, as data.
  *
  * Input series are written in the metric contract's stored label form
- * (dashboards/metrics.ts) at a 30 s scrape interval, so the recorded rates use
+ * (monitoring/metrics.ts) at a 30 s scrape interval, so the recorded rates use
  * a 2m window. Alerts that read recorded series are tested from raw series:
  * the test file loads the recording rules with the alerts and evaluates the
  * recording group first.

@@ -1,6 +1,6 @@
 /**
  * promtool tests of the SLO burn-rate alerts and recording rules
- * (dashboards/slo.ts), at the boundaries of their windows.
+ * (monitoring/slo.ts), at the boundaries of their windows.
  *
  * Each scenario is a traffic timeline in phases (healthy, burning, stopped)
  * for two models with different objectives. Where each check lands is not
