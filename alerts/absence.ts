@@ -9,6 +9,7 @@
 import { metrics, type Exposer, type MetricName, type MetricSource } from "../monitoring/metrics";
 import type { MetricReaders } from "./readers";
 import { leMatcher } from "../monitoring/slo";
+import { podMonitorJob, scrapeJobNames } from "../domain/naming";
 
 export interface AbsenceCheck {
   /** What the alert's `metric` label says. */
@@ -27,8 +28,8 @@ export interface AbsenceCheck {
  * `telemetry.infermesh.components` (never scraped) is caught too.
  */
 const gates: Record<Exclude<MetricSource, "prometheus">, string> = {
-  infermesh: 'count(up{job=~"monitoring/infermesh-.+"} == 1) > 0',
-  dcgm: 'count(up{job="monitoring/dcgm-exporter"} == 1) > 0',
+  infermesh: `count(up{job=~"${podMonitorJob(scrapeJobNames.infermesh(".+"))}"} == 1) > 0`,
+  dcgm: `count(up{job="${podMonitorJob(scrapeJobNames.dcgm)}"} == 1) > 0`,
   "kube-state-metrics": 'count(up{job="kube-state-metrics"} == 1) > 0',
 };
 /** Fields only whole GPUs report are due when the fleet has a whole GPU. */

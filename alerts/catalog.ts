@@ -8,6 +8,7 @@
  * - `warning`: will affect users if left alone; goes to the team's chat.
  * - `info`: worth knowing, no action expected soon; chat or email only.
  */
+import { podMonitorJob, scrapeJobNames } from "../domain/naming";
 import { absenceChecks, absenceExpr, type AbsenceCheck } from "./absence";
 import { buildDashboards } from "../dashboards/index";
 import { gpuResourceMatcher } from "../monitoring/queries";
@@ -65,6 +66,10 @@ export interface AlertContext {
   slo?: SloSpec;
 }
 
+/** An alert as the catalog writes it: Grafana's no-data and error states default to the threshold alerts' own. */
+type CatalogEntry = Omit<AlertRule, "noDataState" | "execErrState"> & Partial<Pick<AlertRule, "noDataState" | "execErrState">>;
+const withGrafanaStates = (a: CatalogEntry): AlertRule => ({ ...a, noDataState: a.noDataState ?? "OK", execErrState: a.execErrState ?? "Error" });
+
 const quote = (value: string) => JSON.stringify(value);
 const regexAlternation = (values: string[]) => values.map(escapeRegexInPromqlString).join("|");
 
@@ -100,7 +105,7 @@ function readingAlerts(ctx: AlertContext): AlertRule[] {
   return [
     ...thresholdAlerts(ctx),
     ...sloAlerts(ctx.slo ?? defaultSloSpec, ctx.scrapeIntervalSeconds).map(
-      (a): AlertRule => ({ name: a.name, group: "slo", expr: a.expr, for: a.for, severity: a.severity, summary: a.summary, description: a.description, noDataState: "OK", execErrState: "Error" }),
+      (a): AlertRule => withGrafanaStates({ name: a.name, group: "slo", expr: a.expr, for: a.for, severity: a.severity, summary: a.summary, description: a.description }),
     ),
   ];
 }
@@ -152,7 +157,7 @@ export function alertCatalog(ctx: AlertContext): AlertRule[] {
   const alerts = readingAlerts(ctx);
   return [
     ...alerts,
-    {
+    withGrafanaStates({
       name: "InfermeshContractMetricAbsent",
       group: "contract",
       expr: absenceExpr(contractAbsenceChecks(ctx, alerts)),
@@ -161,9 +166,7 @@ export function alertCatalog(ctx: AlertContext): AlertRule[] {
       summary: "A metric the alerts and dashboards read is exposed by no target.",
       description:
         "{{ $labels.metric }} has been missing from every {{ $labels.exposed_by }} target for 10 minutes while they are scraped. Alerts that read it cannot fire: {{ $labels.read_by_alerts }}. Panels that read it show no data: {{ $labels.read_by_panels }}.",
-      noDataState: "OK",
-      execErrState: "Error",
-    },
+    }),
   ];
 }
 
@@ -172,7 +175,7 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
   const t = ctx.thresholds;
   const capacity = ctx.capacity ?? { idleWindow: "1h", pendingPodTimeout: "10m" };
   const poolAtMax = poolAtMaxExpr(r.nodePool, ctx.poolMaxSizes ?? {});
-  return [
+  const entries: CatalogEntry[] = [
     {
       name: "InfermeshHighQueueDepth",
       group: "serving",
@@ -181,8 +184,6 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       severity: "warning",
       summary: "Requests are piling up in a model's queue.",
       description: "Average queue depth of model {{ $labels.model }} is {{ $value }}, above its limit, for 5 minutes.",
-      noDataState: "OK",
-      execErrState: "Error",
     },
     {
       name: "InfermeshGpuNearOom",
@@ -192,8 +193,6 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       severity: "warning",
       summary: "A GPU is close to running out of memory.",
       description: "GPU {{ $labels.gpu_uuid }}{{ if $labels.mig_profile }} ({{ $labels.mig_profile }}){{ end }} on node {{ $labels.node }} has used {{ $value | humanizePercentage }} of its memory for 5 minutes.",
-      noDataState: "OK",
-      execErrState: "Error",
     },
     {
       name: "InfermeshLatencyP95Breach",
@@ -203,8 +202,6 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       severity: "critical",
       summary: "A model's p95 inference latency is over its limit.",
       description: "p95 latency of model {{ $labels.model }} is {{ $value | printf \"%.0f\" }} ms, above its limit, for 10 minutes.",
-      noDataState: "OK",
-      execErrState: "Error",
     },
     {
       name: "InfermeshNodeDown",
@@ -214,8 +211,6 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       severity: "critical",
       summary: "An infermesh node is unhealthy.",
       description: "Node {{ $labels.node }} has been reported unhealthy by gossip for 2 minutes.",
-      noDataState: "OK",
-      execErrState: "Error",
     },
     {
       name: "InfermeshGpuEccDoubleBitErrors",
@@ -225,8 +220,6 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       severity: "critical",
       summary: "A GPU reported uncorrectable (double-bit) ECC errors.",
       description: "GPU {{ $labels.gpu_uuid }} on node {{ $labels.node }} reported {{ $value | printf \"%.0f\" }} double-bit ECC errors in 10 minutes; its results may be corrupt. Drain the node.",
-      noDataState: "OK",
-      execErrState: "Error",
     },
     {
       name: "InfermeshGpuThermalThrottling",
@@ -236,8 +229,6 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       severity: "warning",
       summary: "A GPU is thermally throttled most of the time.",
       description: "GPU {{ $labels.gpu_uuid }} on node {{ $labels.node }} spent {{ $value | humanizePercentage }} of the last 5 minutes thermally throttled, for 15 minutes.",
-      noDataState: "OK",
-      execErrState: "Error",
     },
     {
       name: "InfermeshGpuXidErrors",
@@ -248,8 +239,6 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       severity: "warning",
       summary: "A GPU reported an XID error.",
       description: "GPU {{ $labels.gpu_uuid }} on node {{ $labels.node }} reported XID {{ $value }}.",
-      noDataState: "OK",
-      execErrState: "Error",
     },
     {
       name: "InfermeshGpuMetricsAbsent",
@@ -259,30 +248,24 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       severity: "warning",
       summary: "A GPU node has no GPU metrics.",
       description: "Node {{ $labels.node }} is a GPU node but no DCGM metrics have arrived from it for 10 minutes; check the dcgm-exporter pod there.",
-      noDataState: "OK",
-      execErrState: "Error",
     },
     {
       name: "InfermeshDcgmExporterDown",
       group: "targets",
-      expr: 'up{job="monitoring/dcgm-exporter"} == 0',
+      expr: `up{job="${podMonitorJob(scrapeJobNames.dcgm)}"} == 0`,
       for: "5m",
       severity: "warning",
       summary: "A dcgm-exporter cannot be scraped.",
       description: "dcgm-exporter {{ $labels.instance }} on node {{ $labels.node }} has failed every scrape for 5 minutes.",
-      noDataState: "OK",
-      execErrState: "Error",
     },
     {
       name: "InfermeshTargetDown",
       group: "targets",
-      expr: 'up{job=~"monitoring/infermesh-.*"} == 0',
+      expr: `up{job=~"${podMonitorJob(scrapeJobNames.infermesh(".*"))}"} == 0`,
       for: "5m",
       severity: "warning",
       summary: "An infermesh Router, Agent or Adapter cannot be scraped.",
       description: "{{ $labels.job }} pod {{ $labels.namespace }}/{{ $labels.pod }} on node {{ $labels.node }} has failed every scrape for 5 minutes.",
-      noDataState: "OK",
-      execErrState: "Error",
     },
     {
       name: "InfermeshAdmissionRejectionsHigh",
@@ -292,8 +275,6 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       severity: "warning",
       summary: "Routers reject a large share of a model's requests.",
       description: "Routers rejected {{ $value | humanizePercentage }} of requests for model {{ $labels.model }} (HTTP 429) for 10 minutes.",
-      noDataState: "OK",
-      execErrState: "Error",
     },
     {
       name: "InfermeshErrorRateHigh",
@@ -303,8 +284,6 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       severity: "critical",
       summary: "A large share of a model's inferences fail.",
       description: "{{ $value | humanizePercentage }} of inferences of model {{ $labels.model }} failed for 10 minutes.",
-      noDataState: "OK",
-      execErrState: "Error",
     },
     {
       name: "InfermeshGpuPodsPending",
@@ -314,8 +293,6 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       severity: "warning",
       summary: "A pod that needs a GPU cannot be scheduled.",
       description: `Pod {{ $labels.namespace }}/{{ $labels.pod }} has been waiting for a GPU for ${capacity.pendingPodTimeout}; its pool may be at its maximum size or out of that capacity type.`,
-      noDataState: "OK",
-      execErrState: "Error",
     },
     ...(poolAtMax
       ? [
@@ -327,8 +304,6 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
             severity: "warning" as const,
             summary: "A GPU pool is at its maximum size.",
             description: "GPU pool {{ $labels.pool }} has {{ $value }} nodes, its maximum, for 15 minutes; it cannot grow for more demand.",
-            noDataState: "OK" as const,
-            execErrState: "Error" as const,
           },
         ]
       : []),
@@ -341,10 +316,9 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       severity: "info",
       summary: "A GPU held by a pod is doing almost nothing.",
       description: `GPU {{ $labels.gpu_uuid }}{{ if $labels.mig_profile }} ({{ $labels.mig_profile }}){{ end }} on node {{ $labels.node }}, held by {{ $labels.namespace }}/{{ $labels.pod }}, has been idle for ${capacity.idleWindow}.`,
-      noDataState: "OK",
-      execErrState: "Error",
     },
   ];
+  return entries.map(withGrafanaStates);
 }
 
 /** Anchor of an alert's section in the runbook. */

@@ -8,6 +8,7 @@
 import type { IPodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
 import type { TelemetryConfig } from "../config";
 import { escapeRegex } from "../lib/escapeRegex";
+import { scrapeJobNames } from "../domain/naming";
 
 /** A relabel rule in prometheus-operator's (camelCase) form. */
 export interface RelabelRule {
@@ -71,7 +72,7 @@ export const dcgmDroppedLabels = [
   ...dcgmRenames.map(([from]) => from),
 ];
 
-export const dcgmJobName = "dcgm-exporter";
+export const dcgmJobName = scrapeJobNames.dcgm;
 
 /**
  * The exporter pods of every dcgm-exporter release in the monitoring namespace
@@ -103,7 +104,7 @@ export function dcgmScrapeJob(telemetry: TelemetryConfig, namespace: string, app
 export function infermeshScrapeJobs(telemetry: TelemetryConfig): ScrapeJob[] {
   const { infermesh } = telemetry;
   return infermesh.components.map((component) => ({
-    name: `infermesh-${component}`,
+    name: scrapeJobNames.infermesh(component),
     namespaces: infermesh.namespaces,
     podSelector: { "app.kubernetes.io/part-of": infermesh.partOf, "app.kubernetes.io/component": component },
     port: infermesh.port,

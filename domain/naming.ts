@@ -51,3 +51,13 @@ export const gpuNodeGroupName = (pool: string) => `gpu-${pool}`;
 export const monitoringNamespace = "monitoring";
 
 export const devicePluginNamespace = "nvidia-device-plugin";
+
+/** Names of the stack's scrape jobs (its PodMonitors, in the monitoring namespace). */
+export const scrapeJobNames = {
+  dcgm: "dcgm-exporter",
+  /** One job per infermesh component (`router`, `agent`, ...); a PromQL regex works as the component too. */
+  infermesh: (component: string) => `infermesh-${component}`,
+} as const;
+
+/** The `job` label prometheus-operator gives a PodMonitor's targets: `<namespace>/<PodMonitor name>`. */
+export const podMonitorJob = (name: string, namespace: string = monitoringNamespace) => `${namespace}/${name}`;
