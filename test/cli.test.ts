@@ -177,7 +177,7 @@ const usage = {
   synth: "usage: npm run synth -- <stack> [--out <dir>] [--root <dir>]",
   verify: "usage: npm run verify -- <stack> [--nodes N] [--gpus G] [--routers R] [--root <dir>] [--json]",
   simulate: "usage: npm run simulate -- [--stack dev] [--nodes N] [--gpus G] [--routers R] [--scenario <name>] [--port-base P]",
-  bench: "usage: npm run bench -- [--only mock,dcgm,fleet] [--runs N] [--scale full|small] [--reps N] [--step S] [--max-samples N]",
+  bench: "usage: npm run bench -- [--only mock,dcgm,fleet] [--scale default|small|full] [--hours H] [--runs N] [--reps N] [--step S] [--max-samples N] [--part-mb N] [--out FILE]",
   "test-stack": "usage: npm run test-stack -- up <name> [--hours N] | destroy <name> | list | sweep   [--org <org>]",
   leaks: "usage: npm run leaks -- <stack> [--cluster <name>] [--region <region>]...",
   doctor: "usage: npm run doctor -- [--for test|synth|verify|simulate|bench|deploy|test-stack|leaks|kubectl|previews]",
