@@ -19,7 +19,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { positiveInteger, runCommand, UsageError, type CommandSpec, type ParsedCommand } from "../cli/command";
 import { requireStack } from "../cli/stacks";
-import type { ScenarioName } from "../verify/fleet";
+import type { ScenarioName } from "../sim/fleet";
 
 export const simulateCommand = {
   name: "simulate",
@@ -50,7 +50,7 @@ async function main({ values }: ParsedCommand<typeof simulateCommand.options>): 
   const routers = positiveInteger("routers", values.routers);
   // The fleet module loads the program's components; it is imported once the command line is known good.
   const { default: YAML } = await import("yaml");
-  const { Fleet, fleetSettings, isScenarioName, scenarioNames, scenarios, serveFleet } = await import("../verify/fleet");
+  const { Fleet, fleetSettings, isScenarioName, scenarioNames, scenarios, serveFleet } = await import("../sim/fleet");
   const { loadStackConfig, prometheusSetup, table } = await import("../verify/run");
   const scenario = values.scenario ?? "healthy";
   if (!isScenarioName(scenario)) throw new UsageError(`unknown scenario ${JSON.stringify(scenario)}; scenarios: ${scenarioNames.join(", ")}`);

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { scrapeConfig } from "../components/scrapeJobs";
 import { monitoringNamespace, telemetryPlan } from "../components/telemetry";
-import { withStaticDiscovery, type DiscoveredPod } from "../verify/discovery";
-import { dcgmFamilies, renderExposition, startExpositionServer, type ExpositionServer, type FixtureGpu } from "../verify/exposition";
+import { withStaticDiscovery, type DiscoveredPod } from "../sim/discovery";
+import { dcgmFamilies, renderExposition, startExpositionServer, type ExpositionServer, type FixtureGpu } from "../sim/exposition";
 import { promtool, startPrometheus, type InstantSample, type PrometheusServer } from "../verify/prometheus";
 import { baseRaw, parse } from "./helpers/stack";
 

@@ -28,7 +28,7 @@ import { offlineLookups } from "../synth/lookups";
 import { startRecording } from "../synth/runtime";
 import { readStackFile } from "../synth/stackFile";
 import { projectRoot } from "../synth/synthesize";
-import { withStaticDiscovery, type DiscoveredPod } from "./discovery";
+import { withStaticDiscovery, type DiscoveredPod } from "../sim/discovery";
 import {
   defaultShape,
   discoveredPods,
@@ -41,7 +41,7 @@ import {
   type FleetShape,
   type ScenarioName,
   type ServedFleet,
-} from "./fleet";
+} from "../sim/fleet";
 import { startPrometheus, type InstantSample, type PrometheusServer } from "./prometheus";
 
 // ---------------------------------------------------------------------------

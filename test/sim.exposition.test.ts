@@ -9,7 +9,7 @@ import {
   startExpositionServer,
   type FixtureGpu,
   type MetricFamily,
-} from "../verify/exposition";
+} from "../sim/exposition";
 
 describe("renderExposition", () => {
   it("renders gauge, counter and histogram families in text format 0.0.4", () => {
