@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  dcgmFamilies,
-  dcgmSeriesLabels,
-  expositionContentType,
-  pciBusId,
-  renderExposition,
-  sanitizeLabelName,
-  startExpositionServer,
-  type FixtureGpu,
-  type MetricFamily,
-} from "../sim/exposition";
+import { dcgmFamilies, dcgmSeriesLabels, pciBusId, sanitizeLabelName, type FixtureGpu } from "../sim/exporters/dcgm";
+import { expositionContentType, renderExposition, startExpositionServer, type MetricFamily } from "../sim/exposition";
 
 describe("renderExposition", () => {
   it("renders gauge, counter and histogram families in text format 0.0.4", () => {

@@ -6,7 +6,8 @@ import { stringify } from "yaml";
 import { scrapeConfig } from "../components/scrapeJobs";
 import { monitoringNamespace, telemetryPlan } from "../components/telemetry";
 import { withStaticDiscovery, type DiscoveredPod } from "../sim/discovery";
-import { dcgmFamilies, renderExposition, startExpositionServer, type ExpositionServer, type FixtureGpu } from "../sim/exposition";
+import { dcgmFamilies, type FixtureGpu } from "../sim/exporters/dcgm";
+import { renderExposition, startExpositionServer, type ExpositionServer } from "../sim/exposition";
 import { promtool, startPrometheus, type InstantSample, type PrometheusServer } from "../verify/prometheus";
 import { baseRaw, parse } from "./helpers/stack";
 
