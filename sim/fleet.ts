@@ -205,7 +205,7 @@ export class Fleet extends FleetModel {
   families(target: FleetTarget, t: number, opts: { up?: boolean } = {}): MetricFamily[] | undefined {
     const scenario = scenarioAt(this.history, t);
     if (!opts.up && this.isDown(target, scenario)) return undefined;
-    return (this.specs.get(target.id) ?? []).map((f) => ({
+    return this.seriesSpecs(target).map((f) => ({
       name: f.name,
       help: f.help,
       type: f.type,
@@ -215,13 +215,19 @@ export class Fleet extends FleetModel {
     }));
   }
 
+  /** Every series a target may expose, in any scenario (each with the scenarios it exists in). */
+  seriesSpecs(target: FleetTarget): readonly FamilySpec[] {
+    return this.specs.get(target.id) ?? [];
+  }
+
   private targetById(id: string): FleetTarget {
     const target = this.targets.find((t) => t.id === id);
     if (!target) throw new Error(`no target ${id}`);
     return target;
   }
 
-  private isDown(target: FleetTarget, scenario: ScenarioName): boolean {
+  /** Whether `target` answers scrapes with an error in `scenario`. */
+  isDown(target: FleetTarget, scenario: ScenarioName): boolean {
     switch (scenario) {
       case "dcgm-exporter-gone":
         return target.kind === "dcgm-exporter" && target.node.name === this.hit.dcgmGoneNode.name;

@@ -126,6 +126,8 @@ export interface StartOptions {
   args?: string[];
   /** How long to wait for /-/ready (default 30 s). */
   readyTimeoutMs?: number;
+  /** An existing TSDB directory to serve (e.g. blocks promtool backfilled); default a fresh one in the temp dir. */
+  storagePath?: string;
 }
 
 const httpTimeoutMs = 10_000;
@@ -244,12 +246,13 @@ function startOnce(
   configPath: string,
   port: number,
   args: string[],
+  storagePath: string,
 ): { child: ChildProcess; stderr: () => string } {
   const child = spawn(
     bin,
     [
       `--config.file=${configPath}`,
-      `--storage.tsdb.path=${join(dir, "data")}`,
+      `--storage.tsdb.path=${storagePath}`,
       `--web.listen-address=127.0.0.1:${port}`,
       "--log.level=warn",
       ...args,
@@ -287,7 +290,7 @@ export async function startPrometheus(opts: StartOptions): Promise<PrometheusSer
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const port = await freeLoopbackPort();
     const url = `http://127.0.0.1:${port}`;
-    const { child, stderr } = startOnce(bin, dir, configPath, port, opts.args ?? []);
+    const { child, stderr } = startOnce(bin, dir, configPath, port, opts.args ?? [], opts.storagePath ?? join(dir, "data"));
     const entry = { child, dir };
     live.add(entry);
 
