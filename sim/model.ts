@@ -450,8 +450,8 @@ export class FleetModel {
         // MIG instance ids of a uniform 1g layout start at 7, as nvidia-smi numbers them.
         const instances = mig ? Array.from({ length: mig.instances }, (_, k) => ({ profile: mig.profile, instance: 7 + k })) : [undefined];
         instances.forEach((instance, k) => {
-          // MIG: the last instance of each GPU idles (when there are several).
-          const idle = instance ? k === instances.length - 1 && instances.length > 1 : i === idleNode && g === gpus - 1;
+          // MIG: the last instance of a node's last GPU idles (when the GPU has several).
+          const idle = instance ? g === gpus - 1 && k === instances.length - 1 && instances.length > 1 : i === idleNode && g === gpus - 1;
           const entity: GpuEntity = { node: node.name, index: g, uuid, modelName: pool.productName, ordinal: ordinal++, fbTotalMiB: pool.fbTotalMiB, ...(instance ? { mig: instance } : {}) };
           if (!idle) entity.deployment = this.deploymentFor(this.models[held++ % this.models.length] as ModelSpec, entity.ordinal);
           node.entities.push(entity);

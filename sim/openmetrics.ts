@@ -192,6 +192,8 @@ export class Backfill {
     readonly window: BackfillWindow,
   ) {
     this.targets = scrapedTargets(fleet, scrapeConfigs, addressOf);
+    this.scenarios = Array.from({ length: window.steps }, (_, i) => scenarioAt(fleet.timeline, window.start + i * window.step));
+    const played = [...new Set(this.scenarios)];
     const byName = new Map<string, Map<string, StoredSeries>>();
     const add = (name: string, series: StoredSeries) => {
       let family = byName.get(name);
@@ -203,8 +205,11 @@ export class Backfill {
     };
     for (const scraped of this.targets) {
       add("up", { text: render(scraped.labels), scraped, value: "up" });
+      const answering = played.filter((scenario) => !fleet.isDown(scraped.target, scenario));
       for (const f of fleet.seriesSpecs(scraped.target)) {
         for (const s of f.series) {
+          // Only series with samples in the window: present, from an answering target, in a scenario it plays.
+          if (!answering.some((scenario) => s.present === undefined || s.present(scenario))) continue;
           const labels = storedLabels(`${f.name}${s.suffix ?? ""}`, s.labels, scraped);
           if (!labels) continue;
           add(labels.__name__ as string, { text: render(labels), scraped, value: s.value, ...(s.present ? { present: s.present } : {}) });
@@ -215,7 +220,6 @@ export class Backfill {
       name,
       series: [...(byName.get(name) as Map<string, StoredSeries>).values()].sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0)),
     }));
-    this.scenarios = Array.from({ length: window.steps }, (_, i) => scenarioAt(fleet.timeline, window.start + i * window.step));
   }
 
   /** Stored series in all. */
