@@ -1,5 +1,5 @@
 /**
- * Serves the synthetic fleet (verify/fleet.ts) on 127.0.0.1 until Ctrl-C, with
+ * Serves the synthetic fleet (sim/) on 127.0.0.1 until Ctrl-C, with
  * a control endpoint to switch scenarios, and writes a prometheus.yml (the
  * stack's scrape jobs pointed at the fleet, its rule groups) to try it with.
  *

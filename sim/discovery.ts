@@ -81,7 +81,7 @@ export function fleetPods(fleet: Fleet, addressOf: (target: FleetTarget) => stri
 }
 
 /** Job name kube-prometheus-stack's kube-state-metrics ServiceMonitor gives its series. */
-export const kubeStateMetricsJob = "kube-state-metrics";
+const kubeStateMetricsJob = "kube-state-metrics";
 
 /**
  * A static scrape job for the fleet's kube-state-metrics, as kube-prometheus-stack

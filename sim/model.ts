@@ -89,7 +89,7 @@ export interface FleetSettings {
 }
 
 /** The model the seed's examples name; queue and latency scenarios hit it when the fleet serves it. */
-export const seedModel = "gpt-7b";
+const seedModel = "gpt-7b";
 
 // ---------------------------------------------------------------------------
 // GPUs and models
@@ -169,7 +169,7 @@ function genericModel(name: string, n: number): ModelSpec {
 }
 
 /** The models served: the stack's, then the catalogue's, then `model-NN`, until there are `count` (at least the stack's). */
-export function fleetModels(stackModels: readonly string[], count: number): ModelSpec[] {
+function fleetModels(stackModels: readonly string[], count: number): ModelSpec[] {
   const names = [...stackModels];
   for (const m of catalogue) if (names.length < count && !names.includes(m.name)) names.push(m.name);
   for (let n = 0; names.length < count; n++) if (!names.includes(`model-${String(n).padStart(2, "0")}`)) names.push(`model-${String(n).padStart(2, "0")}`);

@@ -76,7 +76,7 @@ interface StaticConfig {
  * (a dropped target is no target; labels starting with `__` go; `instance`
  * defaults to the address).
  */
-export function scrapedTargets(fleet: Fleet, scrapeConfigs: ReadonlyArray<Readonly<Record<string, unknown>>>, addressOf: (target: FleetTarget) => string): ScrapedTarget[] {
+function scrapedTargets(fleet: Fleet, scrapeConfigs: ReadonlyArray<Readonly<Record<string, unknown>>>, addressOf: (target: FleetTarget) => string): ScrapedTarget[] {
   const byAddress = new Map(fleet.targets.map((t) => [addressOf(t), t]));
   const out: ScrapedTarget[] = [];
   for (const config of scrapeConfigs) {
@@ -114,7 +114,7 @@ export function scrapedTargets(fleet: Fleet, scrapeConfigs: ReadonlyArray<Readon
  * kept as `exported_<name>`), then `metric_relabel_configs`. Undefined when
  * a rule drops the series.
  */
-export function storedLabels(name: string, sample: ReadonlyArray<readonly [string, string]>, scraped: ScrapedTarget): Record<string, string> | undefined {
+function storedLabels(name: string, sample: ReadonlyArray<readonly [string, string]>, scraped: ScrapedTarget): Record<string, string> | undefined {
   const labels: Record<string, string> = { __name__: name };
   for (const [k, v] of sample) if (v !== "") labels[k] = v;
   for (const [k, v] of Object.entries(scraped.labels)) {

@@ -10,7 +10,7 @@ import type { MetricFamily, Sample } from "./exposition";
 import type { ScenarioName } from "./scenarios";
 
 /** How long every process has been up when the fleet starts (at healthy rates), so counters start well above zero. */
-export const uptimeSeconds = 6 * 3600;
+const uptimeSeconds = 6 * 3600;
 
 /** A series' value: a gauge of the current scenario, or a counter integrating per-scenario rates (plus a jump when a scenario starts). */
 export type ValueSpec =

@@ -1,5 +1,5 @@
 /**
- * Proof against a real Prometheus: the synthetic fleet (fleet.ts) is scraped
+ * Proof against a real Prometheus: the synthetic fleet (sim/) is scraped
  * through a stack's own rendered scrape configuration (pod discovery swapped
  * for static pods), with the stack's recording and alert rule groups loaded.
  * Then every dashboard panel query, the seed's panel queries and alert
