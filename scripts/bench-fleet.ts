@@ -95,7 +95,8 @@ export interface BenchFleet {
 /**
  * The stack's fleet scaled up: its pools whose instances hold `gpusPerNode`
  * GPUs (pool maximum sizes ignored), written through its own scrape
- * configuration. One node goes down for 20 minutes mid-window (gossip says so).
+ * configuration. Traffic swings by 10% over the window, each deployment in
+ * its own phase; one node goes down for 20 minutes mid-window (gossip says so).
  */
 export async function buildBenchFleet(scale: FleetScale, nowSeconds = Date.now() / 1000): Promise<BenchFleet> {
   const config = await loadStackConfig(fleetStack);
@@ -106,7 +107,7 @@ export async function buildBenchFleet(scale: FleetScale, nowSeconds = Date.now()
   const down = window.start + Math.floor((window.end - window.start) / 2 / 60) * 60;
   const fleet = new Fleet({
     settings: { ...settings, pools },
-    shape: { nodes: scale.nodes, gpusPerNode: scale.gpusPerNode, routers: scale.routers, models: scale.models, routersPerDeployment: scale.routersPerDeployment, gossipPeers: 4, belowPoolMax: false },
+    shape: { nodes: scale.nodes, gpusPerNode: scale.gpusPerNode, routers: scale.routers, models: scale.models, routersPerDeployment: scale.routersPerDeployment, gossipPeers: 4, belowPoolMax: false, traffic: { amplitude: 0.1, periodSeconds: scale.hours * 3600 } },
     timeline: [
       { from: window.start, scenario: "healthy" },
       { from: down, scenario: "node-down" },

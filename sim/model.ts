@@ -18,8 +18,9 @@ import { latencyBucketBoundsMs } from "../monitoring/metrics";
 import { errorBudget, objectivesFor, type SloSpec } from "../monitoring/slo";
 import { placementSuffix } from "../components/gpuPlacement";
 import { sanitizeLabelName, type DcgmField, type FixtureGpu } from "./exporters/dcgm";
-import { ec2Name, gpuUuid, podUid, suffix } from "./names";
+import { digest, ec2Name, gpuUuid, podUid, suffix } from "./names";
 import type { ScenarioName } from "./scenarios";
+import type { Wave } from "./values";
 
 // ---------------------------------------------------------------------------
 // Settings and shape
@@ -37,6 +38,8 @@ export interface FleetShape {
   routersPerDeployment?: number;
   /** Routers whose gossip reports each node's health; default every router. */
   gossipPeers?: number;
+  /** Traffic over the day (the bench): every deployment's rates and GPU load swing by `amplitude` over `periodSeconds`, each in its own phase. */
+  traffic?: { amplitude: number; periodSeconds: number };
   /**
    * Keep every pool under its maximum size (so the healthy fleet raises no
    * pool-at-max alert): a pool takes at most `max - 1` nodes. Default true;
@@ -366,6 +369,14 @@ export class FleetModel {
     const found = this.targets.find((t) => t.kind === kind && (node === undefined || t.node.name === node.name));
     if (!found) throw new Error(`no ${kind} target${node ? ` on ${node.name}` : ""}`);
     return found;
+  }
+
+  /** The traffic wave of a deployment (undefined without `shape.traffic`): its phase is a hash of the deployment, so Agents, Routers and GPUs serving it move together. */
+  wave(d: Deployment | undefined): Wave | undefined {
+    const traffic = this.shape.traffic;
+    if (!traffic || !d) return undefined;
+    const phase = (parseInt(digest(`${d.model.name}/${d.revision}/${d.tenant}`).slice(0, 8), 16) / 0xffffffff) * 2 * Math.PI;
+    return { amplitude: traffic.amplitude, period: traffic.periodSeconds, phase };
   }
 
   /** Inferences per second of a slot. */

@@ -12,10 +12,28 @@ import type { ScenarioName } from "./scenarios";
 /** How long every process has been up when the fleet starts (at healthy rates), so counters start well above zero. */
 const uptimeSeconds = 6 * 3600;
 
+/**
+ * Traffic that rises and falls over the day: rates and the gauges that follow
+ * them are scaled by `1 + amplitude * sin(2π t / period + phase)`. Only the
+ * bench asks for it; without one, a rate read over any window is exactly the
+ * scenario's.
+ */
+export interface Wave {
+  amplitude: number;
+  period: number;
+  phase: number;
+}
+
+const waveAt = (w: Wave, t: number) => 1 + w.amplitude * Math.sin((2 * Math.PI * t) / w.period + w.phase);
+
+/** ∫ waveAt dt from t0 to t1, in closed form, so a counter's value needs no stepping. */
+const waveIntegral = (w: Wave, t0: number, t1: number) =>
+  t1 - t0 + ((w.amplitude * w.period) / (2 * Math.PI)) * (Math.cos((2 * Math.PI * t0) / w.period + w.phase) - Math.cos((2 * Math.PI * t1) / w.period + w.phase));
+
 /** A series' value: a gauge of the current scenario, or a counter integrating per-scenario rates (plus a jump when a scenario starts). */
 export type ValueSpec =
-  | { kind: "gauge"; value: (s: ScenarioName) => number }
-  | { kind: "counter"; base: number; rate: (s: ScenarioName) => number; jump?: (s: ScenarioName) => number };
+  | { kind: "gauge"; value: (s: ScenarioName) => number; wave?: Wave }
+  | { kind: "counter"; base: number; rate: (s: ScenarioName) => number; jump?: (s: ScenarioName) => number; wave?: Wave };
 
 export interface SeriesSpec {
   labels: ReadonlyArray<readonly [string, string]>;
@@ -32,14 +50,15 @@ export interface FamilySpec {
   series: SeriesSpec[];
 }
 
-export const gauge = (value: (s: ScenarioName) => number): ValueSpec => ({ kind: "gauge", value });
+export const gauge = (value: (s: ScenarioName) => number, wave?: Wave): ValueSpec => ({ kind: "gauge", value, ...(wave ? { wave } : {}) });
 
 /** A counter at `rate` per second; unless `base` is given it starts where the healthy rate leaves it after the processes' uptime. */
-export const counter = (rate: (s: ScenarioName) => number, opts: { base?: number; jump?: (s: ScenarioName) => number } = {}): ValueSpec => ({
+export const counter = (rate: (s: ScenarioName) => number, opts: { base?: number; jump?: (s: ScenarioName) => number; wave?: Wave } = {}): ValueSpec => ({
   kind: "counter",
   base: opts.base ?? rate("healthy") * uptimeSeconds,
   rate,
   ...(opts.jump ? { jump: opts.jump } : {}),
+  ...(opts.wave ? { wave: opts.wave } : {}),
 });
 
 /** Labels in the order Prometheus' Go client writes them: sorted by name. */
@@ -79,14 +98,17 @@ export function scenarioAt(history: readonly HistorySegment[], t: number): Scena
 
 /** A value at `t`: a gauge of the scenario then, a counter's base plus each earlier segment's jump and rate times duration. */
 export function valueAt(spec: ValueSpec, history: readonly HistorySegment[], t: number): number {
-  if (spec.kind === "gauge") return spec.value(scenarioAt(history, t));
+  if (spec.kind === "gauge") {
+    const value = spec.value(scenarioAt(history, t));
+    return spec.wave ? Math.round(value * waveAt(spec.wave, t) * 1000) / 1000 : value;
+  }
   let total = spec.base;
   history.forEach((segment, i) => {
     if (segment.from >= t) return;
     const next = history[i + 1];
     const end = next === undefined ? t : Math.min(next.from, t);
     if (i > 0 && spec.jump) total += spec.jump(segment.scenario);
-    total += spec.rate(segment.scenario) * (end - segment.from);
+    total += spec.rate(segment.scenario) * (spec.wave ? waveIntegral(spec.wave, segment.from, end) : end - segment.from);
   });
   return Math.round(total * 1000) / 1000;
 }

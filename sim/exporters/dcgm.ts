@@ -129,9 +129,12 @@ export function dcgmExporterFamilies(m: FleetModel, node: GpuNode): FamilySpec[]
     const fbUsedShare = e.deployment ? 0.55 + (e.ordinal % 4) * 0.07 : 0.005;
     // Two uncorrectable errors the moment the scenario starts; counters keep them afterwards.
     const dbeBurst = (s: ScenarioName) => (s === "ecc-double-bit" && isTarget(h.eccGpu) ? 2 : 0);
+    // Load follows traffic: an instance's own deployment's; a device's, that of the first deployment on it (the same on each of its instances).
+    const wave = m.wave(e.deployment);
+    const deviceWave = m.wave(siblings.find((x) => x.deployment)?.deployment);
     readings.set(e, {
-      DCGM_FI_DEV_GPU_UTIL: e.mig ? undefined : gauge(() => Math.round(deviceUtil)),
-      DCGM_FI_PROF_GR_ENGINE_ACTIVE: gauge(() => Number((busy(e) * 0.95).toFixed(6))),
+      DCGM_FI_DEV_GPU_UTIL: e.mig ? undefined : gauge(() => Math.round(deviceUtil), deviceWave),
+      DCGM_FI_PROF_GR_ENGINE_ACTIVE: gauge(() => Number((busy(e) * 0.95).toFixed(6)), wave),
       DCGM_FI_DEV_FB_TOTAL: gauge(() => e.fbTotalMiB),
       DCGM_FI_DEV_FB_USED: gauge((s) => Math.round(e.fbTotalMiB * (s === "vram-near-oom" && isTarget(h.vramGpu) ? 0.96 : fbUsedShare))),
       DCGM_FI_DEV_ECC_DBE_VOL_TOTAL: counter(() => 0, { base: 0, jump: dbeBurst }),
@@ -141,7 +144,7 @@ export function dcgmExporterFamilies(m: FleetModel, node: GpuNode): FamilySpec[]
       DCGM_FI_DEV_THERMAL_VIOLATION: counter((s) => (thermal(s) ? 1e9 : e.ordinal % 4 === 3 ? 0.015e9 : 0), { base: e.ordinal * 37e9 }),
       DCGM_FI_DEV_POWER_VIOLATION: counter(() => (e.ordinal % 3 === 0 ? 0.03e9 : 0), { base: e.ordinal * 11e9 }),
       DCGM_FI_DEV_GPU_TEMP: gauge((s) => (thermal(s) ? 88 : Math.round(38 + deviceUtil * 0.35))),
-      DCGM_FI_DEV_POWER_USAGE: gauge(() => Number((node.pool.power.idle + ((node.pool.power.max - node.pool.power.idle) * deviceUtil) / 100).toFixed(3))),
+      DCGM_FI_DEV_POWER_USAGE: gauge(() => Number((node.pool.power.idle + ((node.pool.power.max - node.pool.power.idle) * deviceUtil) / 100).toFixed(3)), deviceWave),
       DCGM_FI_DEV_XID_ERRORS: gauge((s) => (s === "ecc-double-bit" && isTarget(h.eccGpu) ? 48 : 0)),
     });
   }

@@ -64,23 +64,24 @@ export function servingFamilies(m: FleetModel, slots: readonly ServingSlot[], sc
     const labels = { ...base(slot), tenant: slot.deployment.tenant };
     const rate = m.slotRate(slot);
     const model = slot.deployment.model;
-    inferences.push({ labels: sortedLabels(labels), value: counter(() => rate) });
-    if (model.tokensPerInference > 0) tokens.push({ labels: sortedLabels(labels), value: counter(() => rate * model.tokensPerInference) });
+    const wave = { wave: m.wave(slot.deployment) };
+    inferences.push({ labels: sortedLabels(labels), value: counter(() => rate, wave) });
+    if (model.tokensPerInference > 0) tokens.push({ labels: sortedLabels(labels), value: counter(() => rate * model.tokensPerInference, wave) });
     for (const error of inferenceErrors) {
       const errorRate = (s: ScenarioName) => {
         const spike = s === "error-spike" && model.name === h.errorModel;
         return rate * (spike ? spikeErrorRatio : healthyErrorRatio) * errorWeights[error][spike ? "spike" : "healthy"];
       };
-      errors.push({ labels: sortedLabels({ ...labels, error }), value: counter(errorRate) });
+      errors.push({ labels: sortedLabels({ ...labels, error }), value: counter(errorRate, wave) });
     }
     const profile = (s: ScenarioName) => (s === "latency-breach" && model.name === h.latencyModel ? breachLatency : model.latency);
     latencyBuckets.forEach((bound, i) => {
       const bucketRate = (s: ScenarioName) => rate * (profile(s)[i] ?? 1);
-      latency.push({ labels: [...sortedLabels(labels), ["le", String(bound)]], suffix: "_bucket", value: counter(bucketRate) });
+      latency.push({ labels: [...sortedLabels(labels), ["le", String(bound)]], suffix: "_bucket", value: counter(bucketRate, wave) });
     });
-    latency.push({ labels: [...sortedLabels(labels), ["le", "+Inf"]], suffix: "_bucket", value: counter(() => rate) });
-    latency.push({ labels: sortedLabels(labels), suffix: "_sum", value: counter((s) => rate * meanLatency(profile(s))) });
-    latency.push({ labels: sortedLabels(labels), suffix: "_count", value: counter(() => rate) });
+    latency.push({ labels: [...sortedLabels(labels), ["le", "+Inf"]], suffix: "_bucket", value: counter(() => rate, wave) });
+    latency.push({ labels: sortedLabels(labels), suffix: "_sum", value: counter((s) => rate * meanLatency(profile(s)), wave) });
+    latency.push({ labels: sortedLabels(labels), suffix: "_count", value: counter(() => rate, wave) });
   }
   for (const sm of scenarioModels) {
     const labels = sortedLabels({ ...base(sm.slot), tenant: sm.slot.deployment.tenant });
@@ -100,18 +101,18 @@ export function servingFamilies(m: FleetModel, slots: readonly ServingSlot[], sc
     latency.push({ labels, suffix: "_count", value: from0(rate), present });
   }
   // A queue belongs to a model on a GPU, whichever tenants it serves.
-  const queues = new Map<string, { labels: Record<string, string | undefined>; depth: number; model: string }>();
+  const queues = new Map<string, { labels: Record<string, string | undefined>; depth: number; model: string; deployment: ServingSlot["deployment"] }>();
   for (const slot of slots) {
     const labels = base(slot);
     const key = JSON.stringify(labels);
     const depth = 1 + (slot.ordinal % 4);
     const q = queues.get(key);
     if (q) q.depth += depth;
-    else queues.set(key, { labels, depth, model: slot.deployment.model.name });
+    else queues.set(key, { labels, depth, model: slot.deployment.model.name, deployment: slot.deployment });
   }
   const queue: SeriesSpec[] = [...queues.values()].map((q) => ({
     labels: sortedLabels(q.labels),
-    value: gauge((s) => (s === "queue-spike" && q.model === h.queueModel ? h.queueSpikeDepth : q.depth)),
+    value: gauge((s) => (s === "queue-spike" && q.model === h.queueModel ? h.queueSpikeDepth : q.depth), m.wave(q.deployment)),
   }));
   // Go's client writes families sorted by name.
   return [
@@ -139,16 +140,17 @@ export function routerFamilies(m: FleetModel, router: number): FamilySpec[] {
     if (!routers.includes(router)) continue;
     const share = 1 / routers.length;
     const labels = { model: d.model.name, revision: d.revision, tenant: d.tenant };
+    const wave = { wave: m.wave(d) };
     const slots = m.slots.filter((s) => s.deployment === d);
     const admitted = slots.reduce((sum, s) => sum + m.slotRate(s), 0) * share;
     const spike = (s: ScenarioName) => s === "rejection-spike" && d.model.name === h.rejectionModel;
     const ratio = (s: ScenarioName) => (spike(s) ? spikeRejectionRatio : healthyRejectionRatio);
     const total = (s: ScenarioName) => admitted / (1 - ratio(s));
     // A router build without the request counter, in `contract-metric-gone`.
-    requests.push({ labels: sortedLabels(labels), value: counter(total), present: (s) => s !== "contract-metric-gone" });
+    requests.push({ labels: sortedLabels(labels), value: counter(total, wave), present: (s) => s !== "contract-metric-gone" });
     for (const reason of rejectionReasons) {
       const rate = (s: ScenarioName) => total(s) * ratio(s) * rejectionWeights[reason][spike(s) ? "spike" : "healthy"];
-      rejected.push({ labels: sortedLabels({ ...labels, reason }), value: counter(rate) });
+      rejected.push({ labels: sortedLabels({ ...labels, reason }), value: counter(rate, wave) });
     }
     const nodes = [...new Set(slots.map((s) => s.node))];
     for (const node of nodes) {
@@ -159,13 +161,13 @@ export function routerFamilies(m: FleetModel, router: number): FamilySpec[] {
         return all === 0 ? 0 : mine / all;
       };
       const rate = (s: ScenarioName) => admitted * weight(s === "node-down" ? h.downNode : undefined);
-      chosen.push({ labels: sortedLabels({ ...labels, target_node: node.name }), value: counter(rate) });
+      chosen.push({ labels: sortedLabels({ ...labels, target_node: node.name }), value: counter(rate, wave) });
     }
-    hedged.push({ labels: sortedLabels(labels), value: counter(() => admitted * hedgeShare) });
-    wins.push({ labels: sortedLabels(labels), value: counter(() => admitted * hedgeShare * hedgeWinShare) });
+    hedged.push({ labels: sortedLabels(labels), value: counter(() => admitted * hedgeShare, wave) });
+    wins.push({ labels: sortedLabels(labels), value: counter(() => admitted * hedgeShare * hedgeWinShare, wave) });
     for (const reason of cancellationReasons) {
       const rate = admitted * cancellationShare[reason];
-      cancelled.push({ labels: sortedLabels({ ...labels, reason }), value: counter(() => rate) });
+      cancelled.push({ labels: sortedLabels({ ...labels, reason }), value: counter(() => rate, wave) });
     }
   }
   const healthy: SeriesSpec[] = [...m.gpuNodes, ...m.systemNodes].flatMap((node, i) => (m.gossipOf(i).includes(router) ? [node] : [])).map((node) => ({
