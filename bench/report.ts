@@ -217,10 +217,10 @@ const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
 
 export function formatFleetShape(f: FleetShape): string {
   return (
-    `fleet (${f.scale}): ${fmt(f.gpus)} GPUs on ${f.nodes} nodes (${f.migNodes} nodes split into ${f.migProfile}: ${f.migInstances} MIG instances; ${f.freeDevices} of ${f.devices} GPUs/instances free), ` +
-    `${f.deployments} deployments (${f.models} models x ${f.revisions} revisions, one tenant each of ${f.tenants}), ${f.routers} routers (${f.routersPerDeployment} per deployment), ` +
+    `fleet (${f.scale}, the ${f.stack} stack's pools): ${fmt(f.gpus)} GPUs on ${f.nodes} nodes (${f.pools.join(", ")}; ${f.migInstances} MIG instances; ${f.freeDevices} of ${f.devices} GPUs/instances free), ` +
+    `${f.deployments} deployments (${f.models} models), ${f.routers} routers (${f.routersPerDeployment} per deployment), ` +
     `${f.hours} h at ${f.scrapeSeconds} s (${f.samplesPerSeries} samples per series), window ${new Date(f.start * 1000).toISOString()} .. ${new Date(f.end * 1000).toISOString()}\n` +
-    `  ${fmt(f.rawSeries)} raw series (${fmt(f.dcgmSeries)} DCGM), ${fmt(f.samples)} samples; one serving pod per held GPU/instance; latency histogram with ${f.latencyBuckets} buckets`
+    `  ${fmt(f.rawSeries)} raw series (${fmt(f.dcgmSeries)} DCGM), ${fmt(f.samples)} samples; one serving pod per held GPU/instance`
   );
 }
 

@@ -1,5 +1,5 @@
 /**
- * Serves the synthetic fleet (verify/fleet.ts) on 127.0.0.1 until Ctrl-C, with
+ * Serves the synthetic fleet (sim/) on 127.0.0.1 until Ctrl-C, with
  * a control endpoint to switch scenarios, and writes a prometheus.yml (the
  * stack's scrape jobs pointed at the fleet, its rule groups) to try it with.
  *
@@ -19,7 +19,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { positiveInteger, runCommand, UsageError, type CommandSpec, type ParsedCommand } from "../cli/command";
 import { requireStack } from "../cli/stacks";
-import type { ScenarioName } from "../verify/fleet";
+import type { ScenarioName } from "../sim/scenarios";
 
 export const simulateCommand = {
   name: "simulate",
@@ -50,7 +50,10 @@ async function main({ values }: ParsedCommand<typeof simulateCommand.options>): 
   const routers = positiveInteger("routers", values.routers);
   // The fleet module loads the program's components; it is imported once the command line is known good.
   const { default: YAML } = await import("yaml");
-  const { Fleet, fleetSettings, isScenarioName, scenarioNames, scenarios, serveFleet } = await import("../verify/fleet");
+  const { Fleet } = await import("../sim/fleet");
+  const { serveFleet } = await import("../sim/http");
+  const { isScenarioName, scenarioNames, scenarios } = await import("../sim/scenarios");
+  const { fleetSettings } = await import("../verify/stackFleet");
   const { loadStackConfig, prometheusSetup, table } = await import("../verify/run");
   const scenario = values.scenario ?? "healthy";
   if (!isScenarioName(scenario)) throw new UsageError(`unknown scenario ${JSON.stringify(scenario)}; scenarios: ${scenarioNames.join(", ")}`);
@@ -110,7 +113,7 @@ async function main({ values }: ParsedCommand<typeof simulateCommand.options>): 
   }
   writeFileSync(join(dir, "prometheus.yml"), YAML.stringify(setup.config, { aliasDuplicateObjects: false, lineWidth: 0 }));
 
-  console.log(`infermesh fleet for stack ${config.stack}: ${fleet.gpuNodes.length} GPU nodes x ${fleet.shape.gpusPerNode} GPUs, ${fleet.shape.routers} routers, scenario ${fleet.scenario}`);
+  console.log(`infermesh fleet for stack ${config.stack}: ${fleet.gpuNodes.length} GPU nodes (${fleet.pools.map((p) => `${p.name}: ${fleet.gpuNodes.filter((n) => n.pool === p).length}`).join(", ")}), ${fleet.shape.routers} routers, scenario ${fleet.scenario}`);
   console.log(table(["kind", "pod", "node", "url"], state().targets.map((t) => [t.kind, t.pod, t.node, t.url]), 80));
   console.log("");
   console.log(`control:     ${controlUrl}/   (GET: state; POST ${controlUrl}/scenario/<name> switches)`);

@@ -4,7 +4,8 @@
 // (now assertions on the queries themselves).
 import { describe, expect, it } from "vitest";
 import { benchContext, stackQueries } from "../bench/context";
-import { fleetScales, fleetWindow, buildFleet, fleetFamilies, missingSeries, promtoolBlockSeconds } from "../bench/fleet/legacyModel";
+import { fleetScales, missingSeries, promtoolBlockSeconds, syntheticFleet } from "../bench/fleet/model";
+import { backfillWindow } from "../sim/openmetrics";
 import { diskPlan, type FleetMeasurement } from "../bench/fleet/measure";
 import { expandRecorded, panelPlans, ruleStages } from "../bench/fleet/plans";
 import type { QueryResult } from "../bench/fleet/prometheusApi";
@@ -114,16 +115,19 @@ describe("the fleet window and series", () => {
     ["a window that would cross a block boundary ends just before it", 6, 40 * 18 * h + 2 * h, 40 * 18 * h - 60],
     ["the end is rounded down to the minute", 1, 40 * 18 * h + 3 * h + 30, 40 * 18 * h + 3 * h],
   ])("%s", (_what, hours, now, end) => {
-    const w = fleetWindow(hours, now);
-    expect(w).toEqual({ start: end - hours * h, end, steps: (hours * h) / 15 + 1 });
+    const w = backfillWindow(hours, now, 15);
+    expect(w).toEqual({ start: end - hours * h, end, step: 15, steps: (hours * h) / 15 + 1 });
     expect(Math.floor(w.start / promtoolBlockSeconds)).toBe(Math.floor(w.end / promtoolBlockSeconds));
   });
 
-  const families = fleetFamilies(buildFleet(fleetScales.small, 40 * 18 * h + 5 * h));
-  it("has every series the dashboards and rules read", () => {
+  const small = syntheticFleet(fleetScales.small, 40 * 18 * h + 5 * h);
+  it("has every series the dashboards and rules read, as the stack's relabeling stores them", async () => {
     const plans = panelPlans({ rateInterval: "1m", range: "1h", interval: "30s" });
-    expect(missingSeries(families, plans.flatMap((p) => [...p.raw, ...p.stack].map((q) => q.expr)), recordingRules(15))).toEqual([]);
+    const fleet = await small;
+    expect(fleet.shape.gpus).toBe(64);
+    expect(fleet.missing(plans.flatMap((p) => [...p.raw, ...p.stack].map((q) => q.expr)), recordingRules(15))).toEqual([]);
   });
+  const families = ["up", "infermesh_inference_latency_bucket", "infermesh_inferences_total"].map((name) => ({ name }));
   it.each([
     ["a series the fleet lacks", ["rate(no_such_metric_total[5m])"], [], ["no_such_metric_total"]],
     ["a recorded series is not missing", ["a:b:c"], [rule("a:b:c", "sum(up)")], []],
@@ -154,7 +158,7 @@ function measurement(gpus: number, stackLoads: number[]): FleetMeasurement {
     { dashboard: "overview" as const, title: "B", rawSource: "raw already", stack: [{ expr: "up", instant: true }], raw: [{ expr: "up", instant: true }] },
   ];
   return {
-    fleet: { scale: "t", gpus, nodes: gpus / 8, migNodes: 0, migInstances: 0, devices: gpus, freeDevices: 0, deployments: 1, models: 1, revisions: 1, tenants: 1, routers: 1, routersPerDeployment: 1, hours: 1, scrapeSeconds: 15, samplesPerSeries: 241, rawSeries: 10, dcgmSeries: 5, samples: 2410, latencyBuckets: 13, migProfile: "2x 3g.40gb", start: 0, end: 3600 },
+    fleet: { scale: "t", stack: "prod", gpus, nodes: gpus / 8, pools: ["p: 1 x H100"], migInstances: 0, devices: gpus, freeDevices: 0, deployments: 1, models: 1, routers: 1, routersPerDeployment: 1, hours: 1, scrapeSeconds: 15, samplesPerSeries: 241, rawSeries: 10, dcgmSeries: 5, samples: 2410, start: 0, end: 3600 },
     disk: { ...diskPlan(1e9, 2, 5e8), openMetricsWrittenBytes: 9e8, openMetricsPeakBytes: 8e8, tsdbBytes: 1e8 },
     macros: { rateInterval: "1m", range: "1h", interval: "30s" },
     window: { start: 0, end: 3600, step: 30 },

@@ -6,8 +6,10 @@ import { stringify } from "yaml";
 import { scrapeConfig } from "../components/scrapeJobs";
 import { telemetryPlan } from "../components/telemetry.plan";
 import { monitoringNamespace } from "../domain/naming";
-import { withStaticDiscovery, type DiscoveredPod } from "../verify/discovery";
-import { dcgmFamilies, renderExposition, startExpositionServer, type ExpositionServer, type FixtureGpu } from "../verify/exposition";
+import { withStaticDiscovery, type DiscoveredPod } from "../sim/discovery";
+import { dcgmFamilies } from "../sim/exporters/dcgm";
+import { type FixtureGpu } from "../sim/model";
+import { renderExposition, startExpositionServer, type ExpositionServer } from "../sim/exposition";
 import { promtool, startPrometheus, type InstantSample, type PrometheusServer } from "../verify/prometheus";
 import { baseRaw, parse } from "./helpers/stack";
 

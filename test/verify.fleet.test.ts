@@ -11,7 +11,7 @@ import { alertingPlan } from "../components/alerting.plan";
 import type { StackConfig } from "../config";
 import { dashboardsFor } from "../components/grafanaContent.plan";
 import { seedAlerts, seedPanels } from "../dashboards/seed";
-import { scenarioNames, scenarios, type ScenarioName } from "../verify/fleet";
+import { scenarioNames, scenarios, type ScenarioName } from "../sim/scenarios";
 import { requireBinary } from "../verify/prometheus";
 import { formatReport, loadStackConfig, runVerification, type VerificationReport } from "../verify/run";
 

@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dcgmFamilies, renderExposition, startExpositionServer, type ExpositionServer, type FixtureGpu } from "../verify/exposition";
+import { dcgmFamilies } from "../sim/exporters/dcgm";
+import { type FixtureGpu } from "../sim/model";
+import { renderExposition, startExpositionServer, type ExpositionServer } from "../sim/exposition";
 import { promtool, requireBinary, startPrometheus, type PrometheusServer } from "../verify/prometheus";
 
 const gpus: FixtureGpu[] = [

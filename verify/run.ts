@@ -1,5 +1,5 @@
 /**
- * Proof against a real Prometheus: the synthetic fleet (fleet.ts) is scraped
+ * Proof against a real Prometheus: the synthetic fleet (sim/) is scraped
  * through a stack's own rendered scrape configuration (pod discovery swapped
  * for static pods), with the stack's recording and alert rule groups loaded.
  * Then every dashboard panel query, the seed's panel queries and alert
@@ -29,20 +29,12 @@ import { offlineLookups } from "../synth/lookups";
 import { startRecording } from "../synth/runtime";
 import { readStackFile } from "../synth/stackFile";
 import { projectRoot } from "../synth/synthesize";
-import { withStaticDiscovery, type DiscoveredPod } from "./discovery";
-import {
-  defaultShape,
-  discoveredPods,
-  Fleet,
-  fleetSettings,
-  kubeStateMetricsScrapeConfig,
-  scenarios,
-  serveFleet,
-  type ExpectedAlert,
-  type FleetShape,
-  type ScenarioName,
-  type ServedFleet,
-} from "./fleet";
+import type { DiscoveredPod } from "../sim/discovery";
+import { Fleet } from "../sim/fleet";
+import { discoveredPods, serveFleet, servedKubeStateMetricsScrapeConfig, type ServedFleet } from "../sim/http";
+import { defaultShape, type FleetShape } from "../sim/model";
+import { scenarios, type ExpectedAlert, type ScenarioName } from "../sim/scenarios";
+import { fleetSettings, stackScrapeConfigs } from "./stackFleet";
 import { startPrometheus, type InstantSample, type PrometheusServer } from "./prometheus";
 import { sleep } from "../lib/sleep";
 import { textTable } from "../lib/textTable";
@@ -81,6 +73,7 @@ export const runOrder: readonly ScenarioName[] = [
   "agent-gone",
   "gpu-idle",
   "gpu-pod-pending",
+  "pool-at-max-size",
   "contract-metric-gone",
 ];
 
@@ -238,7 +231,19 @@ export interface VerificationReport {
     rateWindow: string;
     builtinVariables: Record<string, string>;
   };
-  fleet: { shape: FleetShape; gpuNodes: number; migNodes: number; gpuEntities: number; slots: number; deployments: number; targets: number };
+  fleet: {
+    shape: FleetShape;
+    /** The stack's GPU pools as the fleet runs them: GPU model, MIG profile, nodes placed (below the pool's maximum). */
+    pools: Array<{ name: string; gpu: string; migProfile?: string; nodes: number; maxNodes: number }>;
+    /** Models served: the stack's own first. */
+    models: string[];
+    gpuNodes: number;
+    migNodes: number;
+    gpuEntities: number;
+    slots: number;
+    deployments: number;
+    targets: number;
+  };
   notes: string[];
   targets: TargetRow[];
   panels: QueryRow[];
@@ -288,10 +293,7 @@ export function prometheusSetup(config: StackConfig, served: ServedFleet): Prome
   const jobs = telemetryPlan(config).jobs;
   const pods = discoveredPods(served);
   const groups = alertingPlan(config).groups.map((g) => ({ ...g, interval: verifyInterval }));
-  const scrapeConfigs = [
-    ...jobs.map((job) => ({ ...withStaticDiscovery(scrapeConfig(job, monitoringNamespace), pods), scrape_interval: verifyInterval })),
-    kubeStateMetricsScrapeConfig(served, verifyInterval),
-  ];
+  const scrapeConfigs = [...stackScrapeConfigs(config, pods, verifyInterval), servedKubeStateMetricsScrapeConfig(served, verifyInterval)];
   return {
     // A plain copy: shared objects would be written as YAML aliases.
     config: JSON.parse(
@@ -322,10 +324,15 @@ export function expectedLabels(expr: string, legend = ""): string[] {
   return [...labels].sort();
 }
 
-function labelCheck(samples: readonly InstantSample[], expected: readonly string[]): { contract: string[]; missing: string[] } {
+/**
+ * Expected labels a query's result lacks. MIG labels are required on some
+ * series only, and only of a fleet with MIG instances (a stack without a MIG
+ * pool has none to carry them).
+ */
+function labelCheck(samples: readonly InstantSample[], expected: readonly string[], fleetHasMig: boolean): { contract: string[]; missing: string[] } {
   const present = (label: string) => samples.filter((s) => (s.metric[label] ?? "") !== "").length;
   const contract = contractLabels.filter((l) => present(l) > 0);
-  const missing = expected.filter((l) => (migOnlyLabels.has(l) ? present(l) === 0 : present(l) < samples.length));
+  const missing = expected.filter((l) => (migOnlyLabels.has(l) ? fleetHasMig && present(l) === 0 : present(l) < samples.length));
   return { contract: [...contract], missing };
 }
 
@@ -394,6 +401,7 @@ export async function runVerification(config: StackConfig, options: RunOptions =
   };
 
   const fleet = new Fleet({ settings: fleetSettings(config), shape: options.shape ?? {} });
+  const fleetHasMig = fleet.gpuNodes.some((n) => n.pool.mig);
   const served = await serveFleet(fleet);
   let prom: PrometheusServer | undefined;
   try {
@@ -489,7 +497,7 @@ export async function runVerification(config: StackConfig, options: RunOptions =
           const { samples, error } = await safeQuery(p, row.query);
           if (error) row.error = error;
           if (samples.length === 0) return;
-          const { contract, missing } = labelCheck(samples, row.expectedLabels);
+          const { contract, missing } = labelCheck(samples, row.expectedLabels, fleetHasMig);
           Object.assign(row, { series: samples.length, contractLabels: contract, missingLabels: missing, ok: missing.length === 0 && !error });
           delete row.error;
           if (scenario) row.scenario = scenario;
@@ -502,7 +510,7 @@ export async function runVerification(config: StackConfig, options: RunOptions =
     for (const seed of seedPanels) {
       const { samples, error } = await safeQuery(p, seed.expr);
       const expected = expectedLabels(seed.expr);
-      const { contract, missing } = labelCheck(samples, expected);
+      const { contract, missing } = labelCheck(samples, expected, fleetHasMig);
       seedPanelRows.push({ number: seed.number, title: seed.title, expr: seed.expr, series: samples.length, contractLabels: contract, expectedLabels: expected, missingLabels: missing, ...(error ? { error } : {}), ok: samples.length > 0 && missing.length === 0 && !error });
     }
 
@@ -686,6 +694,8 @@ export async function runVerification(config: StackConfig, options: RunOptions =
       },
       fleet: {
         shape: { ...defaultShape, ...options.shape },
+        pools: fleet.pools.map((p) => ({ name: p.name, gpu: p.gpu, ...(p.mig ? { migProfile: p.mig.profile } : {}), nodes: fleet.gpuNodes.filter((n) => n.pool === p).length, maxNodes: p.maxNodes })),
+        models: fleet.models.map((m) => m.name),
         gpuNodes: fleet.gpuNodes.length,
         migNodes: fleet.gpuNodes.filter((n) => n.pool.mig).length,
         gpuEntities: fleet.gpuNodes.reduce((sum, n) => sum + n.entities.length, 0),
@@ -822,7 +832,7 @@ export function formatReport(r: VerificationReport): string {
   const section = (title: string, body: string) => out.push("", title, body);
   out.push(`infermesh verification: stack ${r.stack} (environment ${r.environment}, alerts evaluated by ${r.alertEvaluator})`);
   out.push(
-    `fleet: ${r.fleet.gpuNodes} GPU nodes (${r.fleet.migNodes} MIG) x ${r.fleet.shape.gpusPerNode} GPUs = ${r.fleet.gpuEntities} GPUs or MIG instances, ${r.fleet.slots} serving slots, ${r.fleet.deployments} deployments, ${r.fleet.shape.routers} routers, ${r.fleet.targets} targets`,
+    `fleet: ${r.fleet.gpuNodes} GPU nodes (${r.fleet.pools.map((p) => `${p.name}: ${p.nodes} of max ${p.maxNodes} ${p.gpu}${p.migProfile ? ` as ${p.migProfile}` : ""}`).join(", ")}; ${r.fleet.migNodes} MIG) = ${r.fleet.gpuEntities} GPUs or MIG instances, models ${r.fleet.models.join(", ")}, ${r.fleet.slots} serving slots, ${r.fleet.deployments} deployments, ${r.fleet.shape.routers} routers, ${r.fleet.targets} targets`,
   );
   for (const note of r.notes) out.push(`- ${note}`);
 

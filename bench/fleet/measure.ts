@@ -135,7 +135,7 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetMeasurement
   const forgetDir = removeOnExit(dir);
   let server: PrometheusServer | undefined;
   try {
-    const fleet = syntheticFleet(scale);
+    const fleet = await syntheticFleet(scale);
     const shape = fleet.shape;
     opts.onFleet?.(shape);
     const window = { start: shape.end - scale.hours * 3600, end: shape.end, step: opts.step };

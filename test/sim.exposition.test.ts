@@ -1,15 +1,8 @@
 import { describe, expect, it } from "vitest";
-import {
-  dcgmFamilies,
-  dcgmSeriesLabels,
-  expositionContentType,
-  pciBusId,
-  renderExposition,
-  sanitizeLabelName,
-  startExpositionServer,
-  type FixtureGpu,
-  type MetricFamily,
-} from "../verify/exposition";
+import { dcgmFamilies, dcgmSeriesLabels, pciBusId } from "../sim/exporters/dcgm";
+import { type FixtureGpu } from "../sim/model";
+import { sanitizeLabelName } from "../sim/names";
+import { expositionContentType, renderExposition, startExpositionServer, type MetricFamily } from "../sim/exposition";
 
 describe("renderExposition", () => {
   it("renders gauge, counter and histogram families in text format 0.0.4", () => {

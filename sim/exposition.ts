@@ -1,8 +1,6 @@
 /**
- * Prometheus text exposition (format 0.0.4) for tests: a renderer, a loopback
- * server that serves rendered text, and a builder that reproduces the series
- * dcgm-exporter 4.x emits, label order included, so relabeling and queries can
- * be checked against what a real exporter sends.
+ * Prometheus text exposition (format 0.0.4): a renderer, and a loopback
+ * server that serves rendered text (for tests that need a scrape target).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -121,107 +119,4 @@ export async function startExpositionServer(routes: Record<string, () => string>
       return stopped;
     },
   };
-}
-
-// dcgm-exporter fixtures.
-
-export interface FixtureGpu {
-  /** Kubernetes node name; dcgm-exporter's Hostname label (the chart sets NODE_NAME from spec.nodeName). */
-  node: string;
-  index: number;
-  /** Whole-GPU UUID (`GPU-…`); MIG instances carry their parent's UUID. */
-  uuid: string;
-  modelName: string;
-  mig?: { profile: string; instance: number };
-  /** The pod holding this GPU or MIG instance, as the kubelet pod-resources API reports it. */
-  pod?: { namespace: string; pod: string; container: string; labels?: Record<string, string> };
-}
-
-export interface DcgmField {
-  name: string;
-  type: "gauge" | "counter";
-  help: string;
-}
-
-export interface DcgmFixtureOptions {
-  /** `Hostname` up to dcgm-exporter 4.8.2; `hostname` after NVIDIA/dcgm-exporter PR #655. */
-  hostnameLabel: "Hostname" | "hostname";
-  fields: DcgmField[];
-  /** Value of the `DCGM_FI_DRIVER_VERSION` label. */
-  driverVersion?: string;
-}
-
-export const defaultDriverVersion = "550.144.03";
-
-/** dcgm-exporter's SanitizeLabelName: every character outside [a-zA-Z0-9_] becomes `_`. */
-export function sanitizeLabelName(name: string): string {
-  return name.replace(/[^a-zA-Z0-9_]/g, "_");
-}
-
-/**
- * A PCI bus id in dcgm-exporter's form (`00000000:1A:00.0`) derived from the
- * GPU index: 16 GPUs per PCI domain, buses 0x1A, 0x2A, …, so ids never collide.
- */
-export function pciBusId(index: number): string {
-  if (!Number.isInteger(index) || index < 0) throw new Error(`GPU index must be a non-negative integer, got ${index}`);
-  const domain = Math.floor(index / 16);
-  const bus = (0x1a + 0x10 * (index % 16)) % 0x100;
-  return `${domain.toString(16).toUpperCase().padStart(8, "0")}:${bus.toString(16).toUpperCase().padStart(2, "0")}:00.0`;
-}
-
-/** Go's text/template ranges over maps in byte order of the keys. */
-function byteOrder(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * The labels dcgm-exporter puts on a GPU-entity series, in its output order.
- * The renderer (internal/pkg/rendermetrics) writes the fixed labels, then its
- * `Labels` map (label-type CSV fields such as DCGM_FI_DRIVER_VERSION, plus the
- * pod's sanitised labels, which overwrite on a clash), then its `Attributes`
- * map (container, namespace, pod); both maps in sorted key order.
- */
-export function dcgmSeriesLabels(gpu: FixtureGpu, opts: Pick<DcgmFixtureOptions, "hostnameLabel" | "driverVersion">): Array<readonly [string, string]> {
-  const labels: Array<readonly [string, string]> = [
-    ["gpu", String(gpu.index)],
-    ["UUID", gpu.uuid],
-    ["pci_bus_id", pciBusId(gpu.index)],
-    ["device", `nvidia${gpu.index}`],
-    ["modelName", gpu.modelName],
-  ];
-  if (gpu.mig) {
-    labels.push(["GPU_I_PROFILE", gpu.mig.profile], ["GPU_I_ID", String(gpu.mig.instance)]);
-  }
-  labels.push([opts.hostnameLabel, gpu.node]);
-
-  const labelMap = new Map<string, string>([["DCGM_FI_DRIVER_VERSION", opts.driverVersion ?? defaultDriverVersion]]);
-  for (const [key, value] of Object.entries(gpu.pod?.labels ?? {})) labelMap.set(sanitizeLabelName(key), value);
-  for (const key of [...labelMap.keys()].sort(byteOrder)) labels.push([key, labelMap.get(key) ?? ""]);
-
-  if (gpu.pod) {
-    labels.push(["container", gpu.pod.container], ["namespace", gpu.pod.namespace], ["pod", gpu.pod.pod]);
-  }
-  return labels;
-}
-
-/**
- * One family per field, one sample per GPU (or MIG instance) in the order
- * given. `values` returning undefined omits the sample, as the exporter does
- * for fields a device does not support (e.g. GPU_UTIL on MIG instances); a
- * family left with no samples still renders its HELP and TYPE lines.
- */
-export function dcgmFamilies(
-  gpus: FixtureGpu[],
-  values: (field: string, gpu: FixtureGpu) => number | undefined,
-  opts: DcgmFixtureOptions,
-): MetricFamily[] {
-  return opts.fields.map((field) => ({
-    name: field.name,
-    help: field.help,
-    type: field.type,
-    samples: gpus.flatMap((gpu): Sample[] => {
-      const value = values(field.name, gpu);
-      return value === undefined ? [] : [{ labels: dcgmSeriesLabels(gpu, opts), value }];
-    }),
-  }));
 }
