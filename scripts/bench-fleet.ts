@@ -96,7 +96,8 @@ export interface BenchFleet {
  * The stack's fleet scaled up: its pools whose instances hold `gpusPerNode`
  * GPUs (pool maximum sizes ignored), written through its own scrape
  * configuration. Traffic swings by 10% over the window, each deployment in
- * its own phase; one node goes down for 20 minutes mid-window (gossip says so).
+ * its own phase; one GPU in 16 is held but barely used, a few GPU pods stay
+ * Pending, and one node goes down for 20 minutes mid-window (gossip says so).
  */
 export async function buildBenchFleet(scale: FleetScale, nowSeconds = Date.now() / 1000): Promise<BenchFleet> {
   const config = await loadStackConfig(fleetStack);
@@ -107,7 +108,7 @@ export async function buildBenchFleet(scale: FleetScale, nowSeconds = Date.now()
   const down = window.start + Math.floor((window.end - window.start) / 2 / 60) * 60;
   const fleet = new Fleet({
     settings: { ...settings, pools },
-    shape: { nodes: scale.nodes, gpusPerNode: scale.gpusPerNode, routers: scale.routers, models: scale.models, routersPerDeployment: scale.routersPerDeployment, gossipPeers: 4, belowPoolMax: false, traffic: { amplitude: 0.1, periodSeconds: scale.hours * 3600 } },
+    shape: { nodes: scale.nodes, gpusPerNode: scale.gpusPerNode, routers: scale.routers, models: scale.models, routersPerDeployment: scale.routersPerDeployment, gossipPeers: 4, belowPoolMax: false, idleEvery: 16, pendingPods: Math.max(1, Math.round(scale.nodes / 40)), traffic: { amplitude: 0.1, periodSeconds: scale.hours * 3600 } },
     timeline: [
       { from: window.start, scenario: "healthy" },
       { from: down, scenario: "node-down" },
