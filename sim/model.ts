@@ -37,6 +37,10 @@ export interface FleetShape {
   routersPerDeployment?: number;
   /** Routers whose gossip reports each node's health; default every router. */
   gossipPeers?: number;
+  /** Every `idleEvery`-th GPU (or MIG instance) held by a pod is barely used (the bench: what the idle-GPU panels look for); default none. */
+  idleEvery?: number;
+  /** GPU pods that stay Pending throughout (the bench); default none (verify's pending pod comes with its scenario). */
+  pendingPods?: number;
   /** Traffic over the day (the bench): every deployment's rates and GPU load swing by `amplitude` over `periodSeconds`, each in its own phase. */
   traffic?: { amplitude: number; periodSeconds: number };
   /**
@@ -223,6 +227,8 @@ export interface Deployment {
   model: ModelSpec;
   revision: string;
   tenant: string;
+  /** Holds its GPU but serves almost nothing (`FleetShape.idleEvery`). */
+  idle?: boolean;
 }
 
 /** What one Agent or Adapter series describes: one deployment on one GPU (its MIG instances of one profile summed). */
@@ -336,6 +342,8 @@ export class FleetModel {
   readonly runtimePods = new Map<GpuEntity, RuntimePod>();
   /** The models the SLO scenarios deploy, on the first GPU node (reported by its Agent). */
   readonly scenarioModels: ScenarioModel[];
+  /** GPU pods Pending throughout (`FleetShape.pendingPods`). */
+  readonly standingPending: RuntimePod[];
 
   constructor(settings: FleetSettings, shape: Partial<FleetShape> = {}) {
     this.shape = { ...defaultShape, ...shape };
@@ -361,6 +369,7 @@ export class FleetModel {
     this.deployments = uniqueDeployments(this.slots);
     this.hit = this.chooseTargets();
     this.scenarioModels = this.buildScenarioModels(this.gpuNodes[0] as GpuNode);
+    this.standingPending = Array.from({ length: this.shape.pendingPods ?? 0 }, (_, i) => this.runtimePod(this.deploymentFor(this.models[i % this.models.length] as ModelSpec, i), `pending/${i}`));
     this.targets = this.buildTargets();
   }
 
@@ -380,7 +389,7 @@ export class FleetModel {
 
   /** Inferences per second of a slot. */
   slotRate(slot: ServingSlot): number {
-    return slot.deployment.model.qps * slot.capacity;
+    return slot.deployment.model.qps * slot.capacity * (slot.deployment.idle ? 0.01 : 1);
   }
 
   /** Pod labels dcgm-exporter copies onto a GPU's series: those its allowlist passes. */
@@ -432,7 +441,7 @@ export class FleetModel {
   }
 
   private buildGpuNodes(): GpuNode[] {
-    const { nodes: wanted, gpusPerNode, belowPoolMax = true } = this.shape;
+    const { nodes: wanted, gpusPerNode, belowPoolMax = true, idleEvery } = this.shape;
     const room = (p: PoolSpec) => (belowPoolMax ? p.maxNodes - 1 : Infinity);
     const perPool = new Map<PoolSpec, number>();
     const placed: PoolSpec[] = [];
@@ -463,7 +472,10 @@ export class FleetModel {
           // MIG: the last instance of a node's last GPU idles (when the GPU has several).
           const idle = instance ? g === gpus - 1 && k === instances.length - 1 && instances.length > 1 : i === idleNode && g === gpus - 1;
           const entity: GpuEntity = { node: node.name, index: g, uuid, modelName: pool.productName, ordinal: ordinal++, fbTotalMiB: pool.fbTotalMiB, ...(instance ? { mig: instance } : {}) };
-          if (!idle) entity.deployment = this.deploymentFor(this.models[held++ % this.models.length] as ModelSpec, entity.ordinal);
+          if (!idle) {
+            const barelyUsed = idleEvery !== undefined && held % idleEvery === idleEvery - 1;
+            entity.deployment = this.deploymentFor(this.models[held++ % this.models.length] as ModelSpec, entity.ordinal, barelyUsed);
+          }
           node.entities.push(entity);
         });
       }
@@ -472,8 +484,8 @@ export class FleetModel {
     return nodes;
   }
 
-  private deploymentFor(model: ModelSpec, ordinal: number): Deployment {
-    return { model, revision: model.revisions[ordinal % model.revisions.length] as string, tenant: tenants[ordinal % tenants.length] as string };
+  private deploymentFor(model: ModelSpec, ordinal: number, idle = false): Deployment {
+    return { model, revision: model.revisions[ordinal % model.revisions.length] as string, tenant: tenants[ordinal % tenants.length] as string, ...(idle ? { idle } : {}) };
   }
 
   private infermeshNamespace(): string {

@@ -93,6 +93,22 @@ describe("fleet shape", () => {
     expect(healthy.reduce((a, b) => a + b, 0)).toBe((f.gpuNodes.length + f.systemNodes.length) * 4);
   });
 
+  it("holds barely used GPUs and keeps GPU pods Pending only when told to (the bench's idle and pending panels)", () => {
+    const settings = fleetSettings(configs.get("prod") as StackConfig);
+    const util = (f: Fleet) =>
+      f.gpuNodes.flatMap((n) => f.exposition(f.target("dcgm-exporter", n)).split("\n").filter((l) => l.startsWith("DCGM_FI_PROF_GR_ENGINE_ACTIVE{") && l.includes(',pod="')));
+    const pending = (f: Fleet) => f.exposition(f.target("kube-state-metrics")).split("\n").filter((l) => l.startsWith("kube_pod_status_phase{") && l.includes('phase="Pending"') && l.endsWith(" 1"));
+    const plain = new Fleet({ settings, shape: { nodes: 6 } });
+    expect(plain.slots.some((s) => s.deployment.idle)).toBe(false);
+    expect(pending(plain)).toEqual([]);
+    const bench = new Fleet({ settings, shape: { nodes: 6, idleEvery: 4, pendingPods: 2 } });
+    const held = bench.gpuNodes.flatMap((n) => n.entities.filter((e) => e.deployment));
+    expect(held.filter((e) => e.deployment?.idle)).toHaveLength(Math.floor(held.length / 4));
+    const lowUtil = util(bench).filter((l) => Number(l.split(" ").pop()) < 0.05);
+    expect(lowUtil).toHaveLength(Math.floor(held.length / 4));
+    expect(pending(bench)).toHaveLength(2);
+  });
+
   it("refuses a shape it cannot build, naming the key", () => {
     const settings = fleetSettings(configs.get("dev") as StackConfig);
     expect(() => new Fleet({ settings, shape: { nodes: 0 } })).toThrow("nodes must be an integer from 1 to 1024, got 0");

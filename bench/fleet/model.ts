@@ -94,7 +94,8 @@ export function missingSeries(stored: ReadonlyArray<{ name: string }>, queries: 
  * The stack's fleet scaled up: its pools whose instances hold `gpusPerNode`
  * GPUs (pool maximum sizes ignored), written through its own scrape
  * configuration. Traffic swings by 10% over the window, each deployment in
- * its own phase; one node goes down for 20 minutes mid-window.
+ * its own phase; one GPU in 16 is held but barely used, a few GPU pods stay
+ * Pending, and one node goes down for 20 minutes mid-window.
  */
 export async function syntheticFleet(scale: FleetScale, nowSeconds = Date.now() / 1000): Promise<SyntheticFleet> {
   const config = await loadStackConfig(fleetStack);
@@ -114,6 +115,8 @@ export async function syntheticFleet(scale: FleetScale, nowSeconds = Date.now() 
       routersPerDeployment: scale.routersPerDeployment,
       gossipPeers: 4,
       belowPoolMax: false,
+      idleEvery: 16,
+      pendingPods: Math.max(1, Math.round(scale.nodes / 40)),
       traffic: { amplitude: 0.1, periodSeconds: scale.hours * 3600 },
     },
     timeline: [

@@ -100,7 +100,7 @@ export function dcgmExporterFamilies(m: FleetModel, node: GpuNode): FamilySpec[]
   const readings = new Map<GpuEntity, Partial<Record<string, ValueSpec>>>();
   for (const e of node.entities) {
     const siblings = node.entities.filter((x) => x.uuid === e.uuid);
-    const busy = (x: GpuEntity) => (x.deployment ? 0.55 + ((x.ordinal * 7) % 35) / 100 : 0);
+    const busy = (x: GpuEntity) => (x.deployment ? (x.deployment.idle ? 0.01 : 0.55 + ((x.ordinal * 7) % 35) / 100) : 0);
     const deviceUtil = (siblings.reduce((sum, x) => sum + busy(x), 0) / siblings.length) * 100;
     const isTarget = (g: GpuEntity) => g === e;
     const thermal = (s: ScenarioName) => s === "thermal-throttling" && isTarget(h.thermalGpu);

@@ -75,6 +75,7 @@ export function kubeStateFamilies(m: FleetModel): FamilySpec[] {
   const { idlePod, pendingPod } = m.hit;
   if (m.hit.idleGpu) addPod(idlePod, "runtime", idlePod.gpuResource, () => "Running", (s) => s === "gpu-idle");
   addPod(pendingPod, "runtime", pendingPod.gpuResource, () => "Pending", (s) => s === "gpu-pod-pending");
+  for (const pod of m.standingPending) addPod(pod, "runtime", pod.gpuResource, () => "Pending");
   for (const t of targets) addPod({ namespace: t.pod.namespace, name: t.pod.name, uid: podUid(t.pod.name), node: t.node.name }, t.pod.container, undefined, () => "Running");
 
   return [
