@@ -55,19 +55,19 @@ export function infermesh(config: StackConfig): StackOutputs {
       [
         pool.name,
         new GpuNodeGroup(
-        gpuNodeGroupName(pool.name),
-        {
-          clusterName: cluster.name,
-          subnetIds: cluster.nodeSubnetIds,
-          pool,
-          tags: config.tags,
-          migStrategy: config.telemetry.migStrategy,
-          includeCniPolicy: config.cluster.mode === "existing",
-          dependsOn: cluster.nodeDependencies,
-          ...(config.autoscaler.enabled ? { autoscaling: { clusterName: config.cluster.name } } : {}),
-        },
-        { providers: [awsProvider] },
-      ),
+          gpuNodeGroupName(pool.name),
+          {
+            clusterName: cluster.name,
+            subnetIds: cluster.nodeSubnetIds,
+            pool,
+            tags: config.tags,
+            migStrategy: config.telemetry.migStrategy,
+            includeCniPolicy: config.cluster.mode === "existing",
+            dependsOn: cluster.nodeDependencies,
+            ...(config.autoscaler.enabled ? { autoscaling: { clusterName: config.cluster.name } } : {}),
+          },
+          { providers: [awsProvider] },
+        ),
       ] as const,
   );
   const inCluster = { providers: [awsProvider, cluster.provider] };

@@ -192,7 +192,8 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       for: "5m",
       severity: "warning",
       summary: "A GPU is close to running out of memory.",
-      description: "GPU {{ $labels.gpu_uuid }}{{ if $labels.mig_profile }} ({{ $labels.mig_profile }}){{ end }} on node {{ $labels.node }} has used {{ $value | humanizePercentage }} of its memory for 5 minutes.",
+      description:
+        "GPU {{ $labels.gpu_uuid }}{{ if $labels.mig_profile }} ({{ $labels.mig_profile }}){{ end }} on node {{ $labels.node }} has used {{ $value | humanizePercentage }} of its memory for 5 minutes.",
     },
     {
       name: "InfermeshLatencyP95Breach",
@@ -201,7 +202,7 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       for: "10m",
       severity: "critical",
       summary: "A model's p95 inference latency is over its limit.",
-      description: "p95 latency of model {{ $labels.model }} is {{ $value | printf \"%.0f\" }} ms, above its limit, for 10 minutes.",
+      description: 'p95 latency of model {{ $labels.model }} is {{ $value | printf "%.0f" }} ms, above its limit, for 10 minutes.',
     },
     {
       name: "InfermeshNodeDown",
@@ -219,7 +220,8 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
       for: "0s",
       severity: "critical",
       summary: "A GPU reported uncorrectable (double-bit) ECC errors.",
-      description: "GPU {{ $labels.gpu_uuid }} on node {{ $labels.node }} reported {{ $value | printf \"%.0f\" }} double-bit ECC errors in 10 minutes; its results may be corrupt. Drain the node.",
+      description:
+        'GPU {{ $labels.gpu_uuid }} on node {{ $labels.node }} reported {{ $value | printf "%.0f" }} double-bit ECC errors in 10 minutes; its results may be corrupt. Drain the node.',
     },
     {
       name: "InfermeshGpuThermalThrottling",

@@ -48,9 +48,7 @@ export function prometheusRuleGroups(alerts: readonly DeliveredAlert[], recordin
     groups.push({
       name: alertGroupName(domain),
       interval,
-      rules: alerts
-        .filter((a) => a.group === domain)
-        .map((a) => ({ alert: a.name, expr: a.expr, for: a.for, labels: a.labels, annotations: { ...a.annotations } })),
+      rules: alerts.filter((a) => a.group === domain).map((a) => ({ alert: a.name, expr: a.expr, for: a.for, labels: a.labels, annotations: { ...a.annotations } })),
     });
   }
   return groups;

@@ -46,7 +46,9 @@ export function dashboardQueries(dashboards: Readonly<Record<DashboardKey, Dashb
   return (Object.entries(dashboards) as Array<[DashboardKey, Dashboard]>).flatMap(([key, dashboard]) => {
     const title = dashboardTitles[key];
     const targets = panelsOf(dashboard).flatMap((p) => targetsOf(p).flatMap((t) => (t.expr ? [{ reader: `${title} / ${p.title ?? ""}`, expr: t.expr }] : [])));
-    const variables = (dashboard.templating.list ?? []).flatMap((v) => (v.type === "query" && typeof v.query === "string" ? [{ reader: `variable ${v.name}`, expr: v.query }] : []));
+    const variables = (dashboard.templating.list ?? []).flatMap((v) =>
+      v.type === "query" && typeof v.query === "string" ? [{ reader: `variable ${v.name}`, expr: v.query }] : [],
+    );
     return [...targets, ...variables];
   });
 }
@@ -81,7 +83,11 @@ function readsBySource(sources: ReaderSources): { alerts: Map<string, Set<string
 }
 
 const readersOf = (reads: ReturnType<typeof readsBySource>, series: readonly string[]): MetricReaders => {
-  const reading = (map: Map<string, Set<string>>) => [...map.entries()].filter(([, names]) => series.some((s) => names.has(s))).map(([reader]) => reader).sort();
+  const reading = (map: Map<string, Set<string>>) =>
+    [...map.entries()]
+      .filter(([, names]) => series.some((s) => names.has(s)))
+      .map(([reader]) => reader)
+      .sort();
   return { alerts: reading(reads.alerts), panels: reading(reads.panels) };
 };
 

@@ -104,14 +104,18 @@ export function formatDcgmReport(r: DcgmReport): string {
   for (const d of r.defaults) row(d.key, d.fields.length, d.seriesPerGpu);
   for (const d of r.defaults) {
     log(`  vs ${d.key} (${d.source}):`);
-    log(`    stack series/GPU = ${((100 * r.stackSeriesPerGpu) / d.seriesPerGpu).toFixed(0)}% of the default's${d.labelFields.length > 0 ? `; default's label fields: ${d.labelFields.join(", ")}` : ""}`);
+    log(
+      `    stack series/GPU = ${((100 * r.stackSeriesPerGpu) / d.seriesPerGpu).toFixed(0)}% of the default's${d.labelFields.length > 0 ? `; default's label fields: ${d.labelFields.join(", ")}` : ""}`,
+    );
     log(`    collected by the stack only (${d.onlyInStack.length}): ${d.onlyInStack.join(", ") || "none"}`);
     log(`    in the default only, not collected (${d.onlyInDefault.length}): ${d.onlyInDefault.join(", ") || "none"}`);
   }
   log("");
   const read = r.stackFields.length - r.unread.length;
   log(`Collected DCGM fields read by a panel, alert or recording rule (${r.queriesParsed} queries parsed with lezer-promql):`);
-  log(`  ${read}/${r.stackFields.length} = ${(100 * r.readShare).toFixed(0)}%${r.unread.length > 0 ? `; collected but unread: ${r.unread.join(", ")}` : "; none collected but unread"}`);
+  log(
+    `  ${read}/${r.stackFields.length} = ${(100 * r.readShare).toFixed(0)}%${r.unread.length > 0 ? `; collected but unread: ${r.unread.join(", ")}` : "; none collected but unread"}`,
+  );
   for (const f of r.reads) log(`  ${f.field.padEnd(32)} ${f.readers.length} reader(s): ${f.readers.slice(0, 2).join("; ")}${f.readers.length > 2 ? "; …" : ""}`);
   if (r.readButNotCollected.length > 0) log(`  read but NOT collected (would return nothing): ${r.readButNotCollected.join(", ")}`);
   return out.join("\n");

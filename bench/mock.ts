@@ -52,14 +52,9 @@ export function largeConfig(dev: Record<string, string>): Record<string, string>
     { instanceTypes: ["g6e.xlarge"] },
   ];
   const pools = Object.fromEntries(
-    Array.from({ length: 50 }, (_, i) => [
-      `pool-${String(i).padStart(2, "0")}`,
-      { ...shapes[i % shapes.length], scaling: { min: 0, desired: i % 2, max: 4 } },
-    ]),
+    Array.from({ length: 50 }, (_, i) => [`pool-${String(i).padStart(2, "0")}`, { ...shapes[i % shapes.length], scaling: { min: 0, desired: i % 2, max: 4 } }]),
   );
-  const models = Object.fromEntries(
-    Array.from({ length: 200 }, (_, i) => [`model-${String(i).padStart(3, "0")}`, { queueDepthMax: 10 + (i % 10) * 10 }]),
-  );
+  const models = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`model-${String(i).padStart(3, "0")}`, { queueDepthMax: 10 + (i % 10) * 10 }]));
   return { ...dev, "infermesh:gpuPools": JSON.stringify(pools), "infermesh:models": JSON.stringify(models) };
 }
 

@@ -105,7 +105,13 @@ export interface BenchReport {
 }
 
 export function machine(): BenchReport["machine"] {
-  return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -140,11 +146,26 @@ export function fleetReport(m: FleetMeasurement, settings: FleetReport["settings
         const mine = (m.runs[`${d}/${v}`]?.alone ?? []).slice(offsets[v], offsets[v] + p[v].length);
         offsets[v] += p[v].length;
         mine.forEach((q, i) => q.series === 0 && emptyResults.push(`${d} ${v} "${p.title}": ${p[v][i]?.expr ?? "?"}`));
-        return { ms: sum(mine.map((q) => q.ms)), execMs: sum(mine.map((q) => q.execMs)), samples: sum(mine.map((q) => q.samples)), series: sum(mine.map((q) => q.series)), bytes: sum(mine.map((q) => q.bytes)) };
+        return {
+          ms: sum(mine.map((q) => q.ms)),
+          execMs: sum(mine.map((q) => q.execMs)),
+          samples: sum(mine.map((q) => q.samples)),
+          series: sum(mine.map((q) => q.series)),
+          bytes: sum(mine.map((q) => q.bytes)),
+        };
       };
       const raw = cost("raw");
       const stack = cost("stack");
-      panels.push({ dashboard: d, title: p.title, ...(p.key === undefined ? {} : { key: p.key }), rawSource: p.rawSource, type: p.stack[0]?.instant ? "instant" : "range", raw, stack, speedUp: ratio(raw.ms, stack.ms) });
+      panels.push({
+        dashboard: d,
+        title: p.title,
+        ...(p.key === undefined ? {} : { key: p.key }),
+        rawSource: p.rawSource,
+        type: p.stack[0]?.instant ? "instant" : "range",
+        raw,
+        stack,
+        speedUp: ratio(raw.ms, stack.ms),
+      });
     }
   }
   const rawMs = sum(comparisons.map((c) => c.raw.loadMs));
@@ -248,15 +269,49 @@ export function formatFleetReport(r: FleetReport): string {
     fmt(d.stack.peakSamples),
     d.speedUp >= speedUpTarget ? "yes" : Number.isFinite(d.speedUp) ? "NO" : "n/a",
   ]);
-  rows.push(["all four", fmt(r.total.rawMs), fmt(r.total.stackMs), times(r.total.speedUp), fmt(r.total.rawSamples), fmt(r.total.stackSamples), times(ratio(r.total.rawSamples, r.total.stackSamples)), "", "", "", "", ""]);
-  out.push(textTable(["dashboard", "raw ms", "stack ms", "speed-up", "raw samples", "stack samples", "samples x", "raw exec ms", "stack exec ms", "raw peak", "stack peak", `>=${speedUpTarget}x`], rows));
+  rows.push([
+    "all four",
+    fmt(r.total.rawMs),
+    fmt(r.total.stackMs),
+    times(r.total.speedUp),
+    fmt(r.total.rawSamples),
+    fmt(r.total.stackSamples),
+    times(ratio(r.total.rawSamples, r.total.stackSamples)),
+    "",
+    "",
+    "",
+    "",
+    "",
+  ]);
+  out.push(
+    textTable(
+      ["dashboard", "raw ms", "stack ms", "speed-up", "raw samples", "stack samples", "samples x", "raw exec ms", "stack exec ms", "raw peak", "stack peak", `>=${speedUpTarget}x`],
+      rows,
+    ),
+  );
   for (const d of r.dashboards) if (!d.raw.stable || !d.stack.stable) out.push(`  note: samples processed differed between repetitions for ${d.dashboard}`);
   for (const f of r.failures) out.push(`FAILED ${f.id}: ${f.message}`);
   out.push(
     "",
     "Per panel, each query run alone (ms = wall time of the panel's queries one after another; exec = Prometheus' execution time within it; series and MB = what the stack's query returns):",
     textTable(
-      ["dashboard", "panel", "raw from", "type", "raw ms", "stack ms", "speed-up", "raw exec", "stack exec", "raw samples", "stack samples", "samples x", "raw series", "stack series", "stack MB"],
+      [
+        "dashboard",
+        "panel",
+        "raw from",
+        "type",
+        "raw ms",
+        "stack ms",
+        "speed-up",
+        "raw exec",
+        "stack exec",
+        "raw samples",
+        "stack samples",
+        "samples x",
+        "raw series",
+        "stack series",
+        "stack MB",
+      ],
       r.panels.map((p) => [
         p.dashboard,
         p.title,
@@ -285,7 +340,8 @@ export function formatFleetReport(r: FleetReport): string {
       `${t.rawSeriesPerGpu.toFixed(1)} raw series per GPU (${t.dcgmSeriesPerGpu.toFixed(1)} DCGM).`,
     `disk: ${gb(r.disk.openMetricsWrittenBytes)} of OpenMetrics written in ${r.disk.parts} part(s), at most ${gb(r.disk.openMetricsPeakBytes)} on disk at once (bound stated before the run: ${gb(r.disk.openMetricsBoundBytes)}); TSDB ${gb(r.disk.tsdbBytes)}.`,
   );
-  if (r.unreadRecorded.records.length > 0) out.push(`recorded but read by no panel, alert or other rule: ${r.unreadRecorded.records.join(", ")} (${fmt(r.unreadRecorded.series)} series)`);
+  if (r.unreadRecorded.records.length > 0)
+    out.push(`recorded but read by no panel, alert or other rule: ${r.unreadRecorded.records.join(", ")} (${fmt(r.unreadRecorded.series)} series)`);
   out.push(`fleet section took ${(r.ms / 1000).toFixed(1)} s`);
   return out.join("\n");
 }

@@ -172,11 +172,7 @@ const processIo = (): RunIo => ({
  * parsed arguments and exits with what it returns, or maps what it throws
  * through {@link describeFailure}.
  */
-export async function runCommand<O extends OptionSpecs>(
-  spec: CommandSpec<O>,
-  main: (args: ParsedCommand<O>) => Promise<number> | number,
-  io: RunIo = processIo(),
-): Promise<void> {
+export async function runCommand<O extends OptionSpecs>(spec: CommandSpec<O>, main: (args: ParsedCommand<O>) => Promise<number> | number, io: RunIo = processIo()): Promise<void> {
   let code: number;
   try {
     const args = parseCommand(spec, io.argv);

@@ -117,7 +117,8 @@ function checkAwsCredentials(m: Machine): CheckResult {
   if (e.AWS_PROFILE) sources.push(`profile ${e.AWS_PROFILE}`);
   const files = [e.AWS_SHARED_CREDENTIALS_FILE ?? join(m.home, ".aws", "credentials"), e.AWS_CONFIG_FILE ?? join(m.home, ".aws", "config")];
   for (const f of files) if (m.exists(f)) sources.push(f);
-  if (sources.length > 0) return { name: "aws-credentials", status: "ok", detail: `credential source: ${sources.join(", ")} (not validated; \`aws sts get-caller-identity\` does)`, fix: "" };
+  if (sources.length > 0)
+    return { name: "aws-credentials", status: "ok", detail: `credential source: ${sources.join(", ")} (not validated; \`aws sts get-caller-identity\` does)`, fix: "" };
   return {
     name: "aws-credentials",
     status: "missing",
@@ -139,9 +140,17 @@ const checks: Record<PrerequisiteName, (m: Machine) => CheckResult> = {
   prometheus: executable("prometheus", "prometheus", "`apt-get install prometheus` (Debian)"),
   promtool: executable("promtool", "promtool", "`apt-get install prometheus` (Debian; promtool comes with it)"),
   amtool: executable("amtool", "amtool", "`apt-get install prometheus-alertmanager` (Debian)"),
-  pulumi: executable("pulumi", "pulumi", "install the Pulumi CLI: https://www.pulumi.com/docs/install/ (`curl -fsSL https://get.pulumi.com | sh`); in CI, pulumi/actions installs it"),
+  pulumi: executable(
+    "pulumi",
+    "pulumi",
+    "install the Pulumi CLI: https://www.pulumi.com/docs/install/ (`curl -fsSL https://get.pulumi.com | sh`); in CI, pulumi/actions installs it",
+  ),
   "pulumi-login": checkPulumiLogin,
-  "aws-cli": executable("aws-cli", "aws", "install the AWS CLI v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html (the kubeconfig runs `aws eks get-token`)"),
+  "aws-cli": executable(
+    "aws-cli",
+    "aws",
+    "install the AWS CLI v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html (the kubeconfig runs `aws eks get-token`)",
+  ),
   "aws-credentials": checkAwsCredentials,
   kubectl: executable("kubectl", "kubectl", "`apt-get install kubernetes-client` (Debian) or https://kubernetes.io/docs/tasks/tools/"),
   chromium: executable("chromium", "chromium", "`apt-get install chromium` (Debian)", ["chromium-browser", "google-chrome"]),
@@ -178,10 +187,7 @@ export function formatDoctor(report: DoctorReport): string {
   });
   const width = Math.max(...rows.map((r) => r.name.length));
   const lines = rows.map((r) => `${r.mark.padEnd(8)}${r.name.padEnd(width + 2)}${r.text}`);
-  const verdict =
-    report.blocking.length === 0
-      ? `ready for ${report.task}`
-      : `not ready for ${report.task}: missing ${report.blocking.map((b) => b.name).join(", ")}`;
+  const verdict = report.blocking.length === 0 ? `ready for ${report.task}` : `not ready for ${report.task}: missing ${report.blocking.map((b) => b.name).join(", ")}`;
   return [`prerequisites (checked for task: ${report.task}; MISSING blocks it, missing does not)`, ...lines, verdict].join("\n");
 }
 

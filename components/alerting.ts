@@ -75,7 +75,8 @@ export class Alerting extends pulumi.ComponentResource {
     const { config, prometheus } = args;
     const { alerts, groups } = alertingPlan(config);
     const hasSns = Object.values(config.alerting.contactPoints).some((cp) => cp.type === "sns");
-    const topics = hasSns ? new AlertTopics(
+    const topics = hasSns
+      ? new AlertTopics(
           `${name}-sns`,
           {
             config,
@@ -83,7 +84,8 @@ export class Alerting extends pulumi.ComponentResource {
             ...(args.grafanaWorkspaceRole ? { grafanaWorkspaceRole: args.grafanaWorkspaceRole } : {}),
           },
           { parent: this },
-        ) : undefined;
+        )
+      : undefined;
     const topicArns: Record<string, pulumi.Output<string>> = topics?.arns ?? {};
     if (topics) this.snsTopics = topics.summary;
     const ruleTarget: ConstructorParameters<typeof PrometheusRules>[1]["target"] = prometheus.ampWorkspace
@@ -92,18 +94,10 @@ export class Alerting extends pulumi.ComponentResource {
     const rulesGoWith = prometheus.ampWorkspace ?? args.teardown.cluster;
     const ruleOpts = { parent: this, ...(rulesGoWith ? { deletedWith: rulesGoWith } : {}) };
 
-    new PrometheusRules(
-      `${name}-recording`,
-      { groups: groups.filter((g) => isRecordingGroup(g.name)), target: ruleTarget, ruleName: "infermesh-recording" },
-      ruleOpts,
-    );
+    new PrometheusRules(`${name}-recording`, { groups: groups.filter((g) => isRecordingGroup(g.name)), target: ruleTarget, ruleName: "infermesh-recording" }, ruleOpts);
 
     if (config.alerting.evaluator === "prometheus") {
-      new PrometheusRules(
-        `${name}-alerts`,
-        { groups: groups.filter((g) => !isRecordingGroup(g.name)), target: ruleTarget, ruleName: "infermesh-alerts" },
-        ruleOpts,
-      );
+      new PrometheusRules(`${name}-alerts`, { groups: groups.filter((g) => !isRecordingGroup(g.name)), target: ruleTarget, ruleName: "infermesh-alerts" }, ruleOpts);
       const definition = pulumi.all([resolvedSecrets(config), pulumi.all(topicArns)]).apply(([secrets, arns]) =>
         stringify(alertmanagerConfig(config.alerting, secrets, { stack: config.stack, environment: config.environment, region: config.region, topicArns: arns }), {
           lineWidth: 0,

@@ -99,11 +99,7 @@ export class Cluster extends pulumi.ComponentResource {
     const vpc = new Vpc(`${name}-vpc`, { cidr: config.vpc.cidr, subnets: config.vpc.subnets, natGateways: args.natGateways, clusterName: config.name }, parent);
 
     const role = new aws.iam.Role(`${name}-control-plane`, { assumeRolePolicy: serviceAssumeRolePolicy("eks.amazonaws.com") }, parent);
-    const rolePolicy = new aws.iam.RolePolicyAttachment(
-      `${name}-control-plane-cluster`,
-      { role: role.name, policyArn: aws.iam.ManagedPolicy.AmazonEKSClusterPolicy },
-      parent,
-    );
+    const rolePolicy = new aws.iam.RolePolicyAttachment(`${name}-control-plane-cluster`, { role: role.name, policyArn: aws.iam.ManagedPolicy.AmazonEKSClusterPolicy }, parent);
     const cluster = new aws.eks.Cluster(
       name,
       {

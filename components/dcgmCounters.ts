@@ -9,9 +9,7 @@ export interface CounterField {
 
 /** Every DCGM field of the metric contract, in contract order. */
 export function contractDcgmFields(): CounterField[] {
-  return (Object.entries(metrics) as [MetricName, (typeof metrics)[MetricName]][]).flatMap(([name, m]) =>
-    "dcgmType" in m ? [{ name, type: m.dcgmType, help: m.help }] : [],
-  );
+  return (Object.entries(metrics) as [MetricName, (typeof metrics)[MetricName]][]).flatMap(([name, m]) => ("dcgmType" in m ? [{ name, type: m.dcgmType, help: m.help }] : []));
 }
 
 /**

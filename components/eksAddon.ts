@@ -29,11 +29,7 @@ export class EksAddon extends pulumi.ComponentResource {
     const attachments: aws.iam.RolePolicyAttachment[] = [];
     const sa = args.serviceAccount;
     if (sa) {
-      const role = irsaRole(
-        `${name}-irsa`,
-        { oidcProviderArn: sa.oidcProviderArn, oidcIssuer: sa.oidcIssuer, namespace: sa.namespace, serviceAccount: sa.name },
-        { parent: this },
-      );
+      const role = irsaRole(`${name}-irsa`, { oidcProviderArn: sa.oidcProviderArn, oidcIssuer: sa.oidcIssuer, namespace: sa.namespace, serviceAccount: sa.name }, { parent: this });
       for (const [key, policyArn] of Object.entries(sa.policies)) {
         attachments.push(new aws.iam.RolePolicyAttachment(`${name}-irsa-${key}`, { role: role.name, policyArn }, { parent: this }));
       }

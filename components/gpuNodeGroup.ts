@@ -25,7 +25,12 @@ export interface GpuNodeGroupArgs {
 }
 
 /** Stable child-name part for a tag key. */
-const tagSlug = (key: string) => key.replace(/^k8s\.io\/cluster-autoscaler\//, "").replace(/[^A-Za-z0-9]+/g, "-").replace(/-$/, "").toLowerCase();
+const tagSlug = (key: string) =>
+  key
+    .replace(/^k8s\.io\/cluster-autoscaler\//, "")
+    .replace(/[^A-Za-z0-9]+/g, "-")
+    .replace(/-$/, "")
+    .toLowerCase();
 
 /** One GPU pool: an EKS managed node group on an NVIDIA AMI, its launch template and node role. */
 export class GpuNodeGroup extends pulumi.ComponentResource {
@@ -73,11 +78,7 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
       // where Cluster Autoscaler reads them.
       const asgName = this.nodeGroup.resources.apply((r) => r[0]?.autoscalingGroups[0]?.name ?? "");
       for (const [key, value] of Object.entries(nodeTemplateTags(pool, args.autoscaling.clusterName, args.migStrategy))) {
-        new aws.autoscaling.Tag(
-          `${name}-asg-${tagSlug(key)}`,
-          { autoscalingGroupName: asgName, tag: { key, value, propagateAtLaunch: false } },
-          { parent: this },
-        );
+        new aws.autoscaling.Tag(`${name}-asg-${tagSlug(key)}`, { autoscalingGroupName: asgName, tag: { key, value, propagateAtLaunch: false } }, { parent: this });
       }
     }
     this.registerOutputs({ nodeGroupName: this.nodeGroupName });

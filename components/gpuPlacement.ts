@@ -90,10 +90,7 @@ export interface AgentScheduling {
  * nodeSelector on the client label: mig-parted waits only for pods whose
  * nodeSelector has that key (affinity terms are not looked at).
  */
-export function agentScheduling(
-  placement: GpuPartitioning,
-  base: { nodeSelector?: Record<string, string>; matchExpressions?: NodeSelectorRequirement[] },
-): AgentScheduling {
+export function agentScheduling(placement: GpuPartitioning, base: { nodeSelector?: Record<string, string>; matchExpressions?: NodeSelectorRequirement[] }): AgentScheduling {
   const partitionTerm: NodeSelectorRequirement =
     placement === "mig"
       ? { key: partitioningLabel, operator: "In", values: ["mig"] }

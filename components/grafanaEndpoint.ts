@@ -80,11 +80,7 @@ export class GrafanaEndpoint extends pulumi.ComponentResource {
         },
         { parent: this, protect: args.protect },
       );
-      const account = new aws.grafana.WorkspaceServiceAccount(
-        `${name}-automation`,
-        { workspaceId: workspace.id, grafanaRole: "ADMIN", name: "infermesh-pulumi" },
-        parent,
-      );
+      const account = new aws.grafana.WorkspaceServiceAccount(`${name}-automation`, { workspaceId: workspace.id, grafanaRole: "ADMIN", name: "infermesh-pulumi" }, parent);
       // Renewed on every deploy (its name carries the deploy time), so an
       // expired token never blocks `up`, and `destroy` runs within its lifetime.
       const token = new aws.grafana.WorkspaceServiceAccountToken(

@@ -10,11 +10,7 @@ import { dataVolumeDevice } from "../domain/gpuInstances";
  * instance profile (no IRSA yet) sit one network hop behind the node; with 1
  * their IMDSv2 token responses are dropped.
  */
-export function nodeLaunchTemplateArgs(args: {
-  diskSizeGiB: number;
-  amiFamily: AmiFamily | "standard";
-  tags: Record<string, string>;
-}): aws.ec2.LaunchTemplateArgs {
+export function nodeLaunchTemplateArgs(args: { diskSizeGiB: number; amiFamily: AmiFamily | "standard"; tags: Record<string, string> }): aws.ec2.LaunchTemplateArgs {
   const device = args.amiFamily === "standard" ? "/dev/xvda" : dataVolumeDevice(args.amiFamily);
   return {
     metadataOptions: {

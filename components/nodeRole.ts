@@ -30,9 +30,7 @@ export class NodeRole extends pulumi.ComponentResource {
     super(NodeRole.type, name, {}, opts);
     this.role = new aws.iam.Role(name, { assumeRolePolicy: serviceAssumeRolePolicy("ec2.amazonaws.com") }, { parent: this });
     const keys = (Object.keys(nodePolicies) as (keyof typeof nodePolicies)[]).filter((k) => k !== "cni" || args.includeCniPolicy);
-    this.attachments = keys.map(
-      (key) => new aws.iam.RolePolicyAttachment(`${name}-${key}`, { role: this.role.name, policyArn: nodePolicies[key] }, { parent: this }),
-    );
+    this.attachments = keys.map((key) => new aws.iam.RolePolicyAttachment(`${name}-${key}`, { role: this.role.name, policyArn: nodePolicies[key] }, { parent: this }));
     this.arn = this.role.arn;
     this.registerOutputs({ arn: this.arn });
   }

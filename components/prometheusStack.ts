@@ -73,9 +73,7 @@ export class PrometheusStack extends pulumi.ComponentResource {
       );
       new aws.iam.RolePolicy(`${name}-amp-writer`, { role: role.id, policy: workspace.arn.apply(ampRemoteWritePolicy) }, { parent: this });
       this.ampWorkspace = workspace;
-      amp = pulumi
-        .all([workspace.prometheusEndpoint, role.arn])
-        .apply(([endpoint, roleArn]) => ({ remoteWriteUrl: ampRemoteWriteUrl(endpoint), region: args.region, roleArn }));
+      amp = pulumi.all([workspace.prometheusEndpoint, role.arn]).apply(([endpoint, roleArn]) => ({ remoteWriteUrl: ampRemoteWriteUrl(endpoint), region: args.region, roleArn }));
     }
     this.release = this.helmRelease(name, args, amp, storageClass);
     this.url = prometheusUrl(args.namespace.name);
@@ -88,17 +86,15 @@ export class PrometheusStack extends pulumi.ComponentResource {
     amp: pulumi.Output<NonNullable<KubePrometheusStackInputs["amp"]>> | undefined,
     storageClass: k8s.storage.v1.StorageClass,
   ): k8s.helm.v3.Release {
-    const values = pulumi
-      .all([args.clusterName, amp])
-      .apply(([cluster, ampArgs]) =>
-        kubePrometheusStackValues({
-          telemetry: args.telemetry,
-          retainVolumes: args.retainVolumes,
-          alertmanagerFromSecret: args.alertmanagerFromSecret,
-          externalLabels: { cluster, environment: args.environment },
-          ...(ampArgs ? { amp: ampArgs } : {}),
-        }),
-      );
+    const values = pulumi.all([args.clusterName, amp]).apply(([cluster, ampArgs]) =>
+      kubePrometheusStackValues({
+        telemetry: args.telemetry,
+        retainVolumes: args.retainVolumes,
+        alertmanagerFromSecret: args.alertmanagerFromSecret,
+        externalLabels: { cluster, environment: args.environment },
+        ...(ampArgs ? { amp: ampArgs } : {}),
+      }),
+    );
     return chartRelease(
       name,
       // The operator's CRDs come with the chart; a slow first install is normal.

@@ -82,7 +82,12 @@ export type ResolvedSecrets = Record<string, { webhookUrl?: string; integrationK
 export function alertmanagerConfig(
   alerting: AlertingConfig,
   secrets: ResolvedSecrets,
-  opts: { stack: string; environment: string; region: string; /** Topic ARN per SNS contact point (the stack's own topics are known only at deploy time). */ topicArns?: Record<string, string> },
+  opts: {
+    stack: string;
+    environment: string;
+    region: string /** Topic ARN per SNS contact point (the stack's own topics are known only at deploy time). */;
+    topicArns?: Record<string, string>;
+  },
 ) {
   const routed = routedSeverities(alerting);
   return {

@@ -61,16 +61,7 @@ export const dcgmRenames: ReadonlyArray<readonly [string, string]> = [
  * - `err_code`, `err_msg`: free text on XID series; the value is the code;
  * - the source labels of the renames above.
  */
-export const dcgmDroppedLabels = [
-  "Hostname",
-  "hostname",
-  "pci_bus_id",
-  "device",
-  "DCGM_FI_DRIVER_VERSION",
-  "err_code",
-  "err_msg",
-  ...dcgmRenames.map(([from]) => from),
-];
+export const dcgmDroppedLabels = ["Hostname", "hostname", "pci_bus_id", "device", "DCGM_FI_DRIVER_VERSION", "err_code", "err_msg", ...dcgmRenames.map(([from]) => from)];
 
 export const dcgmJobName = scrapeJobNames.dcgm;
 
@@ -122,15 +113,16 @@ function sanitize(label: string): string {
   return label.replace(/[^a-zA-Z0-9_]/g, "_");
 }
 
-
 /** The relabel rules prometheus-operator generates in front of a PodMonitor's own. */
 export function operatorRelabelings(job: ScrapeJob, monitorNamespace: string): RelabelRule[] {
   return [
-    ...Object.entries(job.podSelector).map(([key, value]): RelabelRule => ({
-      action: "keep",
-      sourceLabels: [`__meta_kubernetes_pod_label_${sanitize(key)}`, `__meta_kubernetes_pod_labelpresent_${sanitize(key)}`],
-      regex: `(${escapeRegex(value)});true`,
-    })),
+    ...Object.entries(job.podSelector).map(
+      ([key, value]): RelabelRule => ({
+        action: "keep",
+        sourceLabels: [`__meta_kubernetes_pod_label_${sanitize(key)}`, `__meta_kubernetes_pod_labelpresent_${sanitize(key)}`],
+        regex: `(${escapeRegex(value)});true`,
+      }),
+    ),
     { action: "keep", sourceLabels: ["__meta_kubernetes_pod_container_port_name"], regex: escapeRegex(job.port) },
     { action: "replace", sourceLabels: ["__meta_kubernetes_namespace"], targetLabel: "namespace" },
     { action: "replace", sourceLabels: ["__meta_kubernetes_pod_container_name"], targetLabel: "container" },

@@ -34,18 +34,14 @@ export function resolvedDefaults(parsed: Partial<Sections>): Partial<Defaults> {
   const policy = environment ? { ...environmentPolicies[environment], ...definedOnly(safety ?? {}) } : undefined;
   return {
     ...(policy ? { policy } : {}),
-    ...(policy && gpuPools
-      ? { capacity: Object.fromEntries(Object.entries(gpuPools).map(([name, pool]) => [name, pool.capacity ?? policy.defaultCapacity])) }
-      : {}),
+    ...(policy && gpuPools ? { capacity: Object.fromEntries(Object.entries(gpuPools).map(([name, pool]) => [name, pool.capacity ?? policy.defaultCapacity])) } : {}),
     ...(alerting
       ? {
           evaluator: alerting.evaluator ?? (grafana ? "grafana" : "prometheus"),
           alertPolicy: alerting.policy ?? (grafana?.mode === "external" ? "per-rule" : "tree"),
         }
       : {}),
-    ...(telemetry && gpuPools
-      ? { migStrategy: telemetry.migStrategy ?? (Object.values(gpuPools).some((p) => p.migProfile) ? "single" : "none") }
-      : {}),
+    ...(telemetry && gpuPools ? { migStrategy: telemetry.migStrategy ?? (Object.values(gpuPools).some((p) => p.migProfile) ? "single" : "none") } : {}),
     ...(environment ? { sloWindow: slo?.window ?? sloDefaults[environment].window } : {}),
   };
 }

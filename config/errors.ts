@@ -15,12 +15,7 @@ export interface ConfigProblem {
  */
 export class ConfigError extends pulumi.RunError {
   constructor(readonly problems: readonly ConfigProblem[]) {
-    super(
-      [
-        `Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):`,
-        ...problems.map((p) => `  - ${p.path}: ${p.message}`),
-      ].join("\n"),
-    );
+    super([`Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):`, ...problems.map((p) => `  - ${p.path}: ${p.message}`)].join("\n"));
     this.name = "ConfigError";
   }
 }

@@ -153,7 +153,9 @@ function serviceCidrProblems(text: string, service: Cidr): ConfigProblem[] {
 
 /** `migStrategy` is the resolved strategy (defaults.ts): `none` here was set explicitly. */
 export function telemetryProblems(pools: Sections["gpuPools"], migStrategy: MigStrategy): ConfigProblem[] {
-  const migPools = Object.entries(pools).filter(([, p]) => p.migProfile !== undefined).map(([name]) => name);
+  const migPools = Object.entries(pools)
+    .filter(([, p]) => p.migProfile !== undefined)
+    .map(([name]) => name);
   const problems: ConfigProblem[] = [];
   for (const [name, pool] of Object.entries(pools)) {
     if (pool.migProfile !== undefined && pool.amiFamily === "bottlerocket") {
@@ -164,11 +166,10 @@ export function telemetryProblems(pools: Sections["gpuPools"], migStrategy: MigS
     }
   }
   if (migStrategy === "none" && migPools.length > 0) {
-    problems.push(
-      {
-        path: "infermesh:telemetry.migStrategy",
-        message: `got "none" while pools ${migPools.join(", ")} set migProfile; with "none" the device plugin ignores MIG instances (allowed here: single | mixed)`,
-      });
+    problems.push({
+      path: "infermesh:telemetry.migStrategy",
+      message: `got "none" while pools ${migPools.join(", ")} set migProfile; with "none" the device plugin ignores MIG instances (allowed here: single | mixed)`,
+    });
   }
   return problems;
 }
@@ -262,7 +263,10 @@ export function alertingProblems(parsed: Partial<Sections>, raw: RawConfig, secr
   for (const [name, cp] of Object.entries(alerting.contactPoints)) {
     if (cp.type !== "sns") requireSecret(`infermesh:alerting.contactPoints.${name}.secret`, cp.secret);
     if (cp.type === "sns" && evaluator === "grafana" && grafana?.mode !== "managed") {
-      at(`infermesh:alerting.contactPoints.${name}.type`, `got "sns"; Grafana sends to SNS only as Amazon Managed Grafana (infermesh:grafana.mode: managed); allowed here: slack | pagerduty | email`);
+      at(
+        `infermesh:alerting.contactPoints.${name}.type`,
+        `got "sns"; Grafana sends to SNS only as Amazon Managed Grafana (infermesh:grafana.mode: managed); allowed here: slack | pagerduty | email`,
+      );
     }
     if (cp.type === "email" && evaluator === "prometheus" && parsed.telemetry?.backend !== "amp") {
       at(`infermesh:alerting.contactPoints.${name}.type`, `got "email"; the stack's Alertmanager has no SMTP relay configured; allowed here: slack | pagerduty`);
@@ -271,7 +275,10 @@ export function alertingProblems(parsed: Partial<Sections>, raw: RawConfig, secr
       at(`infermesh:alerting.contactPoints.${name}.type`, `got "${cp.type}"; Amazon Managed Prometheus' alert manager delivers only to SNS; allowed here: sns`);
     }
     if (cp.type === "sns" && evaluator === "prometheus" && parsed.telemetry?.backend !== "amp") {
-      at(`infermesh:alerting.contactPoints.${name}.type`, `got "sns"; the in-cluster Alertmanager has no AWS credentials to publish to SNS; allowed here: slack | pagerduty (or infermesh:telemetry.backend: amp)`);
+      at(
+        `infermesh:alerting.contactPoints.${name}.type`,
+        `got "sns"; the in-cluster Alertmanager has no AWS credentials to publish to SNS; allowed here: slack | pagerduty (or infermesh:telemetry.backend: amp)`,
+      );
     }
   }
   for (const severity of ["critical", "warning", "info"] as const) {
@@ -315,13 +322,22 @@ export function accessProblems(parsed: Partial<Sections>): ConfigProblem[] {
     const at = `infermesh:access.${name}`;
     const first = seen.get(entry.principalArn);
     if (first !== undefined) {
-      problems.push({ path: `${at}.principalArn`, message: `got ${JSON.stringify(entry.principalArn)}, already in infermesh:access.${first}; EKS allows one access entry per principal, so put both entries' policies under one` });
+      problems.push({
+        path: `${at}.principalArn`,
+        message: `got ${JSON.stringify(entry.principalArn)}, already in infermesh:access.${first}; EKS allows one access entry per principal, so put both entries' policies under one`,
+      });
     } else seen.set(entry.principalArn, name);
     if (Array.isArray(entry.policies["cluster-admin"])) {
-      problems.push({ path: `${at}.policies.cluster-admin`, message: `got namespaces ${show(entry.policies["cluster-admin"])}; cluster-admin is for the whole cluster (allowed: "cluster"); for full rights in namespaces use admin` });
+      problems.push({
+        path: `${at}.policies.cluster-admin`,
+        message: `got namespaces ${show(entry.policies["cluster-admin"])}; cluster-admin is for the whole cluster (allowed: "cluster"); for full rights in namespaces use admin`,
+      });
     }
     if (Object.keys(entry.policies).length === 0 && entry.kubernetesGroups.length === 0) {
-      problems.push({ path: `${at}.policies`, message: "got {}; an entry with no access policy and no kubernetesGroups grants nothing (allowed: view, edit, admin, cluster-admin, each \"cluster\" or namespaces)" });
+      problems.push({
+        path: `${at}.policies`,
+        message: 'got {}; an entry with no access policy and no kubernetesGroups grants nothing (allowed: view, edit, admin, cluster-admin, each "cluster" or namespaces)',
+      });
     }
     const partition = /^arn:([\w-]+):/.exec(entry.principalArn)?.[1];
     if (parsed.region !== undefined && partition !== undefined && partition !== partitionOf(parsed.region)) {
@@ -352,18 +368,27 @@ export function deployProblems(parsed: Partial<Sections>): ConfigProblem[] {
   const at = (path: string, message: string) => problems.push({ path: `infermesh:deploy.${path}`, message });
   const hosted = !isSelfHosted(deploy.runsOn);
   if (deploy.endpoint === "private" && hosted) {
-    at("endpoint", `got "private" with runsOn ${show(deploy.runsOn)}; GitHub-hosted runners are outside the VPC and cannot reach a private endpoint (allowed here: public), or run on self-hosted runners inside the VPC (runsOn [self-hosted, <label>])`);
+    at(
+      "endpoint",
+      `got "private" with runsOn ${show(deploy.runsOn)}; GitHub-hosted runners are outside the VPC and cannot reach a private endpoint (allowed here: public), or run on self-hosted runners inside the VPC (runsOn [self-hosted, <label>])`,
+    );
   }
   const cluster = parsed.cluster;
   if (cluster?.mode === "existing") {
     if (deploy.sourceCidrs.length > 0) {
-      at("sourceCidrs", `got ${show(deploy.sourceCidrs)} with infermesh:cluster.mode "existing"; the stack opens runner addresses only on a cluster it creates (an attached cluster's owner admits them); remove it`);
+      at(
+        "sourceCidrs",
+        `got ${show(deploy.sourceCidrs)} with infermesh:cluster.mode "existing"; the stack opens runner addresses only on a cluster it creates (an attached cluster's owner admits them); remove it`,
+      );
     }
     return problems;
   }
   if (cluster?.mode !== "create") return problems;
   if (deploy.endpoint === "public" && !cluster.endpointPublicAccess) {
-    at("endpoint", `got "public" while infermesh:cluster.endpointPublicAccess is false; CI could not reach the cluster: use endpoint "private" with self-hosted runners in the VPC, or turn the public endpoint on`);
+    at(
+      "endpoint",
+      `got "public" while infermesh:cluster.endpointPublicAccess is false; CI could not reach the cluster: use endpoint "private" with self-hosted runners in the VPC, or turn the public endpoint on`,
+    );
   }
   if (deploy.endpoint === "private" && deploy.sourceCidrs.length === 0) {
     at("sourceCidrs", `is required with endpoint "private": the runners' addresses, which the stack allows to port 443 of the cluster security group (e.g. [10.200.16.0/24])`);
@@ -379,7 +404,10 @@ export function deployProblems(parsed: Partial<Sections>): ConfigProblem[] {
     deploy.sourceCidrs.forEach((text, i) => {
       const source = parseCidr(text) as Cidr;
       if (!admitted.some((a) => contains(a, source))) {
-        at(`sourceCidrs.${i}`, `got "${text}", which infermesh:cluster.publicAccessCidrs ${show(cluster.publicAccessCidrs)} does not admit; CI could not reach the public endpoint from it`);
+        at(
+          `sourceCidrs.${i}`,
+          `got "${text}", which infermesh:cluster.publicAccessCidrs ${show(cluster.publicAccessCidrs)} does not admit; CI could not reach the public endpoint from it`,
+        );
       }
     });
   }

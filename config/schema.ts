@@ -74,8 +74,7 @@ export const gpuPoolSchema = obj({
   migProfile: z.string().optional(),
   labels: labels
     .refine((l) => !Object.keys(l).some(isReservedLabel), {
-      error: (i) =>
-        `got ${JSON.stringify(Object.keys(i.input as object).filter(isReservedLabel))}; keys under infermesh.io/ and nvidia.com/ are set by the stack`,
+      error: (i) => `got ${JSON.stringify(Object.keys(i.input as object).filter(isReservedLabel))}; keys under infermesh.io/ and nvidia.com/ are set by the stack`,
     })
     .default({}),
 }).superRefine((pool, ctx) => {
@@ -83,9 +82,7 @@ export const gpuPoolSchema = obj({
   const known = gpus.flatMap((g) => (g.info ? [{ type: g.type, ...g.info }] : []));
   const first = known[0];
   if (!first) return;
-  const mixed = known.filter(
-    (g) => g.gpu !== first.gpu || g.architecture !== first.architecture || g.gpusPerInstance !== first.gpusPerInstance,
-  );
+  const mixed = known.filter((g) => g.gpu !== first.gpu || g.architecture !== first.architecture || g.gpusPerInstance !== first.gpusPerInstance);
   if (mixed.length > 0) {
     ctx.addIssue({
       code: "custom",
@@ -125,7 +122,10 @@ export const gpuPoolsSchema = z.record(dnsLabelKey, gpuPoolSchema).superRefine((
 });
 
 const systemNodes = obj({
-  instanceTypes: z.array(z.string().regex(/^[a-z0-9-]+\.[a-z0-9-]+$/, { error: (i) => `got ${JSON.stringify(i.input)}; not an EC2 instance type` })).min(1).default(["m7i.large"]),
+  instanceTypes: z
+    .array(z.string().regex(/^[a-z0-9-]+\.[a-z0-9-]+$/, { error: (i) => `got ${JSON.stringify(i.input)}; not an EC2 instance type` }))
+    .min(1)
+    .default(["m7i.large"]),
   scaling: scaling.default({ min: 2, desired: 2, max: 4 }),
   diskSizeGiB: int().min(20).max(16384).default(50),
 });
@@ -135,7 +135,10 @@ const zoneSubnets = obj({ private: cidr, public: cidr });
 export const createClusterSchema = obj({
   mode: z.literal("create"),
   /** Defaults to `infermesh-<stack>`. */
-  name: z.string().regex(clusterNamePattern, { error: (i) => `got ${JSON.stringify(i.input)}; EKS names are 1-100 of A-Z, a-z, 0-9, '-', '_' starting alphanumeric` }).optional(),
+  name: z
+    .string()
+    .regex(clusterNamePattern, { error: (i) => `got ${JSON.stringify(i.input)}; EKS names are 1-100 of A-Z, a-z, 0-9, '-', '_' starting alphanumeric` })
+    .optional(),
   kubernetesVersion: z.enum(supportedKubernetesVersions).default(defaultKubernetesVersion),
   vpc: obj({
     cidr,
@@ -154,7 +157,10 @@ export const existingClusterSchema = obj({
   mode: z.literal("existing"),
   name: z.string().regex(clusterNamePattern, { error: (i) => `got ${JSON.stringify(i.input)}; not an EKS cluster name` }),
   /** Subnets for GPU node groups; defaults to the cluster's own subnets. */
-  subnetIds: z.array(z.string().regex(subnetIdPattern, { error: (i) => `got ${JSON.stringify(i.input)}; expected a subnet id like subnet-0abc12345` })).min(1).optional(),
+  subnetIds: z
+    .array(z.string().regex(subnetIdPattern, { error: (i) => `got ${JSON.stringify(i.input)}; expected a subnet id like subnet-0abc12345` }))
+    .min(1)
+    .optional(),
 });
 
 export const clusterSchema = z.discriminatedUnion("mode", [createClusterSchema, existingClusterSchema]);
@@ -167,7 +173,11 @@ const objectivePercent = z.number().superRefine((value, ctx) => {
 /** A latency target the histogram can answer: one of its bucket bounds. */
 const latencyTargetMs = z.number().superRefine((value, ctx) => {
   if (!(latencyBucketBoundsMs as readonly number[]).includes(value)) {
-    ctx.addIssue({ code: "custom", input: value, message: `got ${value}; the latency SLI reads the latency histogram's bucket at the target, so it must be a bucket bound (ms): ${latencyBucketBoundsMs.join(", ")}` });
+    ctx.addIssue({
+      code: "custom",
+      input: value,
+      message: `got ${value}; the latency SLI reads the latency histogram's bucket at the target, so it must be a bucket bound (ms): ${latencyBucketBoundsMs.join(", ")}`,
+    });
   }
 });
 
@@ -279,12 +289,25 @@ export const telemetrySchema = obj({
     /** Namespaces to look in; empty means all. */
     namespaces: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: (i) => `got ${JSON.stringify(i.input)}; not a Kubernetes namespace name` })).default([]),
     /** Value of `app.kubernetes.io/part-of` on infermesh pods. */
-    partOf: z.string().regex(labelValuePattern, { error: (i) => `got ${JSON.stringify(i.input)}; not a Kubernetes label value` }).min(1).default("infermesh"),
+    partOf: z
+      .string()
+      .regex(labelValuePattern, { error: (i) => `got ${JSON.stringify(i.input)}; not a Kubernetes label value` })
+      .min(1)
+      .default("infermesh"),
     /** Values of `app.kubernetes.io/component`, one scrape job each. */
-    components: z.array(z.enum(infermeshComponents)).min(1).default([...infermeshComponents]),
+    components: z
+      .array(z.enum(infermeshComponents))
+      .min(1)
+      .default([...infermeshComponents]),
     /** Name of the container port serving /metrics. */
-    port: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/, { error: (i) => `got ${JSON.stringify(i.input)}; a container port name is 1-15 of a-z, 0-9, '-'` }).default("metrics"),
-    path: z.string().regex(/^\/[\w./-]*$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected an absolute URL path like /metrics` }).default("/metrics"),
+    port: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/, { error: (i) => `got ${JSON.stringify(i.input)}; a container port name is 1-15 of a-z, 0-9, '-'` })
+      .default("metrics"),
+    path: z
+      .string()
+      .regex(/^\/[\w./-]*$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected an absolute URL path like /metrics` })
+      .default("/metrics"),
   }).prefault({}),
 });
 
@@ -296,7 +319,10 @@ export const grafanaSchema = z.discriminatedUnion("mode", [
   obj({
     /** Amazon Managed Grafana workspace created by the stack. */
     mode: z.literal("managed"),
-    authentication: z.array(z.enum(["AWS_SSO", "SAML"])).min(1).default(["AWS_SSO"]),
+    authentication: z
+      .array(z.enum(["AWS_SSO", "SAML"]))
+      .min(1)
+      .default(["AWS_SSO"]),
     grafanaVersion: z.enum(["10.4", "12.4"]).default("12.4"),
     /** Lifetime of the service-account token the stack creates on every deploy (AWS allows at most 30 days). */
     tokenTtlDays: int().min(1).max(30).default(7),
@@ -333,13 +359,23 @@ function inClusterUnknownKeys(keys: readonly string[], input: unknown): string {
 }
 
 const contactPointSchema = z.discriminatedUnion("type", [
-  obj({ type: z.literal("slack"), secret: secretName, channel: z.string().regex(/^[#@]?[\w.-]{1,80}$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected a Slack channel like #alerts` }).optional() }),
+  obj({
+    type: z.literal("slack"),
+    secret: secretName,
+    channel: z
+      .string()
+      .regex(/^[#@]?[\w.-]{1,80}$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected a Slack channel like #alerts` })
+      .optional(),
+  }),
   obj({ type: z.literal("pagerduty"), secret: secretName }),
   obj({ type: z.literal("email"), secret: secretName }),
   obj({
     type: z.literal("sns"),
     /** A topic the stack does not own: its owner must grant the publisher (see the `snsTopics` stack output). */
-    topicArn: z.string().regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected an SNS topic ARN` }).optional(),
+    topicArn: z
+      .string()
+      .regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, { error: (i) => `got ${JSON.stringify(i.input)}; expected an SNS topic ARN` })
+      .optional(),
     /** The stack creates the topic, with the access policy its publisher needs. */
     create: z.literal(true, { error: (i) => `got ${JSON.stringify(i.input)}; allowed: true (or leave it out and set topicArn)` }).optional(),
   }).superRefine((cp, ctx) => {
@@ -378,7 +414,10 @@ export const alertingSchema = obj({
     warning: z.array(dnsLabelKey).default([]),
     info: z.array(dnsLabelKey).default([]),
   }).prefault({}),
-  groupBy: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, { error: (i) => `got ${JSON.stringify(i.input)}; not a label name` })).min(1).default(["alertname", "model", "node"]),
+  groupBy: z
+    .array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, { error: (i) => `got ${JSON.stringify(i.input)}; not a label name` }))
+    .min(1)
+    .default(["alertname", "model", "node"]),
   repeatInterval: obj({
     critical: duration("1m", "5d").default("1h"),
     warning: duration("1m", "5d").default("4h"),
@@ -451,7 +490,10 @@ export const accessSchema = z.record(dnsLabelKey, accessEntrySchema);
 
 export const deploySchema = obj({
   /** `runs-on` labels of the runners that preview and deploy this stack; `self-hosted` marks runners the team runs (e.g. in the VPC). */
-  runsOn: z.array(z.string().regex(/^[\w.-]{1,100}$/, { error: (i) => `got ${JSON.stringify(i.input)}; a runner label like ubuntu-latest or self-hosted` })).min(1).default(["ubuntu-latest"]),
+  runsOn: z
+    .array(z.string().regex(/^[\w.-]{1,100}$/, { error: (i) => `got ${JSON.stringify(i.input)}; a runner label like ubuntu-latest or self-hosted` }))
+    .min(1)
+    .default(["ubuntu-latest"]),
   /** How those runners reach the Kubernetes API: the public endpoint, or the private one from inside the VPC (or a network routed to it). */
   endpoint: z.enum(["public", "private"]).default("public"),
   /** The runners' addresses: opened on port 443 of the cluster security group (private), or checked against publicAccessCidrs (public). */
@@ -464,7 +506,14 @@ export const deploySchema = obj({
  * (`prefault`), so its keys' own defaults are its defaults.
  */
 export const sections = {
-  region: z.string({ error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : undefined) }).regex(regionPattern, { error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : `got ${JSON.stringify(i.input)}; not an AWS region name like us-west-2`) }),
+  region: z
+    .string({ error: (i) => (i.input === undefined ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`" : undefined) })
+    .regex(regionPattern, {
+      error: (i) =>
+        i.input === undefined
+          ? "is required (e.g. us-west-2); set it with `pulumi config set aws:region <region>`"
+          : `got ${JSON.stringify(i.input)}; not an AWS region name like us-west-2`,
+    }),
   environment: z.enum(environmentKinds),
   cluster: clusterSchema,
   access: accessSchema.default({}),

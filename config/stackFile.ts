@@ -30,7 +30,7 @@ export function readStackFileConfig(path: string): Record<string, unknown> {
   if (problems.length > 0) throw new ConfigError(problems);
 
   const value: unknown = doc.toJS() ?? {};
-  const config = typeof value === "object" && value !== null ? (value as { config?: unknown }).config ?? {} : undefined;
+  const config = typeof value === "object" && value !== null ? ((value as { config?: unknown }).config ?? {}) : undefined;
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
     throw new ConfigError([{ path: `${file}: config`, message: "must be a map of `<namespace>:<key>` to values" }]);
   }
@@ -77,7 +77,10 @@ function duplicateKeys(node: Node | null, path: readonly string[], file: string,
     else {
       const keyPath = [...path, key];
       const shown = keyPath[0] === "config" && keyPath.length > 1 ? keyPath.slice(1).join(".") : `${file}: ${keyPath.join(".")}`;
-      problems.push({ path: shown, message: `is written twice in ${file} (lines ${first} and ${at}); a key may appear once in a map, and YAML readers disagree on which one wins` });
+      problems.push({
+        path: shown,
+        message: `is written twice in ${file} (lines ${first} and ${at}); a key may appear once in a map, and YAML readers disagree on which one wins`,
+      });
     }
     problems.push(...duplicateKeys(pair.value as Node | null, [...path, key], file, line));
   }

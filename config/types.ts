@@ -132,9 +132,7 @@ export type AlertingConfig = Resolved<
 
 type GrafanaSection = NonNullable<Sections["grafana"]>;
 
-export type GrafanaConfig =
-  | Exclude<GrafanaSection, { mode: "external" }>
-  | Resolved<Extract<GrafanaSection, { mode: "external" }>, { token: pulumi.Output<string> }>;
+export type GrafanaConfig = Exclude<GrafanaSection, { mode: "external" }> | Resolved<Extract<GrafanaSection, { mode: "external" }>, { token: pulumi.Output<string> }>;
 
 export type AutoscalerConfig = Resolved<
   Sections["autoscaler"],

@@ -5,7 +5,13 @@
  * lay them out; every query comes from the catalog in queries.ts.
  */
 import type * as cog from "@grafana/grafana-foundation-sdk/cog";
-import { GraphThresholdsStyleConfigBuilder, ReduceDataOptionsBuilder, StackingConfigBuilder, VizLegendOptionsBuilder, VizTooltipOptionsBuilder } from "@grafana/grafana-foundation-sdk/common";
+import {
+  GraphThresholdsStyleConfigBuilder,
+  ReduceDataOptionsBuilder,
+  StackingConfigBuilder,
+  VizLegendOptionsBuilder,
+  VizTooltipOptionsBuilder,
+} from "@grafana/grafana-foundation-sdk/common";
 import {
   BigValueColorMode,
   BigValueGraphMode,
@@ -197,18 +203,20 @@ function dashboardLinks(ctx: DashboardContext, self: DashboardKey): cog.Builder<
 
 /** A dashboard with the settings every infermesh dashboard shares. */
 export function dashboardShell(ctx: DashboardContext, key: DashboardKey, description: string): DashboardBuilder {
-  return new DashboardBuilder(dashboardTitle(ctx.environment, key))
-    .uid(dashboardUid(ctx.stack, key))
-    .description(description)
-    .tags(["infermesh", "generated", ctx.environment])
-    .time({ from: "now-6h", to: "now" })
-    .refresh("1m")
-    .timezone("browser")
-    .tooltip(DashboardCursorSync.Crosshair)
-    // Generated: edits in the UI would be overwritten by the next deploy.
-    .readonly()
-    .variables(variables())
-    .links(dashboardLinks(ctx, key));
+  return (
+    new DashboardBuilder(dashboardTitle(ctx.environment, key))
+      .uid(dashboardUid(ctx.stack, key))
+      .description(description)
+      .tags(["infermesh", "generated", ctx.environment])
+      .time({ from: "now-6h", to: "now" })
+      .refresh("1m")
+      .timezone("browser")
+      .tooltip(DashboardCursorSync.Crosshair)
+      // Generated: edits in the UI would be overwritten by the next deploy.
+      .readonly()
+      .variables(variables())
+      .links(dashboardLinks(ctx, key))
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -250,7 +258,6 @@ export interface FieldOverride {
   matcher: MatcherConfig;
   properties: DynamicConfigValue[];
 }
-
 
 /**
  * A regular expression matching the display name Grafana gives a series of
@@ -336,7 +343,13 @@ interface CommonPanelBuilder<Self> {
 const refIds = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 function withCommon<T extends CommonPanelBuilder<T>>(panel: T, spec: PanelSpec): T {
-  panel.title(spec.title).description(spec.description).datasource(datasource).unit(spec.unit).span(spec.width).height(spec.height ?? 8);
+  panel
+    .title(spec.title)
+    .description(spec.description)
+    .datasource(datasource)
+    .unit(spec.unit)
+    .span(spec.width)
+    .height(spec.height ?? 8);
   spec.queries.forEach((query, i) => panel.withTarget(promTarget({ ...query, refId: query.refId ?? refIds[i] ?? `Q${i}` })));
   if (spec.thresholds) panel.thresholds(thresholds(spec.thresholds));
   for (const override of spec.overrides ?? []) panel.withOverride(override);
@@ -413,7 +426,8 @@ function defaultTableTransformations(spec: TableSpec): DataTransformerConfig[] {
 export function tablePanel(spec: TableSpec): TableBuilder {
   const panel = withCommon(new TableBuilder(), spec);
   for (const t of spec.transformations ?? defaultTableTransformations(spec)) panel.withTransformation(t);
-  const cell: TableCellOptions = spec.cellDisplay === TableCellDisplayMode.ColorBackground ? { type: TableCellDisplayMode.ColorBackground } : { type: TableCellDisplayMode.ColorText };
+  const cell: TableCellOptions =
+    spec.cellDisplay === TableCellDisplayMode.ColorBackground ? { type: TableCellDisplayMode.ColorBackground } : { type: TableCellDisplayMode.ColorText };
   return panel.cellOptions(cell);
 }
 

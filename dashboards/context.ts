@@ -53,5 +53,3 @@ const uidShort: Record<DashboardKey, string> = {
 export function dashboardUid(stack: string, key: DashboardKey): string {
   return grafanaUid(stack, uidShort[key]);
 }
-
-

@@ -4,7 +4,20 @@
  */
 import { RowBuilder, type DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { TableCellDisplayMode } from "@grafana/grafana-foundation-sdk/common";
-import { catalog, dashboardShell, dashboardUrl, gaugePanel, limitSteps, link, seedText, tablePanel, thresholdsProperty, timeseriesPanel, units, type FieldOverride } from "./common";
+import {
+  catalog,
+  dashboardShell,
+  dashboardUrl,
+  gaugePanel,
+  limitSteps,
+  link,
+  seedText,
+  tablePanel,
+  thresholdsProperty,
+  timeseriesPanel,
+  units,
+  type FieldOverride,
+} from "./common";
 import type { DashboardContext } from "./context";
 import type { PanelQuery } from "../monitoring/queries";
 
@@ -94,8 +107,12 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
         dataLinks: nodeOfSeries,
       }),
     )
-    .withPanel(timeseriesPanel({ title: "GPU Temperature", description: "Temperature of each GPU.", unit: units.celsius, queries: q.gpuTemperature, width: 8, dataLinks: nodeOfSeries }))
-    .withPanel(timeseriesPanel({ title: "GPU Power Draw", description: "Power drawn by each GPU.", unit: units.watts, queries: q.gpuPower, width: 8, min: 0, dataLinks: nodeOfSeries }))
+    .withPanel(
+      timeseriesPanel({ title: "GPU Temperature", description: "Temperature of each GPU.", unit: units.celsius, queries: q.gpuTemperature, width: 8, dataLinks: nodeOfSeries }),
+    )
+    .withPanel(
+      timeseriesPanel({ title: "GPU Power Draw", description: "Power drawn by each GPU.", unit: units.watts, queries: q.gpuPower, width: 8, min: 0, dataLinks: nodeOfSeries }),
+    )
     .withRow(new RowBuilder("Capacity and waste"))
     .withPanel(
       timeseriesPanel({

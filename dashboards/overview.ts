@@ -16,8 +16,7 @@ export function overviewDashboard(ctx: DashboardContext): DashboardBuilder {
     .withPanel(
       statPanel({
         title: "Fleet GPU Utilization",
-        description:
-          "Average utilization over every GPU and MIG instance in the fleet, now. MIG instances report no GPU_UTIL, so their graphics-engine activity stands in.",
+        description: "Average utilization over every GPU and MIG instance in the fleet, now. MIG instances report no GPU_UTIL, so their graphics-engine activity stands in.",
         unit: units.percent,
         queries: q.fleetGpuUtilization,
         width: 6,

@@ -39,7 +39,15 @@ export function sloDashboard(ctx: DashboardContext): DashboardBuilder {
   }));
   const pageLines: FieldOverride[] = pairs
     .filter((p) => p.speed === "fast")
-    .map((p) => ({ matcher: { id: "byRegexp", options: `^.* over ${p.long}$` }, properties: [thresholdsProperty([{ value: null, color: "green" }, { value: p.factor, color: "red" }])] }));
+    .map((p) => ({
+      matcher: { id: "byRegexp", options: `^.* over ${p.long}$` },
+      properties: [
+        thresholdsProperty([
+          { value: null, color: "green" },
+          { value: p.factor, color: "red" },
+        ]),
+      ],
+    }));
   const pairsText = pairs.map((p) => `${p.speed === "fast" ? "page" : "ticket"} at ${p.factor}x over ${p.long} and ${p.short}`).join("; ");
 
   return dashboardShell(ctx, "slo", `Per-model objectives over ${spec.window}: availability (inferences without error) and latency (inferences within the target).`)
@@ -55,7 +63,13 @@ export function sloDashboard(ctx: DashboardContext): DashboardBuilder {
         overrides: [
           {
             matcher: { id: "byName", options: "error budget remaining" },
-            properties: [thresholdsProperty([{ value: null, color: "red" }, { value: 0, color: "orange" }, { value: 0.25, color: "green" }])],
+            properties: [
+              thresholdsProperty([
+                { value: null, color: "red" },
+                { value: 0, color: "orange" },
+                { value: 0.25, color: "green" },
+              ]),
+            ],
           },
         ],
         cellDisplay: TableCellDisplayMode.ColorText,
@@ -87,7 +101,10 @@ export function sloDashboard(ctx: DashboardContext): DashboardBuilder {
         queries: q.sloBurnRateHistory,
         width: 24,
         min: 0,
-        thresholds: [{ value: null, color: "green" }, { value: pairs.find((p) => p.speed === "fast")?.factor ?? 1, color: "red" }],
+        thresholds: [
+          { value: null, color: "green" },
+          { value: pairs.find((p) => p.speed === "fast")?.factor ?? 1, color: "red" },
+        ],
         overrides: pageLines,
         dataLinks: [link("Per-Model Drilldown for ${__field.labels.model}", dashboardUrl(ctx, "modelDrilldown", ["var-model=${__field.labels.model}"]))],
       }),

@@ -54,15 +54,8 @@ export interface GpuInstanceType {
 }
 
 /** Sizes of one family that share a GPU model, keyed by size suffix → GPU count. */
-function family(
-  prefix: string,
-  gpu: GpuModel,
-  architecture: CpuArchitecture,
-  sizes: Record<string, number>,
-): Record<string, GpuInstanceType> {
-  return Object.fromEntries(
-    Object.entries(sizes).map(([size, gpusPerInstance]) => [`${prefix}.${size}`, { gpu, gpusPerInstance, architecture }]),
-  );
+function family(prefix: string, gpu: GpuModel, architecture: CpuArchitecture, sizes: Record<string, number>): Record<string, GpuInstanceType> {
+  return Object.fromEntries(Object.entries(sizes).map(([size, gpusPerInstance]) => [`${prefix}.${size}`, { gpu, gpusPerInstance, architecture }]));
 }
 
 const singleToEight = {
@@ -108,11 +101,7 @@ export function isMigCapable(gpu: GpuModel): boolean {
 /** Which NVIDIA node image a pool boots. */
 export type AmiFamily = "al2023" | "bottlerocket";
 
-export type NvidiaAmiType =
-  | "AL2023_x86_64_NVIDIA"
-  | "AL2023_ARM_64_NVIDIA"
-  | "BOTTLEROCKET_x86_64_NVIDIA"
-  | "BOTTLEROCKET_ARM_64_NVIDIA";
+export type NvidiaAmiType = "AL2023_x86_64_NVIDIA" | "AL2023_ARM_64_NVIDIA" | "BOTTLEROCKET_x86_64_NVIDIA" | "BOTTLEROCKET_ARM_64_NVIDIA";
 
 const amiTypes: { readonly [F in AmiFamily]: { readonly [A in CpuArchitecture]: NvidiaAmiType } } = {
   al2023: { x86_64: "AL2023_x86_64_NVIDIA", arm64: "AL2023_ARM_64_NVIDIA" },

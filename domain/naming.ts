@@ -33,7 +33,10 @@ export function grafanaUid(stack: string, ...parts: string[]): string {
     const readable = /^[A-Za-z0-9_]+$/.test(stack) ? `im-${stack}-${parts.join("-")}` : `im_${stack}-${parts.join("_")}`;
     if (readable.length <= maxUidLength && validUid.test(readable)) return readable;
   }
-  const hash = createHash("sha256").update(JSON.stringify([stack, ...parts])).digest("hex").slice(0, hashLength);
+  const hash = createHash("sha256")
+    .update(JSON.stringify([stack, ...parts]))
+    .digest("hex")
+    .slice(0, hashLength);
   const prefix = `${stack}-${parts.join("_")}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, maxUidLength - "imh-".length - 1 - hashLength);
   return `imh-${prefix}-${hash}`;
 }

@@ -24,7 +24,10 @@ export function textTable(headers: readonly string[], rows: ReadonlyArray<readon
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] as string).length)));
   const align = (i: number): Align => opts.align?.[i] ?? (i === 0 ? "left" : "right");
   const line = (r: readonly string[]) =>
-    r.map((c, i) => (align(i) === "left" ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join(opts.gap ?? "  ").trimEnd();
+    r
+      .map((c, i) => (align(i) === "left" ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)))
+      .join(opts.gap ?? "  ")
+      .trimEnd();
   const [head, ...body] = cells as string[][];
   return [line(head as string[]), ...(opts.rule === false ? [] : [line(widths.map((w) => "-".repeat(w)))]), ...body.map(line)].join("\n");
 }

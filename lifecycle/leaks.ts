@@ -22,7 +22,7 @@ export const execRunner: CommandRunner = {
   run: (command, args) =>
     new Promise((resolve) => {
       execFile(command, [...args], { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 127) : 0;
+        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 127) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code === 127 ? err.message : "") });
       });
     }),
@@ -64,11 +64,7 @@ export function defaultClusterName(stack: string): string {
  * balancers, CSI volumes, their security groups), and the VPC CNI's ENI tag.
  */
 export function leakFilters(query: Pick<LeakQuery, "stack" | "cluster">): TagFilter[] {
-  return [
-    { key: "stack", values: [query.stack] },
-    { key: `kubernetes.io/cluster/${query.cluster}` },
-    { key: "cluster.k8s.amazonaws.com/name", values: [query.cluster] },
-  ];
+  return [{ key: "stack", values: [query.stack] }, { key: `kubernetes.io/cluster/${query.cluster}` }, { key: "cluster.k8s.amazonaws.com/name", values: [query.cluster] }];
 }
 
 function describeFilter(filter: TagFilter): string {
@@ -153,8 +149,16 @@ async function dropTerminatedInstances(runner: CommandRunner, resources: LeakedR
   for (const region of new Set(instances.map((i) => i.region))) {
     const ids = instances.filter((i) => i.region === region).map((i) => i.id);
     const result = await runner.run("aws", [
-      "ec2", "describe-instances", "--region", region, "--instance-ids", ...ids,
-      "--query", "Reservations[].Instances[].[InstanceId,State.Name]", "--output", "json",
+      "ec2",
+      "describe-instances",
+      "--region",
+      region,
+      "--instance-ids",
+      ...ids,
+      "--query",
+      "Reservations[].Instances[].[InstanceId,State.Name]",
+      "--output",
+      "json",
     ]);
     if (result.code !== 0) continue; // keep them listed: better a false alarm than a missed leak
     for (const pair of JSON.parse(result.stdout) as unknown[]) {
@@ -173,7 +177,14 @@ export function formatLeaks(stack: string, leaks: readonly LeakedResource[]): st
       .map((l) => [l.region, `${l.service}:${l.resourceType}`, l.id, l.name ?? "-", l.matchedBy.join(", ")]),
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  const table = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join("  ").trimEnd()).join("\n");
+  const table = rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
   return `${leaks.length} AWS resource(s) still tagged for stack ${stack}:\n${table}`;
 }
 

@@ -188,12 +188,15 @@ export async function upTestStack(deps: LifecycleDeps, name: string, options: { 
   const stack = await deps.workspace.createOrSelectStack(stackName);
   const current = await stack.getAllConfig();
   const deployed = stateTags(await stack.resources());
-  for (const [source, environment] of [["config", current[environmentKey]?.value], ["deployed state", deployed.environment]] as const) {
+  for (const [source, environment] of [
+    ["config", current[environmentKey]?.value],
+    ["deployed state", deployed.environment],
+  ] as const) {
     if (environment !== undefined && environment !== "ephemeral") {
       throw new RefusedError(`refusing to reuse ${stackName}: its ${source} says environment ${environment}, not ephemeral`);
     }
   }
-  const kept = requested === undefined ? current[expiresAtKey]?.value ?? deployed.expiresAt : undefined;
+  const kept = requested === undefined ? (current[expiresAtKey]?.value ?? deployed.expiresAt) : undefined;
   const keep = kept !== undefined && Date.parse(kept) > now.getTime();
   const expiresAt = requested ?? (keep ? kept : expiryAfter(now, defaultHours));
 
@@ -242,7 +245,10 @@ export async function destroyTestStack(deps: LifecycleDeps, stackName: string): 
   const configured = (await stack.getAllConfig())[environmentKey]?.value;
   const state = await stack.resources();
   const deployed = stateTags(state).environment;
-  for (const [source, environment] of [["config", configured], ["deployed state", deployed]] as const) {
+  for (const [source, environment] of [
+    ["config", configured],
+    ["deployed state", deployed],
+  ] as const) {
     if (environment !== undefined && environment !== "ephemeral") {
       throw new RefusedError(`refusing to destroy ${stackName}: its ${source} says environment ${environment}, not ephemeral`);
     }
@@ -340,7 +346,14 @@ export function formatTestStacks(infos: readonly TestStackInfo[]): string {
     ]),
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 function errorText(err: unknown): string {

@@ -68,21 +68,7 @@ const routingLabels = ["model", "revision", "tenant", "node", "zone"] as const;
  * (`mig_profile`, `mig_instance`: empty on whole GPUs) and, when a pod holds
  * it, the pod (`namespace`, `pod`, `container`) and that pod's model labels.
  */
-export const dcgmLabels = [
-  "gpu_uuid",
-  "gpu",
-  "gpu_model",
-  "node",
-  "zone",
-  "mig_profile",
-  "mig_instance",
-  "namespace",
-  "pod",
-  "container",
-  "model",
-  "revision",
-  "tenant",
-] as const;
+export const dcgmLabels = ["gpu_uuid", "gpu", "gpu_model", "node", "zone", "mig_profile", "mig_instance", "namespace", "pod", "container", "model", "revision", "tenant"] as const;
 
 /** Reasons a router rejects a request (`infermesh_requests_rejected_total{reason}`). */
 export const rejectionReasons = ["queue_full", "rate_limited", "tenant_quota", "no_healthy_target", "policy"] as const;

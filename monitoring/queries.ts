@@ -70,7 +70,9 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
   const budgetRemaining = `1 - ${burn(sloWindow)}`;
   const compliance = `1 - ${s.ratio(sloWindow)}${sloModel}`;
   const alertWindows = sloRatioWindows(sloWindow, scrapeIntervalSeconds).filter((w) => w !== sloWindow);
-  const pageWindows = burnRatePairs(sloWindow, scrapeIntervalSeconds).filter((p) => p.speed === "fast").map((p) => p.long);
+  const pageWindows = burnRatePairs(sloWindow, scrapeIntervalSeconds)
+    .filter((p) => p.speed === "fast")
+    .map((p) => p.long);
   return {
     // Overview
     fleetGpuUtilization: [{ expr: `avg(${r.gpuUtilization}${gpu})`, legend: "fleet", instant: true }],
@@ -88,7 +90,12 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
     tokensByModel: [{ expr: `sum by (model, revision) (${r.tokens}${model})`, legend: "{{model}} {{revision}}" }],
     // Seed panel 3: already one sample per output point; a rule would buy nothing.
     queueDepthByModelNode: [
-      { expr: `avg by (model, node) (infermesh_model_queue_depth${filters(metrics.infermesh_model_queue_depth.labels)})`, legend: "{{model}} @ {{node}}", format: "table", instant: true },
+      {
+        expr: `avg by (model, node) (infermesh_model_queue_depth${filters(metrics.infermesh_model_queue_depth.labels)})`,
+        legend: "{{model}} @ {{node}}",
+        format: "table",
+        instant: true,
+      },
     ],
     // Seed panel 6, recorded per model (so only the model variable narrows it).
     latencyP95ByModel: [{ expr: `${r.latencyP95}${filters(["model"])}`, legend: "{{model}} p95" }],
@@ -108,15 +115,31 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
     // Seed panel 5, per GPU or MIG instance, recorded.
     // One value per GPU or MIG instance (instances of one profile differ by mig_instance).
     vramHeadroom: [
-      { expr: `max by (gpu_uuid, mig_profile, mig_instance, node) (${r.vramRatio}${gpuWithUuid})`, legend: "{{node}} {{gpu_uuid}} {{mig_profile}} {{mig_instance}}", instant: true },
+      {
+        expr: `max by (gpu_uuid, mig_profile, mig_instance, node) (${r.vramRatio}${gpuWithUuid})`,
+        legend: "{{node}} {{gpu_uuid}} {{mig_profile}} {{mig_instance}}",
+        instant: true,
+      },
     ],
     // Seed panel 10: errors over the dashboard's range read better in a table than a per-second rate.
     // ECC counters are device-level and every MIG instance of a GPU repeats them: max, not sum.
     eccErrors: [
       { expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_DBE_AGG_TOTAL${gpu}[$__range]))`, legend: "double-bit (lifetime)", format: "table", instant: true, refId: "A" },
-      { expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_DBE_VOL_TOTAL${gpu}[$__range]))`, legend: "double-bit (since driver load)", format: "table", instant: true, refId: "B" },
+      {
+        expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_DBE_VOL_TOTAL${gpu}[$__range]))`,
+        legend: "double-bit (since driver load)",
+        format: "table",
+        instant: true,
+        refId: "B",
+      },
       { expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_SBE_AGG_TOTAL${gpu}[$__range]))`, legend: "single-bit (lifetime)", format: "table", instant: true, refId: "C" },
-      { expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_SBE_VOL_TOTAL${gpu}[$__range]))`, legend: "single-bit (since driver load)", format: "table", instant: true, refId: "D" },
+      {
+        expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_SBE_VOL_TOTAL${gpu}[$__range]))`,
+        legend: "single-bit (since driver load)",
+        format: "table",
+        instant: true,
+        refId: "D",
+      },
     ],
     // Violation counters are nanoseconds throttled; per second of wall time that is the throttled fraction.
     thermalThrottling: [

@@ -88,7 +88,12 @@ export const windowSeconds: Record<SloWindow, number> = { "28d": 28 * day, "30d"
 /** A Prometheus duration for whole seconds, in the largest unit that divides them: 300 → "5m", 86400 → "1d". */
 export function promDuration(seconds: number): string {
   if (!Number.isInteger(seconds) || seconds <= 0) throw new Error(`not a positive whole number of seconds: ${seconds}`);
-  for (const [unit, size] of [["d", day], ["h", 3600], ["m", 60]] as const) if (seconds % size === 0) return `${seconds / size}${unit}`;
+  for (const [unit, size] of [
+    ["d", day],
+    ["h", 3600],
+    ["m", 60],
+  ] as const)
+    if (seconds % size === 0) return `${seconds / size}${unit}`;
   return `${seconds}s`;
 }
 
@@ -171,7 +176,6 @@ export function sloRecordedNames(scrapeIntervalSeconds: number) {
     budget: "model:infermesh_slo_error_budget:ratio",
   } as const;
 }
-
 
 /** `model=~"a|b"` or `model!~"a|b"`, names escaped for the regex; empty for "every model" (no exclusions). */
 function modelMatcher(models: readonly string[], negate: boolean): string {
@@ -322,7 +326,10 @@ export function burnExpr(spec: SloSpec, scrapeIntervalSeconds: number, speed: Bu
   const burn = (window: string) => `${n.ratio(window)} / on (model, slo) ${n.budget}`;
   const terms = burnRatePairs(spec.window, scrapeIntervalSeconds)
     .filter((p) => p.speed === speed)
-    .map((p) => `label_replace(label_replace(${burn(p.long)} > ${p.factor} and ${burn(p.short)} > ${p.factor}, "long_window", "${p.long}", "", ""), "short_window", "${p.short}", "", "")`);
+    .map(
+      (p) =>
+        `label_replace(label_replace(${burn(p.long)} > ${p.factor} and ${burn(p.short)} > ${p.factor}, "long_window", "${p.long}", "", ""), "short_window", "${p.short}", "", "")`,
+    );
   return orTerms(terms);
 }
 

@@ -249,7 +249,8 @@ export async function checkPlan(plan: Plan, options: PlanCheckOptions = {}): Pro
       continue;
     }
 
-    const validations: ResourceValidation[] = policy.validateResource === undefined ? [] : Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
+    const validations: ResourceValidation[] =
+      policy.validateResource === undefined ? [] : Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
     for (const resource of plan.resources) {
       const args = resourceValidationArgs(resource, { byUrn, getConfig, stackTags });
       // The engine always reports a resource violation against the resource being validated.
@@ -280,7 +281,7 @@ export function blocking(result: PlanCheckResult): Violation[] {
 export function formatResult(result: PlanCheckResult): string {
   const lines = [`${result.stack}: ${result.violations.length === 0 ? "no policy violations" : `${result.violations.length} policy violation(s)`}`];
   for (const v of result.violations) {
-    const where = v.type ? `${v.type} ${v.name}` : v.urn ?? "stack";
+    const where = v.type ? `${v.type} ${v.name}` : (v.urn ?? "stack");
     lines.push(`  [${v.enforcementLevel}] ${v.policy}: ${where}: ${v.message}`);
   }
   for (const n of result.notApplicable) lines.push(`  (not applicable) ${n.policy}: ${n.reason}`);

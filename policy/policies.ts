@@ -176,11 +176,7 @@ const internalLoadBalancerAnnotations: Record<string, string[]> = {
 };
 
 /** Annotations with which an ingress controller authenticates before forwarding (oauth2-proxy, basic auth, ALB OIDC/Cognito). */
-const ingressAuthAnnotations = [
-  "nginx.ingress.kubernetes.io/auth-url",
-  "nginx.ingress.kubernetes.io/auth-type",
-  "alb.ingress.kubernetes.io/auth-type",
-];
+const ingressAuthAnnotations = ["nginx.ingress.kubernetes.io/auth-url", "nginx.ingress.kubernetes.io/auth-type", "alb.ingress.kubernetes.io/auth-type"];
 
 function annotationsOf(value: unknown): Record<string, unknown> {
   return asRecord(value) ?? {};
@@ -237,7 +233,13 @@ function monitoringComponents(chart: string, values: Record<string, unknown>): {
         ],
       };
     case "prometheus":
-      return { grafana: [], prometheus: [{ name: "Prometheus", values: get(values, "server") }, { name: "Alertmanager", values: get(values, "alertmanager") }] };
+      return {
+        grafana: [],
+        prometheus: [
+          { name: "Prometheus", values: get(values, "server") },
+          { name: "Alertmanager", values: get(values, "alertmanager") },
+        ],
+      };
     case "alertmanager":
       return { grafana: [], prometheus: [{ name: "Alertmanager", values }] };
     default:
@@ -293,7 +295,9 @@ export function monitoringEndpointsAuthenticated(options: MonitoringOptions = {}
         if (!namespaces.includes(namespace)) return;
         const annotations = annotationsOf(ingress.metadata?.annotations);
         if (isInternal(annotations) || hasIngressAuth(annotations)) return;
-        reportViolation(`Ingress ${namespace}/${ingress.metadata?.name ?? ""} exposes a monitoring namespace without an authentication annotation (${ingressAuthAnnotations.join(", ")}).`);
+        reportViolation(
+          `Ingress ${namespace}/${ingress.metadata?.name ?? ""} exposes a monitoring namespace without an authentication annotation (${ingressAuthAnnotations.join(", ")}).`,
+        );
       }),
     ],
   };
@@ -383,7 +387,7 @@ export function iamNoWildcardActions(options: PolicyOptions = {}): ResourceValid
   return {
     name: policyNames.iamWildcards,
     description:
-      "IAM policy documents and SNS topic policies allow no wildcard actions (\"*\" or \"service:*\"); topic policies allow no \"*\" principal and no service principal without aws:SourceArn/aws:SourceAccount.",
+      'IAM policy documents and SNS topic policies allow no wildcard actions ("*" or "service:*"); topic policies allow no "*" principal and no service principal without aws:SourceArn/aws:SourceAccount.',
     enforcementLevel: options.enforcementLevel,
     severity: "high",
     validateResource: [
@@ -439,7 +443,9 @@ export type EnvironmentResolution = { kind: EnvironmentKind; source: string } | 
 export function resolveEnvironment(args: Pick<StackValidationArgs, "resources" | "getConfig">): EnvironmentResolution {
   const configured = args.getConfig<EnvironmentConfig>().environment;
   if (configured !== undefined) {
-    return (environmentKinds as readonly string[]).includes(configured) ? { kind: configured, source: "policy config" } : { problem: `policy config environment ${JSON.stringify(configured)} is not one of ${environmentKinds.join(", ")}` };
+    return (environmentKinds as readonly string[]).includes(configured)
+      ? { kind: configured, source: "policy config" }
+      : { problem: `policy config environment ${JSON.stringify(configured)} is not one of ${environmentKinds.join(", ")}` };
   }
   const tagged = new Set<string>();
   for (const provider of args.resources.filter((r) => r.type === awsProviderType)) {
@@ -680,7 +686,8 @@ function admitsApi(rule: PolicyResource): boolean {
 export function deployPathReachesCluster(options: PolicyOptions = {}): StackValidationPolicy {
   return {
     name: policyNames.deployPath,
-    description: "The CI runners that preview and deploy the stack can reach each EKS cluster it creates (public endpoint open to them, or a private endpoint with their addresses admitted).",
+    description:
+      "The CI runners that preview and deploy the stack can reach each EKS cluster it creates (public endpoint open to them, or a private endpoint with their addresses admitted).",
     enforcementLevel: options.enforcementLevel,
     severity: "high",
     validateStack: (args, reportViolation) => {
@@ -692,14 +699,20 @@ export function deployPathReachesCluster(options: PolicyOptions = {}): StackVali
         const endpoint = tags[deployEndpointTag];
         const runner = tags[deployRunnerTag];
         if ((endpoint !== "public" && endpoint !== "private") || (runner !== "github-hosted" && runner !== "self-hosted")) {
-          reportViolation(`${where} does not say how CI reaches it: tags ${deployEndpointTag} (public | private) and ${deployRunnerTag} (github-hosted | self-hosted) are ${JSON.stringify(endpoint ?? null)} and ${JSON.stringify(runner ?? null)}.`, cluster.urn);
+          reportViolation(
+            `${where} does not say how CI reaches it: tags ${deployEndpointTag} (public | private) and ${deployRunnerTag} (github-hosted | self-hosted) are ${JSON.stringify(endpoint ?? null)} and ${JSON.stringify(runner ?? null)}.`,
+            cluster.urn,
+          );
           continue;
         }
         const vpc = asRecord(cluster.props.vpcConfig) ?? {};
         if (endpoint === "public") {
           // EKS's default for endpointPublicAccess is true and for publicAccessCidrs 0.0.0.0/0.
           if (vpc.endpointPublicAccess !== undefined && !isTrue(vpc.endpointPublicAccess)) {
-            reportViolation(`${where}: CI deploys through the public endpoint, which is off (vpcConfig.endpointPublicAccess false); use self-hosted runners in the VPC and the private endpoint.`, cluster.urn);
+            reportViolation(
+              `${where}: CI deploys through the public endpoint, which is off (vpcConfig.endpointPublicAccess false); use self-hosted runners in the VPC and the private endpoint.`,
+              cluster.urn,
+            );
           }
           const cidrs = Array.isArray(vpc.publicAccessCidrs) ? (vpc.publicAccessCidrs as unknown[]) : ["0.0.0.0/0"];
           if (runner === "github-hosted" && !cidrs.includes("0.0.0.0/0")) {
@@ -715,7 +728,10 @@ export function deployPathReachesCluster(options: PolicyOptions = {}): StackVali
         }
         const admitted = args.resources.filter((r) => ingressRuleTypes.includes(r.type) && r.dependencies.some((d) => d.urn === cluster.urn) && admitsApi(r));
         if (admitted.length === 0) {
-          reportViolation(`${where}: no security group rule admits the runners to the private endpoint (TCP 443 on the cluster security group); set infermesh:deploy.sourceCidrs.`, cluster.urn);
+          reportViolation(
+            `${where}: no security group rule admits the runners to the private endpoint (TCP 443 on the cluster security group); set infermesh:deploy.sourceCidrs.`,
+            cluster.urn,
+          );
         }
       }
     },

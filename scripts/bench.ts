@@ -16,7 +16,8 @@ const scales = ["default", "small", "full"] as const;
 export const benchCommand = {
   name: "bench",
   synopsis: "[--only mock,dcgm,fleet] [--scale default|small|full] [--hours H] [--runs N] [--reps N] [--step S] [--max-samples N] [--part-mb N] [--out FILE]",
-  summary: "Measures mock-runtime evaluation time, DCGM series per GPU, and fleet-scale dashboard cost on a real Prometheus; writes the report as JSON and exits 1 when a target is missed.",
+  summary:
+    "Measures mock-runtime evaluation time, DCGM series per GPU, and fleet-scale dashboard cost on a real Prometheus; writes the report as JSON and exits 1 when a target is missed.",
   details: [
     "--only <sections>  comma-separated subset of mock, dcgm, fleet (default: all)",
     "--scale <name>     fleet: default (1,024 GPUs, 1 h), small (64 GPUs, 1 h), full (1,024 GPUs, 6 h; ~28 GB written, ~30 min)",
@@ -41,7 +42,10 @@ export const benchCommand = {
 } as const satisfies CommandSpec;
 
 void runCommand(benchCommand, async ({ values }) => {
-  const only = (values.only ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+  const only = (values.only ?? [])
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
   for (const name of only) if (!(sections as readonly string[]).includes(name)) throw new UsageError(`--only takes ${sections.join(", ")}; got ${JSON.stringify(name)}`);
   const scaleName = values.scale as (typeof scales)[number];
   if (!scales.includes(scaleName)) throw new UsageError(`--scale takes ${scales.join(", ")}; got ${JSON.stringify(values.scale)}`);

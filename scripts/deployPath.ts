@@ -19,7 +19,10 @@ export const deployPathCommand = {
   summary: "Prints how CI reaches each stack's cluster (runs-on labels, runner kind, endpoint, region), read from Pulumi.<stack>.yaml.",
   details: ["--github-output <file>  append one output per stack (JSON) to <file>, as GitHub Actions' $GITHUB_OUTPUT"],
   options: { "github-output": { type: "string" } },
-  positionals: [{ name: "stack", hint: () => stackHint() }, { name: "more stacks", rest: true, optional: true }],
+  positionals: [
+    { name: "stack", hint: () => stackHint() },
+    { name: "more stacks", rest: true, optional: true },
+  ],
 } as const satisfies CommandSpec;
 
 void runCommand(deployPathCommand, async ({ values, positionals }) => {

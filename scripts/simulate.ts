@@ -113,8 +113,16 @@ async function main({ values }: ParsedCommand<typeof simulateCommand.options>): 
   }
   writeFileSync(join(dir, "prometheus.yml"), YAML.stringify(setup.config, { aliasDuplicateObjects: false, lineWidth: 0 }));
 
-  console.log(`infermesh fleet for stack ${config.stack}: ${fleet.gpuNodes.length} GPU nodes (${fleet.pools.map((p) => `${p.name}: ${fleet.gpuNodes.filter((n) => n.pool === p).length}`).join(", ")}), ${fleet.shape.routers} routers, scenario ${fleet.scenario}`);
-  console.log(table(["kind", "pod", "node", "url"], state().targets.map((t) => [t.kind, t.pod, t.node, t.url]), 80));
+  console.log(
+    `infermesh fleet for stack ${config.stack}: ${fleet.gpuNodes.length} GPU nodes (${fleet.pools.map((p) => `${p.name}: ${fleet.gpuNodes.filter((n) => n.pool === p).length}`).join(", ")}), ${fleet.shape.routers} routers, scenario ${fleet.scenario}`,
+  );
+  console.log(
+    table(
+      ["kind", "pod", "node", "url"],
+      state().targets.map((t) => [t.kind, t.pod, t.node, t.url]),
+      80,
+    ),
+  );
   console.log("");
   console.log(`control:     ${controlUrl}/   (GET: state; POST ${controlUrl}/scenario/<name> switches)`);
   console.log(`scenarios:   ${scenarioNames.join(", ")}  (or type one and Enter)`);

@@ -90,9 +90,7 @@ void runCommand(testStackCommand, async ({ values, positionals: [commandArg, nam
     now: () => new Date(),
     log: (line) => console.log(line),
     output: (text) => process.stdout.write(text),
-    ...(api && token && organization
-      ? { ttl: pulumiCloudTtl({ api, token, organization, project, settings: deploymentSettingsFromEnv(process.env) }) }
-      : {}),
+    ...(api && token && organization ? { ttl: pulumiCloudTtl({ api, token, organization, project, settings: deploymentSettingsFromEnv(process.env) }) } : {}),
   };
   if (api && !organization) console.log("Pulumi Cloud backend without PULUMI_ORG/--org: no TTL schedule (the expires-at tag and the sweep still apply)");
 

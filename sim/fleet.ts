@@ -48,7 +48,14 @@ export class Fleet extends FleetModel {
           const node = target.node as GpuNode;
           // The scenario models run on the first GPU node, reported by its Agent.
           const scenarioModels = target.kind === "agent" && node === this.gpuNodes[0] ? this.scenarioModels : [];
-          this.specs.set(target.id, servingFamilies(this, this.slots.filter((s) => s.node === node && s.deployment.model.reporter === target.kind), scenarioModels));
+          this.specs.set(
+            target.id,
+            servingFamilies(
+              this,
+              this.slots.filter((s) => s.node === node && s.deployment.model.reporter === target.kind),
+              scenarioModels,
+            ),
+          );
           break;
         }
         case "router":
@@ -119,7 +126,9 @@ export class Fleet extends FleetModel {
     const byAlert = perScenario[name];
     const missing = scenarios[name].alerts.filter((a) => !(a in byAlert));
     if (missing.length > 0) throw new Error(`scenario ${name} has no labels for ${missing.join(", ")}`);
-    return scenarios[name].alerts.flatMap((alertname) => [byAlert[alertname] as Record<string, string> | Array<Record<string, string>>].flat().map((labels) => ({ alertname, labels })));
+    return scenarios[name].alerts.flatMap((alertname) =>
+      [byAlert[alertname] as Record<string, string> | Array<Record<string, string>>].flat().map((labels) => ({ alertname, labels })),
+    );
   }
 
   /** Alerts `name` may also raise (see `ScenarioSpec.mayAlsoRaise`), with the labels of the entity it hits. */
@@ -236,4 +245,5 @@ export class Fleet extends FleetModel {
       default:
         return false;
     }
-  }}
+  }
+}

@@ -127,7 +127,9 @@ export type LatencyProfile = readonly number[];
 
 /** A profile from shares at some bounds: a bound takes the share of the nearest listed bound at or below it (0 below the first). */
 function latencyProfile(shares: Readonly<Record<number, number>>): LatencyProfile {
-  const listed = Object.keys(shares).map(Number).sort((a, b) => a - b);
+  const listed = Object.keys(shares)
+    .map(Number)
+    .sort((a, b) => a - b);
   return latencyBuckets.map((bound) => {
     const at = listed.filter((b) => b <= bound).pop();
     return at === undefined ? 0 : (shares[at] as number);
@@ -171,7 +173,16 @@ function genericModel(name: string, n: number): ModelSpec {
     ["triton", "adapter"],
   ] as const;
   const [runtime, reporter] = runtimes[n % runtimes.length] as (typeof runtimes)[number];
-  return { name, revisions: ["r1", "r2", "r3"], quant: ["fp16", "fp8", "int4"][n % 3] as string, runtime, reporter, qps: 6 + (n % 5) * 3, tokensPerInference: 120 + (n % 4) * 40, latency: llmLatency };
+  return {
+    name,
+    revisions: ["r1", "r2", "r3"],
+    quant: ["fp16", "fp8", "int4"][n % 3] as string,
+    runtime,
+    reporter,
+    qps: 6 + (n % 5) * 3,
+    tokensPerInference: 120 + (n % 4) * 40,
+    latency: llmLatency,
+  };
 }
 
 /** The models served: the stack's, then the catalogue's, then `model-NN`, until there are `count` (at least the stack's). */
@@ -369,7 +380,9 @@ export class FleetModel {
     this.deployments = uniqueDeployments(this.slots);
     this.hit = this.chooseTargets();
     this.scenarioModels = this.buildScenarioModels(this.gpuNodes[0] as GpuNode);
-    this.standingPending = Array.from({ length: this.shape.pendingPods ?? 0 }, (_, i) => this.runtimePod(this.deploymentFor(this.models[i % this.models.length] as ModelSpec, i), `pending/${i}`));
+    this.standingPending = Array.from({ length: this.shape.pendingPods ?? 0 }, (_, i) =>
+      this.runtimePod(this.deploymentFor(this.models[i % this.models.length] as ModelSpec, i), `pending/${i}`),
+    );
     this.targets = this.buildTargets();
   }
 
@@ -424,7 +437,12 @@ export class FleetModel {
   private systemNode(j: number): FleetNode {
     const zoneIndex = j % this.settings.zones.length;
     const zone = this.settings.zones[zoneIndex] as string;
-    return { name: ec2Name(this.settings.region, [10, 0, zoneIndex * 32 + 2 + Math.floor(j / 50), 200 + (j % 50)]), zone, role: "system", labels: { "infermesh.io/node-class": "system", "topology.kubernetes.io/zone": zone } };
+    return {
+      name: ec2Name(this.settings.region, [10, 0, zoneIndex * 32 + 2 + Math.floor(j / 50), 200 + (j % 50)]),
+      zone,
+      role: "system",
+      labels: { "infermesh.io/node-class": "system", "topology.kubernetes.io/zone": zone },
+    };
   }
 
   private nodeName(i: number, zoneIndex: number): string {
@@ -471,7 +489,15 @@ export class FleetModel {
         instances.forEach((instance, k) => {
           // MIG: the last instance of a node's last GPU idles (when the GPU has several).
           const idle = instance ? g === gpus - 1 && k === instances.length - 1 && instances.length > 1 : i === idleNode && g === gpus - 1;
-          const entity: GpuEntity = { node: node.name, index: g, uuid, modelName: pool.productName, ordinal: ordinal++, fbTotalMiB: pool.fbTotalMiB, ...(instance ? { mig: instance } : {}) };
+          const entity: GpuEntity = {
+            node: node.name,
+            index: g,
+            uuid,
+            modelName: pool.productName,
+            ordinal: ordinal++,
+            fbTotalMiB: pool.fbTotalMiB,
+            ...(instance ? { mig: instance } : {}),
+          };
           if (!idle) {
             const barelyUsed = idleEvery !== undefined && held % idleEvery === idleEvery - 1;
             entity.deployment = this.deploymentFor(this.models[held++ % this.models.length] as ModelSpec, entity.ordinal, barelyUsed);
@@ -545,7 +571,7 @@ export class FleetModel {
     const whole = this.gpuNodes.flatMap((n) => n.entities.filter((e) => !e.mig));
     const held = whole.filter((e) => e.deployment);
     const anyHeld = this.gpuNodes.flatMap((n) => n.entities.filter((e) => e.deployment));
-    const pick = (list: GpuEntity[], i: number): GpuEntity => (list[Math.min(i, list.length - 1)] ?? anyHeld[0] ?? (this.gpuNodes[0]?.entities[0] as GpuEntity));
+    const pick = (list: GpuEntity[], i: number): GpuEntity => list[Math.min(i, list.length - 1)] ?? anyHeld[0] ?? (this.gpuNodes[0]?.entities[0] as GpuEntity);
     // Distinct served models for the model scenarios, the seed's first when served.
     const served = [...new Set(this.slots.map((s) => s.deployment.model.name))];
     const ordered = served.includes(seedModel) ? [seedModel, ...served.filter((m) => m !== seedModel)] : served;
@@ -584,7 +610,16 @@ export class FleetModel {
   /** The models the SLO scenarios deploy, burning against the stack's objectives for them, on a whole GPU of `node`. */
   private buildScenarioModels(node: GpuNode): ScenarioModel[] {
     const h = this.hit;
-    const spec = (name: string): ModelSpec => ({ name, revisions: ["r1"], quant: "fp16", runtime: "vllm", reporter: "agent", qps: 20, tokensPerInference: 120, latency: llmLatency });
+    const spec = (name: string): ModelSpec => ({
+      name,
+      revisions: ["r1"],
+      quant: "fp16",
+      runtime: "vllm",
+      reporter: "agent",
+      qps: 20,
+      tokensPerInference: 120,
+      latency: llmLatency,
+    });
     const budgets = (name: string) => {
       const o = objectivesFor(this.settings.slo, name);
       return { availability: errorBudget(o.availabilityPercent), latency: errorBudget(o.latencyPercent), targetMs: o.latencyTargetMs };
@@ -593,13 +628,30 @@ export class FleetModel {
     const fast = budgets(h.sloFastModel);
     const models: Array<Omit<ScenarioModel, "slot">> = [
       // 4x: over both ticket factors (3 and 1), under both page factors (6 and 14.4).
-      { scenario: "slo-slow-burn", model: { ...spec(h.sloSlowModel), latency: slowShareLatency(slow.targetMs, 4 * slow.latency) }, errors: 4 * slow.availability, clientErrors: 0.005 },
-      { scenario: "slo-fast-burn", model: { ...spec(h.sloFastModel), latency: slowShareLatency(fast.targetMs, 1) }, errors: Math.min(0.9, 50 * fast.availability), clientErrors: 0 },
+      {
+        scenario: "slo-slow-burn",
+        model: { ...spec(h.sloSlowModel), latency: slowShareLatency(slow.targetMs, 4 * slow.latency) },
+        errors: 4 * slow.availability,
+        clientErrors: 0.005,
+      },
+      {
+        scenario: "slo-fast-burn",
+        model: { ...spec(h.sloFastModel), latency: slowShareLatency(fast.targetMs, 1) },
+        errors: Math.min(0.9, 50 * fast.availability),
+        clientErrors: 0,
+      },
     ];
     const entity = node.entities.find((e) => !e.mig) ?? (node.entities[0] as GpuEntity);
     return models.map((m, i) => ({
       ...m,
-      slot: { node, gpuUuid: entity.uuid, ...(entity.mig ? { migProfile: entity.mig.profile } : {}), deployment: { model: m.model, revision: "r1", tenant: "acme" }, capacity: 1, ordinal: 1000 + i },
+      slot: {
+        node,
+        gpuUuid: entity.uuid,
+        ...(entity.mig ? { migProfile: entity.mig.profile } : {}),
+        deployment: { model: m.model, revision: "r1", tenant: "acme" },
+        capacity: 1,
+        ordinal: 1000 + i,
+      },
     }));
   }
 
@@ -656,13 +708,26 @@ export class FleetModel {
     }
     const routerHash = suffix("router", 10);
     this.systemNodes.forEach((node, r) => {
-      targets.push({ id: `router/${r}`, kind: "router", node, pod: infermeshPod("router", `infermesh-router-${routerHash}-${suffix(`router/${r}`, 5)}`), path: infermesh.path, address: this.address("router", r, "system") });
+      targets.push({
+        id: `router/${r}`,
+        kind: "router",
+        node,
+        pod: infermeshPod("router", `infermesh-router-${routerHash}-${suffix(`router/${r}`, 5)}`),
+        path: infermesh.path,
+        address: this.address("router", r, "system"),
+      });
     });
     targets.push({
       id: "kube-state-metrics",
       kind: "kube-state-metrics",
       node: this.systemNodes[0] as FleetNode,
-      pod: { namespace: this.settings.monitoringNamespace, name: `kube-state-metrics-${suffix("ksm", 10)}-${suffix("ksm/pod", 5)}`, labels: { "app.kubernetes.io/name": "kube-state-metrics" }, container: "kube-state-metrics", portName: "http" },
+      pod: {
+        namespace: this.settings.monitoringNamespace,
+        name: `kube-state-metrics-${suffix("ksm", 10)}-${suffix("ksm/pod", 5)}`,
+        labels: { "app.kubernetes.io/name": "kube-state-metrics" },
+        container: "kube-state-metrics",
+        portName: "http",
+      },
       path: "/metrics",
       address: this.address("kube-state-metrics", 0, "system"),
     });

@@ -5,7 +5,6 @@
  */
 import { createHash } from "node:crypto";
 
-
 export function digest(seed: string): string {
   return createHash("sha256").update(seed).digest("hex");
 }

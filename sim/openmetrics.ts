@@ -200,7 +200,10 @@ export class Backfill {
       if (!family) byName.set(name, (family = new Map()));
       const clash = family.get(series.text);
       // Prometheus would keep one and reject the other's samples: a relabel rule merging distinct series is a defect to fix, not to hide.
-      if (clash) throw new Error(`${name}{${series.text}} is stored twice: targets ${clash.scraped.target.id} and ${series.scraped.target.id} (the stack's relabeling merges distinct series)`);
+      if (clash)
+        throw new Error(
+          `${name}{${series.text}} is stored twice: targets ${clash.scraped.target.id} and ${series.scraped.target.id} (the stack's relabeling merges distinct series)`,
+        );
       family.set(series.text, series);
     };
     for (const scraped of this.targets) {

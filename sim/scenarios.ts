@@ -51,7 +51,8 @@ export interface ScenarioSpec {
 export const scenarios: Readonly<Record<ScenarioName, ScenarioSpec>> = {
   healthy: {
     name: "healthy",
-    description: "Every target answers; VRAM below 80%, queues short, p95 under 1 s, 1% of requests rejected, 0.6% of inferences failing, no ECC or XID errors, throttling under 2% of the time.",
+    description:
+      "Every target answers; VRAM below 80%, queues short, p95 under 1 s, 1% of requests rejected, 0.6% of inferences failing, no ECC or XID errors, throttling under 2% of the time.",
     alerts: [],
     clears: "at-once",
   },

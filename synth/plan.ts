@@ -54,7 +54,12 @@ export function summarizePlan(plan: Plan): string {
   const pools = plan.resources.filter((r) => r.type === "aws:eks/nodeGroup:NodeGroup" && poolOf(r) !== undefined);
   lines.push(pools.length === 0 ? "GPU pools: none" : "GPU pools:");
   for (const r of pools.sort((a, b) => (poolOf(a) ?? "").localeCompare(poolOf(b) ?? ""))) {
-    const inputs = r.inputs as { instanceTypes?: string[]; capacityType?: string; scalingConfig?: { minSize: number; desiredSize: number; maxSize: number }; labels?: Record<string, string> };
+    const inputs = r.inputs as {
+      instanceTypes?: string[];
+      capacityType?: string;
+      scalingConfig?: { minSize: number; desiredSize: number; maxSize: number };
+      labels?: Record<string, string>;
+    };
     const s = inputs.scalingConfig;
     const mig = inputs.labels?.["nvidia.com/mig.config"];
     lines.push(

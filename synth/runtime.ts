@@ -106,8 +106,7 @@ export interface Recording {
 export async function startRecording(options: MockRunOptions): Promise<Recording> {
   pulumi.runtime.setAllConfig(options.config, options.secretKeys ?? []);
   // The mock runtime leaves the root directory to the environment the process started with.
-  (runtimeState as unknown as { getStore(): { settings: { options: { rootDirectory?: string } } } }).getStore().settings.options.rootDirectory =
-    options.rootDirectory ?? "";
+  (runtimeState as unknown as { getStore(): { settings: { options: { rootDirectory?: string } } } }).getStore().settings.options.rootDirectory = options.rootDirectory ?? "";
   const calls = options.calls ?? {};
   await pulumi.runtime.setMocks(
     {

@@ -56,10 +56,9 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   const telemetry = telemetryPlan(stackConfig);
   const artifacts: Record<string, string> = {
     "plan.json": `${JSON.stringify(plan, null, 2)}\n`,
-    "prometheus/scrape-configs.yaml": yamlDocument(
-      "Prometheus scrape configuration equivalent to the stack's PodMonitors (same discovery, relabeling and order).",
-      { scrape_configs: telemetry.jobs.map((job) => scrapeConfig(job, monitoringNamespace)) },
-    ),
+    "prometheus/scrape-configs.yaml": yamlDocument("Prometheus scrape configuration equivalent to the stack's PodMonitors (same discovery, relabeling and order).", {
+      scrape_configs: telemetry.jobs.map((job) => scrapeConfig(job, monitoringNamespace)),
+    }),
     ...helmArtifacts(plan),
     ...alertArtifacts(stackConfig),
     ...dashboardArtifacts(stackConfig),
@@ -123,7 +122,5 @@ async function snsTopicArtifacts(outputs: unknown): Promise<Record<string, strin
 
 /** Each dashboard as Grafana imports it, named by uid. */
 function dashboardArtifacts(config: StackConfig): Record<string, string> {
-  return Object.fromEntries(
-    Object.values(dashboardsFor(config)).map((dashboard) => [`grafana/dashboards/${(dashboard as { uid: string }).uid}.json`, json(dashboard)]),
-  );
+  return Object.fromEntries(Object.values(dashboardsFor(config)).map((dashboard) => [`grafana/dashboards/${(dashboard as { uid: string }).uid}.json`, json(dashboard)]));
 }

@@ -48,7 +48,15 @@ describe("Grafana-evaluated alerts", () => {
     const config = stack({ grafana: apiGrafana, alerting: routing });
     const resources = await deploy(config);
     const groups = byType(resources, "grafana:alerting/ruleGroup:RuleGroup");
-    expect(groups.map((g) => g.inputs.name).sort()).toEqual(["infermesh-capacity", "infermesh-contract", "infermesh-gpu", "infermesh-routing", "infermesh-serving", "infermesh-slo", "infermesh-targets"]);
+    expect(groups.map((g) => g.inputs.name).sort()).toEqual([
+      "infermesh-capacity",
+      "infermesh-contract",
+      "infermesh-gpu",
+      "infermesh-routing",
+      "infermesh-serving",
+      "infermesh-slo",
+      "infermesh-targets",
+    ]);
     const catalog = alertingPlan(config).alerts;
     const rules = groups.flatMap((g) => {
       expect(g.inputs.folderUid).toBe("im-dev-folder");
@@ -72,7 +80,15 @@ describe("Grafana-evaluated alerts", () => {
         ["C", "__expr__", { from: 0, to: 0 }],
       ]);
       expect(JSON.parse(rule.datas[0].model)).toEqual({ refId: "A", expr: alert.expr, instant: true, range: false, intervalMs: 1000, maxDataPoints: 43200 });
-      expect(JSON.parse(rule.datas[1].model)).toEqual({ refId: "B", type: "reduce", expression: "A", reducer: "last", settings: { mode: "" }, intervalMs: 1000, maxDataPoints: 43200 });
+      expect(JSON.parse(rule.datas[1].model)).toEqual({
+        refId: "B",
+        type: "reduce",
+        expression: "A",
+        reducer: "last",
+        settings: { mode: "" },
+        intervalMs: 1000,
+        maxDataPoints: 43200,
+      });
       expect(JSON.parse(rule.datas[2].model)).toEqual({ refId: "C", type: "math", expression: "is_number($B) || is_inf($B)", intervalMs: 1000, maxDataPoints: 43200 });
       // A Grafana the stack owns routes through the policy tree, not per rule.
       expect(rule.notificationSettings).toBeUndefined();
@@ -129,7 +145,10 @@ describe("Grafana-evaluated alerts", () => {
   });
 
   it("per-rule routing for a shared (external) Grafana: no policy tree, each rule names its contact point", async () => {
-    const config = stack({ grafana: { mode: "external", url: "https://grafana.example.com", prometheusUrl: "https://prom.example.com", tokenSecret: "slackHook" }, alerting: routing });
+    const config = stack({
+      grafana: { mode: "external", url: "https://grafana.example.com", prometheusUrl: "https://prom.example.com", tokenSecret: "slackHook" },
+      alerting: routing,
+    });
     const resources = await deploy(config);
     // What synth writes to grafana/alert-rules.json is what is deployed.
     const byGroupName = (groups: Array<{ name: unknown; rules: unknown }>) => Object.fromEntries(groups.map((g) => [String(g.name), g.rules]));
@@ -167,7 +186,12 @@ describe("Grafana-evaluated alerts", () => {
 describe("Grafana-evaluated alerts in the in-cluster Grafana", () => {
   const rulesOf = (resources: RecordedResource[]) => {
     const cm = one(resources, "kubernetes:core/v1:ConfigMap", "alerting-grafana-rules").inputs as { metadata: unknown; data: Record<string, string> };
-    return { metadata: cm.metadata, keys: Object.keys(cm.data).sort(), rules: parseYaml(cm.data["infermesh-rules.yaml"]!), policies: cm.data["infermesh-policies.yaml"] && parseYaml(cm.data["infermesh-policies.yaml"]) };
+    return {
+      metadata: cm.metadata,
+      keys: Object.keys(cm.data).sort(),
+      rules: parseYaml(cm.data["infermesh-rules.yaml"]!),
+      policies: cm.data["infermesh-policies.yaml"] && parseYaml(cm.data["infermesh-policies.yaml"]),
+    };
   };
   const contactPointsOf = (resources: RecordedResource[]) => {
     const secret = one(resources, "kubernetes:core/v1:Secret", "alerting-grafana-contact-points");
@@ -214,7 +238,13 @@ describe("Grafana-evaluated alerts in the in-cluster Grafana", () => {
           uid: expected.uid,
           title: expected.name,
           condition: expected.condition,
-          data: expected.datas.map((d: any) => ({ refId: d.refId, queryType: d.queryType, relativeTimeRange: d.relativeTimeRange, datasourceUid: d.datasourceUid, model: JSON.parse(d.model) })),
+          data: expected.datas.map((d: any) => ({
+            refId: d.refId,
+            queryType: d.queryType,
+            relativeTimeRange: d.relativeTimeRange,
+            datasourceUid: d.datasourceUid,
+            model: JSON.parse(d.model),
+          })),
           noDataState: expected.noDataState,
           execErrState: expected.execErrState,
           for: expected.for,
@@ -228,7 +258,9 @@ describe("Grafana-evaluated alerts in the in-cluster Grafana", () => {
 
   it("contact points: one per routed severity with the API path's names and integrations; the values only inside the Secret", async () => {
     const { file } = contactPointsOf(await deploy(stack({ grafana: inClusterGrafana, alerting: routing })));
-    const api = byType(await deploy(stack({ grafana: apiGrafana, alerting: routing })), "grafana:alerting/contactPoint:ContactPoint").map((p) => revealSecrets(p.inputs) as Record<string, any>);
+    const api = byType(await deploy(stack({ grafana: apiGrafana, alerting: routing })), "grafana:alerting/contactPoint:ContactPoint").map(
+      (p) => revealSecrets(p.inputs) as Record<string, any>,
+    );
     expect(file.apiVersion).toBe(1);
     expect(file.contactPoints.map((c: any) => c.name)).toEqual(["infermesh-dev-critical", "infermesh-dev-warning", "infermesh-dev-info"]);
     for (const cp of file.contactPoints) {
@@ -285,7 +317,11 @@ describe("Grafana-evaluated alerts in the in-cluster Grafana", () => {
     const config = stack({ grafana: inClusterGrafana, alerting: { ...routing, policy: "per-rule" } });
     const { keys, rules } = rulesOf(await deploy(config));
     expect(keys).toEqual(["infermesh-rules.yaml"]);
-    const planned = Object.fromEntries(grafanaRulePlan(config, alertingPlan(config).alerts).flatMap((g) => g.rules).map((r) => [r.name, r.notificationSettings]));
+    const planned = Object.fromEntries(
+      grafanaRulePlan(config, alertingPlan(config).alerts)
+        .flatMap((g) => g.rules)
+        .map((r) => [r.name, r.notificationSettings]),
+    );
     const provisioned = rules.groups.flatMap((g: any) => g.rules);
     for (const rule of provisioned) {
       const ns = planned[rule.title]!;
@@ -334,7 +370,9 @@ describe("Grafana-evaluated alerts in the in-cluster Grafana", () => {
 
 describe("Prometheus-evaluated alerts", () => {
   it("in-cluster: PrometheusRule objects for recording and alert rules, labelled for the stack's Prometheus", async () => {
-    const config = stack({ alerting: { ...routing, contactPoints: { pager: routing.contactPoints.pager, chat: routing.contactPoints.chat }, routes: { critical: ["pager", "chat"], warning: ["chat"] } } });
+    const config = stack({
+      alerting: { ...routing, contactPoints: { pager: routing.contactPoints.pager, chat: routing.contactPoints.chat }, routes: { critical: ["pager", "chat"], warning: ["chat"] } },
+    });
     const resources = await deploy(config);
     const rules = byType(resources, "kubernetes:monitoring.coreos.com/v1:PrometheusRule");
     const { groups } = alertingPlan(config);
@@ -349,7 +387,9 @@ describe("Prometheus-evaluated alerts", () => {
   });
 
   it("in-cluster: Alertmanager routing in a Secret, valid for amtool", async () => {
-    const config = stack({ alerting: { contactPoints: { pager: routing.contactPoints.pager, chat: routing.contactPoints.chat }, routes: { critical: ["pager", "chat"], warning: ["chat"] } } });
+    const config = stack({
+      alerting: { contactPoints: { pager: routing.contactPoints.pager, chat: routing.contactPoints.chat }, routes: { critical: ["pager", "chat"], warning: ["chat"] } },
+    });
     const resources = await deploy(config);
     const secret = one(resources, "kubernetes:core/v1:Secret", "alerting-alertmanager");
     expect(JSON.stringify(redactSecrets(secret.inputs))).not.toContain(secrets.pdKey);
@@ -524,10 +564,18 @@ describe("SNS topics", () => {
   });
 
   it("managed Grafana but AMP's alert manager publishes: the workspace role gets no SNS permission", async () => {
-    const config = stack({ ...amp, grafana: { mode: "managed" }, alerting: { evaluator: "prometheus", contactPoints: { pager: { type: "sns", create: true } }, routes: { critical: ["pager"] } } });
+    const config = stack({
+      ...amp,
+      grafana: { mode: "managed" },
+      alerting: { evaluator: "prometheus", contactPoints: { pager: { type: "sns", create: true } }, routes: { critical: ["pager"] } },
+    });
     const { resources } = await deployWithOutputs(config);
     expect(one(resources, "aws:sns/topicPolicy:TopicPolicy", "alerting-sns-pager").inputs.arn).toBe("arn:aws:sns:synth:000000000000:grafana-infermesh-dev-pager");
-    expect(byType(resources, "aws:iam/rolePolicy:RolePolicy").filter((p) => p.inputs.role === "grafana-workspace-role-id").map((p) => p.name)).toEqual(["grafana-amp-query"]);
+    expect(
+      byType(resources, "aws:iam/rolePolicy:RolePolicy")
+        .filter((p) => p.inputs.role === "grafana-workspace-role-id")
+        .map((p) => p.name),
+    ).toEqual(["grafana-amp-query"]);
   });
 
   it("the stack's topics are protected where stateful resources are", async () => {

@@ -40,7 +40,10 @@ const sloAlerts = delivered.filter((a) => a.group === "slo");
 const sloGroups = sloTestGroups(delivered);
 const testFiles: Record<string, string> = {
   "tests.yml": renderPromtoolTests(thresholdAlerts, thresholdFiles, { alerts: alertScenarios.filter((s) => thresholdAlerts.some((a) => a.name === s.alert)) }),
-  "contract-tests.yml": renderPromtoolTests(contractAlerts, [alertFile("contract")], { alerts: alertScenarios.filter((s) => contractAlerts.some((a) => a.name === s.alert)), recording: [] }),
+  "contract-tests.yml": renderPromtoolTests(contractAlerts, [alertFile("contract")], {
+    alerts: alertScenarios.filter((s) => contractAlerts.some((a) => a.name === s.alert)),
+    recording: [],
+  }),
   ...renderSloPromtoolTests(delivered, [...recordingFiles, alertFile("slo")], groupEvalOrder(sloAlerts), sloGroups),
 };
 
@@ -84,7 +87,10 @@ describe("alert catalog and recording rules under promtool", () => {
     const target = thresholdAlerts[0] as DeliveredAlert;
     const wrongSeverity = severities.find((s) => s !== target.severity) as string;
     const wrong = thresholdAlerts.map((a) => (a === target ? { ...a, labels: { ...a.labels, severity: wrongSeverity } } : a));
-    await writeFile(join(dir, "tests-wrong.yml"), renderPromtoolTests(wrong, thresholdFiles, { alerts: alertScenarios.filter((s) => thresholdAlerts.some((a) => a.name === s.alert)) }));
+    await writeFile(
+      join(dir, "tests-wrong.yml"),
+      renderPromtoolTests(wrong, thresholdFiles, { alerts: alertScenarios.filter((s) => thresholdAlerts.some((a) => a.name === s.alert)) }),
+    );
     const result = await promtool(["test", "rules", "tests-wrong.yml"], { cwd: dir });
     expect(result.code, output(result)).not.toBe(0);
     expect(`${result.stdout}${result.stderr}`).toContain(`alertname: ${target.name}`);

@@ -298,7 +298,12 @@ describe("MIG manager", () => {
   it.each([
     ["MIG on Bottlerocket", { gpuPools: { h100: { ...pools.h100, amiFamily: "bottlerocket" } } }, "infermesh:gpuPools.h100.amiFamily", "cannot repartition Bottlerocket"],
     ["strategy none with a MIG pool", { gpuPools: pools, telemetry: { migStrategy: "none" } }, "infermesh:telemetry.migStrategy", "pools h100 set migProfile"],
-    ["priority for a pool that does not exist", { gpuPools: pools, autoscaler: { expanderPriorities: { a10g: 5 } } }, "infermesh:autoscaler.expanderPriorities.a10g", "pools: l4, h100"],
+    [
+      "priority for a pool that does not exist",
+      { gpuPools: pools, autoscaler: { expanderPriorities: { a10g: 5 } } },
+      "infermesh:autoscaler.expanderPriorities.a10g",
+      "pools: l4, h100",
+    ],
   ])("rejects %s, naming the pool", (_, extra, path, says) => {
     try {
       parse({ ...baseRaw(), ...extra });

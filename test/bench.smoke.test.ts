@@ -34,7 +34,11 @@ describe("bench section A: DCGM series per GPU", () => {
   });
 
   it("finds metric names through Prometheus' grammar, not by pattern", () => {
-    expect([...metricNamesIn(grafanaToPromql('sum by (gpu_uuid) (increase(DCGM_FI_DEV_ECC_DBE_AGG_TOTAL{node=~"$node"}[$__range]))', { rateInterval: "1m", range: "6h", interval: "30s" }))]).toEqual(["DCGM_FI_DEV_ECC_DBE_AGG_TOTAL"]);
+    expect([
+      ...metricNamesIn(
+        grafanaToPromql('sum by (gpu_uuid) (increase(DCGM_FI_DEV_ECC_DBE_AGG_TOTAL{node=~"$node"}[$__range]))', { rateInterval: "1m", range: "6h", interval: "30s" }),
+      ),
+    ]).toEqual(["DCGM_FI_DEV_ECC_DBE_AGG_TOTAL"]);
     expect([...metricNamesIn('{__name__="DCGM_FI_DEV_GPU_TEMP", gpu="0"} or on() vector(0)')]).toEqual(["DCGM_FI_DEV_GPU_TEMP"]);
     // Every query the stack runs parses once Grafana's substitutions are made.
     for (const q of stackQueries()) expect(() => metricNamesIn(q.expr), q.origin).not.toThrow();

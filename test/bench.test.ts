@@ -47,7 +47,15 @@ describe("small helpers", () => {
   });
 
   it("lays out a text table: first column left, numbers right, cells clipped", () => {
-    expect(textTable(["name", "ms"], [["dev", "12"], ["large-config", "1234"]])).toBe("name            ms\n------------  ----\ndev             12\nlarge-config  1234");
+    expect(
+      textTable(
+        ["name", "ms"],
+        [
+          ["dev", "12"],
+          ["large-config", "1234"],
+        ],
+      ),
+    ).toBe("name            ms\n------------  ----\ndev             12\nlarge-config  1234");
     expect(textTable(["a", "b"], [["abcdef", "x"]], { maxWidth: 4, align: ["left", "left"], rule: false })).toBe("a     b\nabc…  x");
   });
 });
@@ -96,14 +104,24 @@ describe("PromQL rewriting for the raw side of the comparison", () => {
     const rules = recordingRules(benchContext.scrapeIntervalSeconds);
     const stages = ruleStages(rules);
     expect(stages.length).toBeGreaterThan(1);
-    expect(stages.flat().map((r) => r.record).sort()).toEqual(rules.map((r) => r.record).sort());
+    expect(
+      stages
+        .flat()
+        .map((r) => r.record)
+        .sort(),
+    ).toEqual(rules.map((r) => r.record).sort());
   });
 
   it("plans every panel with a raw side that reads no recorded series", () => {
     const plans = panelPlans({ rateInterval: "1m", range: "1h", interval: "30s" });
     const records = new Set(recordingRules(benchContext.scrapeIntervalSeconds).map((r) => r.record));
     expect(plans.length).toBeGreaterThan(0);
-    for (const p of plans) for (const q of p.raw) expect([...metricNamesIn(q.expr)].filter((n) => records.has(n)), `${p.dashboard} ${p.title}`).toEqual([]);
+    for (const p of plans)
+      for (const q of p.raw)
+        expect(
+          [...metricNamesIn(q.expr)].filter((n) => records.has(n)),
+          `${p.dashboard} ${p.title}`,
+        ).toEqual([]);
     expect(plans.filter((p) => p.rawSource.startsWith("seed #")).length).toBe(10);
   });
 });
@@ -125,7 +143,12 @@ describe("the fleet window and series", () => {
     const plans = panelPlans({ rateInterval: "1m", range: "1h", interval: "30s" });
     const fleet = await small;
     expect(fleet.shape.gpus).toBe(64);
-    expect(fleet.missing(plans.flatMap((p) => [...p.raw, ...p.stack].map((q) => q.expr)), recordingRules(15))).toEqual([]);
+    expect(
+      fleet.missing(
+        plans.flatMap((p) => [...p.raw, ...p.stack].map((q) => q.expr)),
+        recordingRules(15),
+      ),
+    ).toEqual([]);
   });
   const families = ["up", "infermesh_inference_latency_bucket", "infermesh_inferences_total"].map((name) => ({ name }));
   it.each([
@@ -154,17 +177,48 @@ const load = (ms: number, samples: number[]) => ({ ms, perQuery: samples.map((s)
 
 function measurement(gpus: number, stackLoads: number[]): FleetMeasurement {
   const plans = [
-    { dashboard: "overview" as const, title: "A", key: "totalThroughput" as const, rawSource: "derived", stack: [{ expr: "a:b", instant: false }], raw: [{ expr: "sum(rate(x[1m]))", instant: false }] },
+    {
+      dashboard: "overview" as const,
+      title: "A",
+      key: "totalThroughput" as const,
+      rawSource: "derived",
+      stack: [{ expr: "a:b", instant: false }],
+      raw: [{ expr: "sum(rate(x[1m]))", instant: false }],
+    },
     { dashboard: "overview" as const, title: "B", rawSource: "raw already", stack: [{ expr: "up", instant: true }], raw: [{ expr: "up", instant: true }] },
   ];
   return {
-    fleet: { scale: "t", stack: "prod", gpus, nodes: gpus / 8, pools: ["p: 1 x H100"], migInstances: 0, devices: gpus, freeDevices: 0, deployments: 1, models: 1, routers: 1, routersPerDeployment: 1, hours: 1, scrapeSeconds: 15, samplesPerSeries: 241, rawSeries: 10, dcgmSeries: 5, samples: 2410, start: 0, end: 3600 },
+    fleet: {
+      scale: "t",
+      stack: "prod",
+      gpus,
+      nodes: gpus / 8,
+      pools: ["p: 1 x H100"],
+      migInstances: 0,
+      devices: gpus,
+      freeDevices: 0,
+      deployments: 1,
+      models: 1,
+      routers: 1,
+      routersPerDeployment: 1,
+      hours: 1,
+      scrapeSeconds: 15,
+      samplesPerSeries: 241,
+      rawSeries: 10,
+      dcgmSeries: 5,
+      samples: 2410,
+      start: 0,
+      end: 3600,
+    },
     disk: { ...diskPlan(1e9, 2, 5e8), openMetricsWrittenBytes: 9e8, openMetricsPeakBytes: 8e8, tsdbBytes: 1e8 },
     macros: { rateInterval: "1m", range: "1h", interval: "30s" },
     window: { start: 0, end: 3600, step: 30 },
     plans,
     runs: {
-      "overview/raw": { alone: [q({ samples: 1000, ms: 100, peak: 700 }), q({ samples: 10, series: 0 })], loads: [load(300, [1000, 10]), load(100, [1000, 10]), load(200, [1000, 10])] },
+      "overview/raw": {
+        alone: [q({ samples: 1000, ms: 100, peak: 700 }), q({ samples: 10, series: 0 })],
+        loads: [load(300, [1000, 10]), load(100, [1000, 10]), load(200, [1000, 10])],
+      },
       "overview/stack": { alone: [q({ samples: 50 }), q({ samples: 10 })], loads: stackLoads.map((ms) => load(ms, [50, 10])) },
     },
     failures: [],
@@ -223,12 +277,24 @@ describe("fleet report", () => {
       ok: true,
       ms: 1,
     };
-    const json = JSON.parse(reportJson(report)) as Record<string, unknown> & { fleet: Record<string, unknown> & { dashboards: Record<string, unknown>[] }; mock: { cases: Record<string, unknown>[] } };
+    const json = JSON.parse(reportJson(report)) as Record<string, unknown> & {
+      fleet: Record<string, unknown> & { dashboards: Record<string, unknown>[] };
+      mock: { cases: Record<string, unknown>[] };
+    };
     expect(Object.keys(json)).toEqual(["schemaVersion", "startedAt", "machine", "sections", "mock", "fleet", "targets", "ok", "ms"]);
     expect(Object.keys(json.fleet)).toEqual(["fleet", "settings", "disk", "phases", "dashboards", "total", "panels", "emptyResults", "failures", "tsdb", "unreadRecorded", "ms"]);
     expect(Object.keys(json.fleet.dashboards[0] ?? {})).toEqual(["dashboard", "raw", "stack", "speedUp", "samplesRatio"]);
     expect(Object.keys((json.fleet.dashboards[0]?.raw ?? {}) as object)).toEqual(["loadMs", "execMs", "samples", "peakSamples", "stable"]);
-    expect(Object.keys(json.fleet.disk as object)).toEqual(["openMetricsBytes", "partBytes", "parts", "partsOnDiskAtOnce", "openMetricsBoundBytes", "openMetricsWrittenBytes", "openMetricsPeakBytes", "tsdbBytes"]);
+    expect(Object.keys(json.fleet.disk as object)).toEqual([
+      "openMetricsBytes",
+      "partBytes",
+      "parts",
+      "partsOnDiskAtOnce",
+      "openMetricsBoundBytes",
+      "openMetricsWrittenBytes",
+      "openMetricsPeakBytes",
+      "tsdbBytes",
+    ]);
     expect(json.targets).toEqual([expect.objectContaining({ section: "fleet", status: "met" }), expect.objectContaining({ section: "fleet", status: "met" })]);
     expect(json.mock.cases[0]?.msPerResource).toBeNull();
     expect((json.mock as Record<string, unknown>).largeOverDev).toBeNull();
@@ -240,12 +306,15 @@ describe("fleet report", () => {
 
 describe("the stack's queries, as the fleet measurement checked them", () => {
   const queries = catalog(benchContext);
-  const groupingOf = (expr: string) =>
-    descendants(parsePromql(expr), "GroupingLabels").flatMap((g) => descendants(g, "LabelName").map((n) => labelNameText(expr, n)));
+  const groupingOf = (expr: string) => descendants(parsePromql(expr), "GroupingLabels").flatMap((g) => descendants(g, "LabelName").map((n) => labelNameText(expr, n)));
 
   it("every recorded series is read by a panel, an alert or another rule", () => {
     const read = new Set(stackQueries(benchContext).flatMap((x) => [...metricNamesIn(x.expr)]));
-    expect(recordingRules(benchContext.scrapeIntervalSeconds).filter((r) => !read.has(r.record)).map((r) => r.record)).toEqual([]);
+    expect(
+      recordingRules(benchContext.scrapeIntervalSeconds)
+        .filter((r) => !read.has(r.record))
+        .map((r) => r.record),
+    ).toEqual([]);
   });
 
   it.each(["gpuUtilization", "vramHeadroom"] as const)("%s keeps MIG instances of one GPU apart (mig_instance in its grouping)", (key) => {

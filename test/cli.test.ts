@@ -120,7 +120,10 @@ describe("doctor", () => {
       exists: (p) => p === "/home/u/.aws/config",
     });
     const byName = Object.fromEntries(doctor("deploy", m).results.map((r) => [r.name, r]));
-    expect(byName["aws-credentials"]).toMatchObject({ status: "ok", detail: "credential source: profile oncall, /home/u/.aws/config (not validated; `aws sts get-caller-identity` does)" });
+    expect(byName["aws-credentials"]).toMatchObject({
+      status: "ok",
+      detail: "credential source: profile oncall, /home/u/.aws/config (not validated; `aws sts get-caller-identity` does)",
+    });
     expect(byName["pulumi-login"]).toMatchObject({ status: "ok", detail: "PULUMI_ACCESS_TOKEN is set" });
     expect(byName.pulumi).toMatchObject({ status: "missing", detail: "pulumi not found on PATH" });
     expect(byName.chromium?.fix).toContain("apt-get install chromium");
@@ -136,7 +139,9 @@ describe("doctor", () => {
 
   it("lets commands refuse early with how to get what is missing", () => {
     expect(() => requirePrerequisites(["pulumi"], machine())).toThrow(PrerequisiteError);
-    expect(() => requirePrerequisites(["pulumi"], machine())).toThrow(/^pulumi not found on PATH; install the Pulumi CLI: https:\/\/www\.pulumi\.com\/docs\/install\/.*\(npm run doctor checks every prerequisite\)$/);
+    expect(() => requirePrerequisites(["pulumi"], machine())).toThrow(
+      /^pulumi not found on PATH; install the Pulumi CLI: https:\/\/www\.pulumi\.com\/docs\/install\/.*\(npm run doctor checks every prerequisite\)$/,
+    );
     expect(() => requirePrerequisites(["node"], machine())).not.toThrow();
   });
 });

@@ -144,7 +144,11 @@ describe("created cluster", () => {
       url: "https://oidc.eks.synth.invalid/id/cluster",
       clientIdLists: ["sts.amazonaws.com"],
     });
-    expect(byType(resources, "aws:eks/addon:Addon").map((r) => [r.name, r.inputs.addonName, r.inputs.serviceAccountRoleArn ?? null]).sort()).toEqual([
+    expect(
+      byType(resources, "aws:eks/addon:Addon")
+        .map((r) => [r.name, r.inputs.addonName, r.inputs.serviceAccountRoleArn ?? null])
+        .sort(),
+    ).toEqual([
       ["cluster-coredns", "coredns", null],
       ["cluster-ebs-csi", "aws-ebs-csi-driver", "arn:aws:synth:000000000000:cluster-ebs-csi-irsa"],
       ["cluster-kube-proxy", "kube-proxy", null],
@@ -171,11 +175,35 @@ describe("created cluster", () => {
 
   it("lays out subnets per zone with discovery tags", async () => {
     const resources = await deploy(parse(baseRaw()));
-    expect(byType(resources, "aws:ec2/subnet:Subnet").map((r) => [r.name, r.inputs.availabilityZone, r.inputs.cidrBlock, r.inputs.tags]).sort()).toEqual([
-      ["cluster-vpc-private-us-west-2a", "us-west-2a", "10.40.0.0/19", { Name: "cluster-vpc-private-us-west-2a", "kubernetes.io/role/internal-elb": "1", "kubernetes.io/cluster/infermesh-dev": "shared" }],
-      ["cluster-vpc-private-us-west-2b", "us-west-2b", "10.40.32.0/19", { Name: "cluster-vpc-private-us-west-2b", "kubernetes.io/role/internal-elb": "1", "kubernetes.io/cluster/infermesh-dev": "shared" }],
-      ["cluster-vpc-public-us-west-2a", "us-west-2a", "10.40.128.0/21", { Name: "cluster-vpc-public-us-west-2a", "kubernetes.io/role/elb": "1", "kubernetes.io/cluster/infermesh-dev": "shared" }],
-      ["cluster-vpc-public-us-west-2b", "us-west-2b", "10.40.136.0/21", { Name: "cluster-vpc-public-us-west-2b", "kubernetes.io/role/elb": "1", "kubernetes.io/cluster/infermesh-dev": "shared" }],
+    expect(
+      byType(resources, "aws:ec2/subnet:Subnet")
+        .map((r) => [r.name, r.inputs.availabilityZone, r.inputs.cidrBlock, r.inputs.tags])
+        .sort(),
+    ).toEqual([
+      [
+        "cluster-vpc-private-us-west-2a",
+        "us-west-2a",
+        "10.40.0.0/19",
+        { Name: "cluster-vpc-private-us-west-2a", "kubernetes.io/role/internal-elb": "1", "kubernetes.io/cluster/infermesh-dev": "shared" },
+      ],
+      [
+        "cluster-vpc-private-us-west-2b",
+        "us-west-2b",
+        "10.40.32.0/19",
+        { Name: "cluster-vpc-private-us-west-2b", "kubernetes.io/role/internal-elb": "1", "kubernetes.io/cluster/infermesh-dev": "shared" },
+      ],
+      [
+        "cluster-vpc-public-us-west-2a",
+        "us-west-2a",
+        "10.40.128.0/21",
+        { Name: "cluster-vpc-public-us-west-2a", "kubernetes.io/role/elb": "1", "kubernetes.io/cluster/infermesh-dev": "shared" },
+      ],
+      [
+        "cluster-vpc-public-us-west-2b",
+        "us-west-2b",
+        "10.40.136.0/21",
+        { Name: "cluster-vpc-public-us-west-2b", "kubernetes.io/role/elb": "1", "kubernetes.io/cluster/infermesh-dev": "shared" },
+      ],
     ]);
   });
 
@@ -316,8 +344,28 @@ describe("deploy path", () => {
     expect(cluster.inputs.tags).toEqual({ "infermesh.io/deploy-endpoint": "private", "infermesh.io/deploy-runner": "self-hosted" });
     const rules = byType(resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
     expect(rules.map((r) => [r.name, r.inputs])).toEqual([
-      ["cluster-api-from-10-200-16-0-24", { securityGroupId: "sg-synth-infermesh-dev", cidrIpv4: "10.200.16.0/24", ipProtocol: "tcp", fromPort: 443, toPort: 443, description: "Kubernetes API for CI runners (infermesh:deploy.sourceCidrs)" }],
-      ["cluster-api-from-10-201-0-0-20", { securityGroupId: "sg-synth-infermesh-dev", cidrIpv4: "10.201.0.0/20", ipProtocol: "tcp", fromPort: 443, toPort: 443, description: "Kubernetes API for CI runners (infermesh:deploy.sourceCidrs)" }],
+      [
+        "cluster-api-from-10-200-16-0-24",
+        {
+          securityGroupId: "sg-synth-infermesh-dev",
+          cidrIpv4: "10.200.16.0/24",
+          ipProtocol: "tcp",
+          fromPort: 443,
+          toPort: 443,
+          description: "Kubernetes API for CI runners (infermesh:deploy.sourceCidrs)",
+        },
+      ],
+      [
+        "cluster-api-from-10-201-0-0-20",
+        {
+          securityGroupId: "sg-synth-infermesh-dev",
+          cidrIpv4: "10.201.0.0/20",
+          ipProtocol: "tcp",
+          fromPort: 443,
+          toPort: 443,
+          description: "Kubernetes API for CI runners (infermesh:deploy.sourceCidrs)",
+        },
+      ],
     ]);
     for (const rule of rules) {
       expect(rule.dependsOn).toContain(cluster.urn);

@@ -58,7 +58,9 @@ describe("default subnet layout", () => {
     raw.cluster.vpc.cidr = "10.40.0.0/23";
     const cluster = parse(raw).cluster;
     if (cluster.mode !== "create") throw new Error("expected mode create");
-    const prefixes = Object.values(cluster.vpc.subnets).flatMap((s) => [s.private, s.public]).map((c) => (parseCidr(c) as Cidr).prefix);
+    const prefixes = Object.values(cluster.vpc.subnets)
+      .flatMap((s) => [s.private, s.public])
+      .map((c) => (parseCidr(c) as Cidr).prefix);
     expect(Math.max(...prefixes)).toBe(awsSubnetPrefixRange.max);
     expect(Object.values(defaultSubnets("10.40.0.0/24", ["a"])).map((s) => s.public)).toEqual(["10.40.0.128/29"]);
   });
@@ -66,7 +68,14 @@ describe("default subnet layout", () => {
 
 describe("namespaces", () => {
   it("accepts the provider namespaces and ignores their keys", () => {
-    const raw = { ...baseRaw(), "aws:profile": "ops", "kubernetes:context": "dev", "grafana:url": "https://g.example.com", "random:x": "1", "pulumi:disable-default-providers": '["*"]' };
+    const raw = {
+      ...baseRaw(),
+      "aws:profile": "ops",
+      "kubernetes:context": "dev",
+      "grafana:url": "https://g.example.com",
+      "random:x": "1",
+      "pulumi:disable-default-providers": '["*"]',
+    };
     expect(() => parse(raw)).not.toThrow();
   });
 
@@ -145,7 +154,7 @@ describe("redact", () => {
   it.each([
     ['got "glsa_abc"; expected x', ["glsa_abc"], "got [secret]; expected x"],
     ["token glsa_abc in prose", ["glsa_abc"], "token [secret] in prose"],
-    ['got "ab"; not "ab"c', ["ab"], 'got [secret]; not [secret]c'],
+    ['got "ab"; not "ab"c', ["ab"], "got [secret]; not [secret]c"],
     ["short ab stays", ["ab"], "short ab stays"],
     ['got "a\\"b"', ['a"b'], "got [secret]"],
     ["longest first: abcdef", ["abc", "abcdef"], "longest first: [secret]"],

@@ -62,7 +62,10 @@ const dataLinksOf = (p: Panel): DashboardLink[] => (p.fieldConfig?.defaults.link
 
 /** The catalog keys whose queries a panel runs (exactly one when the dashboard is right). */
 function keysOf(p: Panel): PanelKey[] {
-  return catalogKeysOf(targetsOf(p).map((t) => t.expr), catalog);
+  return catalogKeysOf(
+    targetsOf(p).map((t) => t.expr),
+    catalog,
+  );
 }
 
 function panelOf(key: PanelKey, dashboards: Record<DashboardKey, Dashboard> = built): { panel: Panel; dashboard: DashboardKey } {
@@ -88,7 +91,20 @@ const children = (node: SyntaxNode): SyntaxNode[] => {
   for (let c = node.firstChild; c; c = c.nextSibling) out.push(c);
   return out;
 };
-const expressionNodes = new Set(["AggregateExpr", "BinaryExpr", "FunctionCall", "MatrixSelector", "NumberDurationLiteral", "OffsetExpr", "ParenExpr", "StringLiteral", "SubqueryExpr", "UnaryExpr", "VectorSelector", "StepInvariantExpr"]);
+const expressionNodes = new Set([
+  "AggregateExpr",
+  "BinaryExpr",
+  "FunctionCall",
+  "MatrixSelector",
+  "NumberDurationLiteral",
+  "OffsetExpr",
+  "ParenExpr",
+  "StringLiteral",
+  "SubqueryExpr",
+  "UnaryExpr",
+  "VectorSelector",
+  "StepInvariantExpr",
+]);
 const expressionsIn = (node: SyntaxNode) => children(node).filter((c) => expressionNodes.has(c.name));
 
 interface Selector {
@@ -306,7 +322,8 @@ describe("panel queries keep to the metric and label contracts", () => {
     expect(seriesLabels(r.queueDepth, ctxRules)).toEqual(new Set(["model"]));
     // SLO series: one per model and SLI, every window alike.
     const slo = sloRecordedNames(ctx.scrapeIntervalSeconds);
-    for (const name of [slo.errors, slo.events, slo.budget, slo.ratio("5m"), slo.ratio("1h"), slo.ratio("30d")]) expect(seriesLabels(name, ctxRules), name).toEqual(new Set(["model", "slo"]));
+    for (const name of [slo.errors, slo.events, slo.budget, slo.ratio("5m"), slo.ratio("1h"), slo.ratio("30d")])
+      expect(seriesLabels(name, ctxRules), name).toEqual(new Set(["model", "slo"]));
   });
 });
 
@@ -465,7 +482,10 @@ describe("thresholds equal the alert thresholds", () => {
 
   it.each([
     ["defaults", ctx],
-    ["stack overrides", { ...ctx, thresholds: { ...defaultThresholds, vramUsedRatioMax: 0.8, latencyP95MaxMs: 1200, queueDepthMax: 30, errorRatioMax: 0.02, thermalThrottleRatioMax: 0.2 } }],
+    [
+      "stack overrides",
+      { ...ctx, thresholds: { ...defaultThresholds, vramUsedRatioMax: 0.8, latencyP95MaxMs: 1200, queueDepthMax: 30, errorRatioMax: 0.02, thermalThrottleRatioMax: 0.2 } },
+    ],
   ] as [string, DashboardContext][])("with %s", (_name, context) => {
     const dashboards = buildDashboards(context);
     const t = context.thresholds;
@@ -485,7 +505,10 @@ describe("thresholds equal the alert thresholds", () => {
     const legend = catalog.latencyP95ByModel[0]?.legend ?? "";
     for (const [model, limit] of Object.entries(latency.byModel)) {
       const matching = p95Overrides.filter((o) => o.matcher.id === "byRegexp" && new RegExp(String(o.matcher.options)).test(legend.replace("{{model}}", model)));
-      expect(matching.map((o) => o.limit), model).toEqual([limit]);
+      expect(
+        matching.map((o) => o.limit),
+        model,
+      ).toEqual([limit]);
       const lookalike = legend.replace("{{model}}", model.replace(".", "x"));
       if (lookalike !== legend.replace("{{model}}", model)) expect(p95Overrides.some((o) => new RegExp(String(o.matcher.options)).test(lookalike))).toBe(false);
     }
@@ -519,7 +542,8 @@ describe("links", () => {
         for (const l of [...((p.links ?? []) as DashboardLink[]), ...dataLinksOf(p)]) {
           expect(Object.values(uids), `${p.title ?? ""}: ${l.url ?? ""}`).toContain(uidOf(l.url));
           for (const [, v] of (l.url ?? "").matchAll(/var-(\w+)=/g)) expect(variables).toContain(v);
-          for (const [, label] of (l.url ?? "").matchAll(/\$\{__(?:field\.labels|data\.fields)\.(\w+)\}/g)) expect(seriesLabelsOfPanel, `${p.title ?? ""} links by ${label}`).toContain(label);
+          for (const [, label] of (l.url ?? "").matchAll(/\$\{__(?:field\.labels|data\.fields)\.(\w+)\}/g))
+            expect(seriesLabelsOfPanel, `${p.title ?? ""} links by ${label}`).toContain(label);
         }
       }
     }
@@ -527,7 +551,16 @@ describe("links", () => {
 
   it("connects every dashboard to all the others in its header, carrying variables and time", () => {
     for (const key of dashboardKeys) {
-      expect(headerLinks(key).map((l) => uidOf(l.url)).sort()).toEqual(dashboardKeys.filter((k) => k !== key).map((k) => uids[k]).sort());
+      expect(
+        headerLinks(key)
+          .map((l) => uidOf(l.url))
+          .sort(),
+      ).toEqual(
+        dashboardKeys
+          .filter((k) => k !== key)
+          .map((k) => uids[k])
+          .sort(),
+      );
       for (const l of headerLinks(key)) expect(l).toMatchObject({ includeVars: true, keepTime: true });
       // Without `placement` the links sit above the panels rather than inside the controls menu.
       for (const l of headerLinks(key)) expect(l).not.toHaveProperty("placement");
@@ -535,7 +568,9 @@ describe("links", () => {
   });
 
   it("takes Overview to the Per-Model Drilldown with the selected models", () => {
-    const drill = panelsOf(built.overview).flatMap((p) => (p.links ?? []) as DashboardLink[]).filter((l) => uidOf(l.url) === uids.modelDrilldown);
+    const drill = panelsOf(built.overview)
+      .flatMap((p) => (p.links ?? []) as DashboardLink[])
+      .filter((l) => uidOf(l.url) === uids.modelDrilldown);
     expect(drill.length).toBeGreaterThan(0);
     for (const l of drill) expect(l.url).toContain("${model:queryparam}");
     expect(headerLinks("modelDrilldown").some((l) => uidOf(l.url) === uids.overview)).toBe(true);

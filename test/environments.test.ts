@@ -14,7 +14,10 @@ function rawFor(environment: EnvironmentKind) {
 describe("environment defaults", () => {
   it.each([
     ["dev", { protectStateful: false, retainVolumes: false, allowSpot: true, allowScaleToZero: true, defaultCapacity: "spot", natGateways: "single", requireExpiry: false }],
-    ["staging", { protectStateful: false, retainVolumes: false, allowSpot: true, allowScaleToZero: false, defaultCapacity: "on-demand", natGateways: "per-az", requireExpiry: false }],
+    [
+      "staging",
+      { protectStateful: false, retainVolumes: false, allowSpot: true, allowScaleToZero: false, defaultCapacity: "on-demand", natGateways: "per-az", requireExpiry: false },
+    ],
     ["prod", { protectStateful: true, retainVolumes: true, allowSpot: false, allowScaleToZero: false, defaultCapacity: "on-demand", natGateways: "per-az", requireExpiry: false }],
     ["ephemeral", { protectStateful: false, retainVolumes: false, allowSpot: true, allowScaleToZero: true, defaultCapacity: "spot", natGateways: "single", requireExpiry: true }],
   ] as const)("%s", (environment, expected) => {
@@ -37,7 +40,6 @@ describe("environment defaults", () => {
       "expires-at": "2026-01-02T00:00:00Z",
     });
   });
-
 });
 
 describe("overrides win over environment defaults", () => {
@@ -65,11 +67,11 @@ describe("overrides win over environment defaults", () => {
     const single = await deploy(parse(raw));
     expect(byType(single, "aws:ec2/natGateway:NatGateway").map((r) => r.name)).toEqual(["cluster-vpc-nat-us-west-2a"]);
     const perAz = await deploy(parse({ ...raw, safety: { natGateways: "per-az" } }));
-    expect(byType(perAz, "aws:ec2/natGateway:NatGateway").map((r) => r.name).sort()).toEqual([
-      "cluster-vpc-nat-us-west-2a",
-      "cluster-vpc-nat-us-west-2b",
-      "cluster-vpc-nat-us-west-2c",
-    ]);
+    expect(
+      byType(perAz, "aws:ec2/natGateway:NatGateway")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["cluster-vpc-nat-us-west-2a", "cluster-vpc-nat-us-west-2b", "cluster-vpc-nat-us-west-2c"]);
   });
 
   it("protection follows the policy: prod protects the control plane, dev does not", async () => {

@@ -53,72 +53,66 @@ async function render(c: FamilyCase, capacity: "spot" | "on-demand") {
 }
 
 describe("GpuNodeGroup", () => {
-  it.each(families.flatMap((c) => (["spot", "on-demand"] as const).map((capacity) => ({ ...c, capacity }))))(
-    "$instanceType ($capacity, mig: $migProfile, $amiType)",
-    async (c) => {
-      const resources = await render(c, c.capacity);
-      const component = one(resources, "infermesh:compute:GpuNodeGroup", "gpu-serve");
-      const children = resources.filter((r) => r.parent === component.urn).map((r) => `${r.type}::${r.name}`).sort();
-      expect(children).toEqual([
-        "aws:ec2/launchTemplate:LaunchTemplate::gpu-serve",
-        "aws:eks/nodeGroup:NodeGroup::gpu-serve",
-        "infermesh:compute:NodeRole::gpu-serve-role",
-      ]);
+  it.each(families.flatMap((c) => (["spot", "on-demand"] as const).map((capacity) => ({ ...c, capacity }))))("$instanceType ($capacity, mig: $migProfile, $amiType)", async (c) => {
+    const resources = await render(c, c.capacity);
+    const component = one(resources, "infermesh:compute:GpuNodeGroup", "gpu-serve");
+    const children = resources
+      .filter((r) => r.parent === component.urn)
+      .map((r) => `${r.type}::${r.name}`)
+      .sort();
+    expect(children).toEqual(["aws:ec2/launchTemplate:LaunchTemplate::gpu-serve", "aws:eks/nodeGroup:NodeGroup::gpu-serve", "infermesh:compute:NodeRole::gpu-serve-role"]);
 
-      const nodeGroup = one(resources, "aws:eks/nodeGroup:NodeGroup", "gpu-serve");
-      expect(nodeGroup.inputs).toEqual({
-        clusterName: "infermesh-dev",
-        nodeRoleArn: "arn:aws:synth:000000000000:gpu-serve-role",
-        subnetIds: ["subnet-a", "subnet-b"],
-        amiType: c.amiType,
-        capacityType: c.capacity === "spot" ? "SPOT" : "ON_DEMAND",
-        instanceTypes: [c.instanceType],
-        scalingConfig: { minSize: 1, desiredSize: 2, maxSize: 6 },
-        labels: {
-          team: "search",
-          "infermesh.io/node-class": "gpu",
-          "infermesh.io/pool": "serve",
-          "infermesh.io/gpu-model": c.gpuModel,
-          "infermesh.io/capacity": c.capacity,
-          "infermesh.io/ami-family": c.amiFamily ?? "al2023",
-          "nvidia.com/gpu.present": "true",
-          // Cluster Autoscaler's GPU label: the GPU model, lower case.
-          "k8s.amazonaws.com/accelerator": `nvidia-${c.gpuModel.toLowerCase()}`,
-          ...(c.migConfig
-            ? {
-                "infermesh.io/gpu-partitioning": "mig",
-                "nvidia.com/mig.config": c.migConfig,
-                "nvidia.com/gpu.deploy.mig-manager": "true",
-                "nvidia.com/gpu.deploy.client": "paused-for-mig-change",
-              }
-            : { "infermesh.io/gpu-partitioning": "whole", "nvidia.com/gpu.deploy.operands": "false" }),
-        },
-        taints: [{ key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" }],
-        launchTemplate: { id: "gpu-serve-id", version: "1" },
-        updateConfig: { maxUnavailable: 1 },
-        tags: { "infermesh.io/pool": "serve" },
-      });
-      expect(nodeGroup.ignoreChanges).toEqual(["scalingConfig.desiredSize"]);
-      expect(nodeGroup.dependsOn).toContain(one(resources, "aws:eks/addon:Addon", "cni").urn);
-      for (const key of ["worker", "ecr"]) {
-        expect(nodeGroup.dependsOn).toContain(one(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", `gpu-serve-role-${key}`).urn);
-      }
+    const nodeGroup = one(resources, "aws:eks/nodeGroup:NodeGroup", "gpu-serve");
+    expect(nodeGroup.inputs).toEqual({
+      clusterName: "infermesh-dev",
+      nodeRoleArn: "arn:aws:synth:000000000000:gpu-serve-role",
+      subnetIds: ["subnet-a", "subnet-b"],
+      amiType: c.amiType,
+      capacityType: c.capacity === "spot" ? "SPOT" : "ON_DEMAND",
+      instanceTypes: [c.instanceType],
+      scalingConfig: { minSize: 1, desiredSize: 2, maxSize: 6 },
+      labels: {
+        team: "search",
+        "infermesh.io/node-class": "gpu",
+        "infermesh.io/pool": "serve",
+        "infermesh.io/gpu-model": c.gpuModel,
+        "infermesh.io/capacity": c.capacity,
+        "infermesh.io/ami-family": c.amiFamily ?? "al2023",
+        "nvidia.com/gpu.present": "true",
+        // Cluster Autoscaler's GPU label: the GPU model, lower case.
+        "k8s.amazonaws.com/accelerator": `nvidia-${c.gpuModel.toLowerCase()}`,
+        ...(c.migConfig
+          ? {
+              "infermesh.io/gpu-partitioning": "mig",
+              "nvidia.com/mig.config": c.migConfig,
+              "nvidia.com/gpu.deploy.mig-manager": "true",
+              "nvidia.com/gpu.deploy.client": "paused-for-mig-change",
+            }
+          : { "infermesh.io/gpu-partitioning": "whole", "nvidia.com/gpu.deploy.operands": "false" }),
+      },
+      taints: [{ key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" }],
+      launchTemplate: { id: "gpu-serve-id", version: "1" },
+      updateConfig: { maxUnavailable: 1 },
+      tags: { "infermesh.io/pool": "serve" },
+    });
+    expect(nodeGroup.ignoreChanges).toEqual(["scalingConfig.desiredSize"]);
+    expect(nodeGroup.dependsOn).toContain(one(resources, "aws:eks/addon:Addon", "cni").urn);
+    for (const key of ["worker", "ecr"]) {
+      expect(nodeGroup.dependsOn).toContain(one(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", `gpu-serve-role-${key}`).urn);
+    }
 
-      const instanceTags = { ...tags, "infermesh.io/pool": "serve" };
-      expect(one(resources, "aws:ec2/launchTemplate:LaunchTemplate", "gpu-serve").inputs).toEqual({
-        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
-        blockDeviceMappings: [
-          { deviceName: c.device, ebs: { volumeSize: 300, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } },
-        ],
-        tagSpecifications: [
-          { resourceType: "instance", tags: instanceTags },
-          { resourceType: "volume", tags: instanceTags },
-          { resourceType: "network-interface", tags: instanceTags },
-        ],
-        updateDefaultVersion: true,
-      });
-    },
-  );
+    const instanceTags = { ...tags, "infermesh.io/pool": "serve" };
+    expect(one(resources, "aws:ec2/launchTemplate:LaunchTemplate", "gpu-serve").inputs).toEqual({
+      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
+      blockDeviceMappings: [{ deviceName: c.device, ebs: { volumeSize: 300, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } }],
+      tagSpecifications: [
+        { resourceType: "instance", tags: instanceTags },
+        { resourceType: "volume", tags: instanceTags },
+        { resourceType: "network-interface", tags: instanceTags },
+      ],
+      updateDefaultVersion: true,
+    });
+  });
 
   it("gives the node role only the worker and registry policies (plus CNI when asked)", async () => {
     const resources = await render(families[3]!, "spot");

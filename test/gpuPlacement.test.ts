@@ -131,8 +131,16 @@ function stackDaemonSets(pools: GpuPoolConfig[], strategy: MigStrategy): DaemonS
     const plugin = devicePluginValues(strategy, placement);
     const dcgm = dcgmExporterValues({ scrapeIntervalSeconds: 30, fields: [] }, placement);
     return [
-      { name: `${devicePluginRelease}${placementSuffix(placement)}`, nodeSelector: plugin.nodeSelector ?? {}, terms: plugin.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms },
-      { name: `${dcgmRelease}${placementSuffix(placement)}`, nodeSelector: dcgm.nodeSelector, terms: dcgm.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms },
+      {
+        name: `${devicePluginRelease}${placementSuffix(placement)}`,
+        nodeSelector: plugin.nodeSelector ?? {},
+        terms: plugin.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms,
+      },
+      {
+        name: `${dcgmRelease}${placementSuffix(placement)}`,
+        nodeSelector: dcgm.nodeSelector,
+        terms: dcgm.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms,
+      },
     ];
   });
 }
@@ -153,7 +161,11 @@ function fleet(strategy?: MigStrategy) {
   const daemonSets = [...stackDaemonSets(pools, migStrategy), migManagerDaemonSet];
   // With a MIG pool the stack installs the GPU Operator, whose NFD labels every GPU node's PCI vendor.
   const joined = (name: string): Labels => ({ ...gpuNodeLabels(config.gpuPools[name]!, migStrategy), [nfdNvidiaLabel]: "true" });
-  const running = (labels: Labels) => daemonSets.filter((ds) => schedules(ds, labels)).map((ds) => ds.name).sort();
+  const running = (labels: Labels) =>
+    daemonSets
+      .filter((ds) => schedules(ds, labels))
+      .map((ds) => ds.name)
+      .sort();
   return { config, pools, migStrategy, daemonSets, joined, running };
 }
 
@@ -215,8 +227,14 @@ describe("GPU node ownership, step by step", () => {
       let labels = operatorLabelPass(joined(pool.name));
       if (pool.mig) labels = operatorLabelPass(migPartedReconfigure(labels, daemonSets).after);
       const names = running(labels);
-      expect(names.filter((n) => n.startsWith("dcgm-exporter")), pool.name).toHaveLength(1);
-      expect(names.filter((n) => n.startsWith("nvidia-device-plugin")), pool.name).toHaveLength(pool.amiFamily === "bottlerocket" ? 0 : 1);
+      expect(
+        names.filter((n) => n.startsWith("dcgm-exporter")),
+        pool.name,
+      ).toHaveLength(1);
+      expect(
+        names.filter((n) => n.startsWith("nvidia-device-plugin")),
+        pool.name,
+      ).toHaveLength(pool.amiFamily === "bottlerocket" ? 0 : 1);
     }
   });
 

@@ -202,7 +202,9 @@ describe("Grafana content", () => {
   });
 
   it("long stack names that share a prefix never share a uid", () => {
-    expect(grafanaUid("a-stack-name-that-is-far-too-long-for-grafana-uids", "prometheus")).not.toBe(grafanaUid("a-stack-name-that-is-far-too-long-for-grafana-uids-2", "prometheus"));
+    expect(grafanaUid("a-stack-name-that-is-far-too-long-for-grafana-uids", "prometheus")).not.toBe(
+      grafanaUid("a-stack-name-that-is-far-too-long-for-grafana-uids-2", "prometheus"),
+    );
   });
 });
 
@@ -226,7 +228,8 @@ describe("secrets", () => {
 
 describe("in-cluster Grafana: provisioned from Kubernetes objects", () => {
   const inCluster = { grafana: { mode: "in-cluster" } };
-  const configMap = (resources: RecordedResource[], name: string) => one(resources, "kubernetes:core/v1:ConfigMap", name).inputs as { metadata: Record<string, unknown>; data: Record<string, string> };
+  const configMap = (resources: RecordedResource[], name: string) =>
+    one(resources, "kubernetes:core/v1:ConfigMap", name).inputs as { metadata: Record<string, unknown>; data: Record<string, string> };
 
   it("Helm release: the grafana-community chart on system nodes, ClusterIP, no anonymous access, sidecars for dashboards, data sources and alerting", async () => {
     const resources = await deploy(stack(inCluster));
@@ -298,7 +301,13 @@ describe("in-cluster Grafana: provisioned from Kubernetes objects", () => {
     const config = stack(inCluster);
     const resources = await deploy(config);
     const expected = dashboardsFor(config) as Record<string, { uid: string }>;
-    const names = { overview: "infermesh-dashboard-overview", modelDrilldown: "infermesh-dashboard-model-drilldown", gpuHealth: "infermesh-dashboard-gpu-health", routerBehavior: "infermesh-dashboard-router-behavior", slo: "infermesh-dashboard-slo" };
+    const names = {
+      overview: "infermesh-dashboard-overview",
+      modelDrilldown: "infermesh-dashboard-model-drilldown",
+      gpuHealth: "infermesh-dashboard-gpu-health",
+      routerBehavior: "infermesh-dashboard-router-behavior",
+      slo: "infermesh-dashboard-slo",
+    };
     expect(Object.keys(names).sort()).toEqual([...dashboardKeys].sort());
     for (const [key, name] of Object.entries(names)) {
       const cm = configMap(resources, `grafana-dashboard-${key}`);
@@ -340,7 +349,9 @@ describe("in-cluster Grafana: provisioned from Kubernetes objects", () => {
  */
 describe("upstream facts the in-cluster Grafana relies on", () => {
   async function inClusterPlan() {
-    const resources = await deploy(stack({ grafana: { mode: "in-cluster" }, alerting: { contactPoints: { chat: { type: "slack", secret: "slackHook" } }, routes: { warning: ["chat"] } } }));
+    const resources = await deploy(
+      stack({ grafana: { mode: "in-cluster" }, alerting: { contactPoints: { chat: { type: "slack", secret: "slackHook" } }, routes: { warning: ["chat"] } } }),
+    );
     const values = (one(resources, "kubernetes:helm.sh/v3:Release", "grafana-grafana").inputs as Record<string, any>).values;
     const objects = resources.filter((r) => r.type === "kubernetes:core/v1:ConfigMap" || r.type === "kubernetes:core/v1:Secret").map((r) => r.inputs as any);
     return { values, objects };
@@ -443,7 +454,8 @@ describe("dashboard schemaVersion for every targeted Grafana", () => {
   });
 
   it("nothing in the dashboards is rewritten by migrations v40-v42, so a newer Grafana reads them exactly as written", () => {
-    for (const [key, dashboard] of Object.entries(dashboardsFor(stack({ grafana: external })))) expect(rewrittenByNewerMigrations(dashboard as Record<string, unknown>), key).toEqual([]);
+    for (const [key, dashboard] of Object.entries(dashboardsFor(stack({ grafana: external }))))
+      expect(rewrittenByNewerMigrations(dashboard as Record<string, unknown>), key).toEqual([]);
   });
 
   it.each([

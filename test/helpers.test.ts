@@ -59,7 +59,11 @@ describe("defaultSubnets", () => {
 
   it("never overlaps and stays inside the VPC for 2-4 zones and /16-/24", () => {
     for (let prefix = 16; prefix <= 24; prefix++) {
-      for (const zones of [["a", "b"], ["a", "b", "c"], ["a", "b", "c", "d"]]) {
+      for (const zones of [
+        ["a", "b"],
+        ["a", "b", "c"],
+        ["a", "b", "c", "d"],
+      ]) {
         const vpc = `10.0.0.0/${prefix}`;
         const blocks = Object.values(defaultSubnets(vpc, zones)).flatMap((s) => [cidr(s.private), cidr(s.public)]);
         blocks.forEach((block, i) => {

@@ -100,7 +100,10 @@ describe("the repository's imports", () => {
   it("keep the policy pack self-contained (it is published as a package of its own)", () => {
     for (const file of ["policy/index.ts", "policy/policies.ts"]) {
       const ours = (graph.get(file) ?? []).filter((e) => graph.has(e.to));
-      expect(ours.every((e) => e.to.startsWith("policy/")), `${file} imports ${ours.map((e) => e.to).join(", ")}`).toBe(true);
+      expect(
+        ours.every((e) => e.to.startsWith("policy/")),
+        `${file} imports ${ours.map((e) => e.to).join(", ")}`,
+      ).toBe(true);
     }
   });
 

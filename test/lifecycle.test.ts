@@ -5,16 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import {
-  AwsCliError,
-  findLeaks,
-  formatLeaks,
-  getResourcesArgs,
-  leakCheck,
-  parseArn,
-  type CommandResult,
-  type CommandRunner,
-} from "../lifecycle/leaks";
+import { AwsCliError, findLeaks, formatLeaks, getResourcesArgs, leakCheck, parseArn, type CommandResult, type CommandRunner } from "../lifecycle/leaks";
 import {
   deploymentSettingsFromEnv,
   destroyTestStack,
@@ -352,7 +343,11 @@ describe("Pulumi Cloud TTL backstop", () => {
     return { requests, fetchImpl };
   }
 
-  const settings = deploymentSettingsFromEnv({ GITHUB_SERVER_URL: "https://github.com", GITHUB_REPOSITORY: "acme/infermesh", INFERMESH_TTL_AWS_ROLE_ARN: "arn:aws:iam::111122223333:role/ttl" });
+  const settings = deploymentSettingsFromEnv({
+    GITHUB_SERVER_URL: "https://github.com",
+    GITHUB_REPOSITORY: "acme/infermesh",
+    INFERMESH_TTL_AWS_ROLE_ARN: "arn:aws:iam::111122223333:role/ttl",
+  });
 
   it("writes deployment settings when the stack has none, then the TTL schedule with delete-after-destroy", async () => {
     const { requests, fetchImpl } = fakeFetch({ "GET /settings": 404 });
@@ -373,15 +368,24 @@ describe("Pulumi Cloud TTL backstop", () => {
 
   it("keeps existing settings, and fails clearly without settings or when the schedule is refused", async () => {
     const existing = fakeFetch({});
-    await pulumiCloudTtl({ api: "https://api.pulumi.com", token: "t", organization: "acme", project: "infermesh", fetch: existing.fetchImpl }).schedule({ stack: "test-a", expiresAt: "2026-03-02T10:00:00Z" });
+    await pulumiCloudTtl({ api: "https://api.pulumi.com", token: "t", organization: "acme", project: "infermesh", fetch: existing.fetchImpl }).schedule({
+      stack: "test-a",
+      expiresAt: "2026-03-02T10:00:00Z",
+    });
     expect(existing.requests.map((r) => r.method)).toEqual(["GET", "POST"]);
     const none = fakeFetch({ "GET /settings": 404 });
     await expect(
-      pulumiCloudTtl({ api: "https://api.pulumi.com", token: "t", organization: "acme", project: "infermesh", fetch: none.fetchImpl }).schedule({ stack: "test-a", expiresAt: "x" }),
+      pulumiCloudTtl({ api: "https://api.pulumi.com", token: "t", organization: "acme", project: "infermesh", fetch: none.fetchImpl }).schedule({
+        stack: "test-a",
+        expiresAt: "x",
+      }),
     ).rejects.toThrow(/no Pulumi Deployments settings/);
     const refused = fakeFetch({ "POST /ttl/schedules": 409 });
     await expect(
-      pulumiCloudTtl({ api: "https://api.pulumi.com", token: "t", organization: "acme", project: "infermesh", fetch: refused.fetchImpl }).schedule({ stack: "test-a", expiresAt: "x" }),
+      pulumiCloudTtl({ api: "https://api.pulumi.com", token: "t", organization: "acme", project: "infermesh", fetch: refused.fetchImpl }).schedule({
+        stack: "test-a",
+        expiresAt: "x",
+      }),
     ).rejects.toThrow(/HTTP 409/);
   });
 
@@ -435,15 +439,33 @@ describe("leaks", () => {
       ["aws", ...getResourcesArgs({ key: "kubernetes.io/cluster/infermesh-test-pr-12" }, "us-west-2")],
       ["aws", ...getResourcesArgs({ key: "cluster.k8s.amazonaws.com/name", values: ["infermesh-test-pr-12"] }, "us-west-2")],
     ]);
-    expect(runner.calls[0]).toEqual(["aws", "resourcegroupstaggingapi", "get-resources", "--region", "us-west-2", "--tag-filters", "Key=stack,Values=test-pr-12", "--output", "json"]);
+    expect(runner.calls[0]).toEqual([
+      "aws",
+      "resourcegroupstaggingapi",
+      "get-resources",
+      "--region",
+      "us-west-2",
+      "--tag-filters",
+      "Key=stack,Values=test-pr-12",
+      "--output",
+      "json",
+    ]);
     expect(runner.calls[1]).toContain("Key=kubernetes.io/cluster/infermesh-test-pr-12");
   });
 
   it("parses load balancers, volumes, ENIs and security groups, once each, and drops terminated instances", async () => {
     const runner = fakeRunner(
       taggingResponder({
-        "Key=stack,Values=test-pr-12": [mapping(volume, { stack: "test-pr-12", Name: "prometheus-db" }), mapping(eni, { stack: "test-pr-12" }), mapping(instance, { stack: "test-pr-12" })],
-        "Key=kubernetes.io/cluster/infermesh-test-pr-12": [mapping(lb, { "kubernetes.io/cluster/infermesh-test-pr-12": "owned" }), mapping(sg, { "kubernetes.io/cluster/infermesh-test-pr-12": "owned" }), mapping(volume, { stack: "test-pr-12" })],
+        "Key=stack,Values=test-pr-12": [
+          mapping(volume, { stack: "test-pr-12", Name: "prometheus-db" }),
+          mapping(eni, { stack: "test-pr-12" }),
+          mapping(instance, { stack: "test-pr-12" }),
+        ],
+        "Key=kubernetes.io/cluster/infermesh-test-pr-12": [
+          mapping(lb, { "kubernetes.io/cluster/infermesh-test-pr-12": "owned" }),
+          mapping(sg, { "kubernetes.io/cluster/infermesh-test-pr-12": "owned" }),
+          mapping(volume, { stack: "test-pr-12" }),
+        ],
       }),
     );
     const leaks = await findLeaks(runner, query);
@@ -458,7 +480,9 @@ describe("leaks", () => {
 
   it("keeps instances that are still running", async () => {
     const runner = fakeRunner((args) =>
-      args[0] === "ec2" ? { code: 0, stdout: JSON.stringify([["i-0aaa", "running"]]), stderr: "" } : ok(args.includes("Key=stack,Values=test-pr-12") ? [mapping(instance, { stack: "test-pr-12" })] : []),
+      args[0] === "ec2"
+        ? { code: 0, stdout: JSON.stringify([["i-0aaa", "running"]]), stderr: "" }
+        : ok(args.includes("Key=stack,Values=test-pr-12") ? [mapping(instance, { stack: "test-pr-12" })] : []),
     );
     expect((await findLeaks(runner, query)).map((l) => l.id)).toEqual(["i-0aaa"]);
   });
@@ -488,7 +512,13 @@ describe("leaks", () => {
     expect(await leakCheck(expired, query, (t) => printed.push(t))).toBe(3);
     expect(printed[0]).toContain("ExpiredTokenException");
     await expect(findLeaks(expired, query)).rejects.toThrow(AwsCliError);
-    expect(await leakCheck(fakeRunner(() => ({ code: 0, stdout: "{}", stderr: "" })), query, () => {})).toBe(3);
+    expect(
+      await leakCheck(
+        fakeRunner(() => ({ code: 0, stdout: "{}", stderr: "" })),
+        query,
+        () => {},
+      ),
+    ).toBe(3);
   });
 
   it("formats an empty result plainly", () => {

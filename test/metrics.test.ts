@@ -33,7 +33,10 @@ describe("metric contract", () => {
   it("gives every metric a subset of the contract labels plus its own", () => {
     for (const [name, m] of Object.entries(metrics)) {
       const own = m.labels.filter((l) => !(contractLabels as readonly string[]).includes(l));
-      expect(own.every((l) => /^[a-z_]+$/.test(l)), name).toBe(true);
+      expect(
+        own.every((l) => /^[a-z_]+$/.test(l)),
+        name,
+      ).toBe(true);
       expect(new Set(m.labels).size, name).toBe(m.labels.length);
     }
     expect(metrics.DCGM_FI_DEV_FB_USED.labels).toEqual(expect.arrayContaining(["gpu_uuid", "node", "zone", "mig_profile"]));

@@ -5,14 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import * as aws from "@pulumi/aws";
 import * as grpc from "@grpc/grpc-js";
-import {
-  unknownCheckingProxy,
-  type Policies,
-  type PolicyResource,
-  type ResourceValidationArgs,
-  type ResourceValidationPolicy,
-  type StackValidationPolicy,
-} from "@pulumi/policy";
+import { unknownCheckingProxy, type Policies, type PolicyResource, type ResourceValidationArgs, type ResourceValidationPolicy, type StackValidationPolicy } from "@pulumi/policy";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import { AnalyzeRequest, AnalyzeStackRequest, AnalyzerResource, AnalyzerResourceOptions } from "@pulumi/pulumi/proto/analyzer_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
@@ -126,7 +119,11 @@ function stackResource(spec: StackResourceSpec): PolicyResource {
 }
 
 /** Runs one stack policy; `undefined` when it reported itself not applicable. */
-async function stackViolations(policy: StackValidationPolicy, resources: StackResourceSpec[], config: Record<string, unknown> = {}): Promise<Array<{ message: string; urn?: string }> | undefined> {
+async function stackViolations(
+  policy: StackValidationPolicy,
+  resources: StackResourceSpec[],
+  config: Record<string, unknown> = {},
+): Promise<Array<{ message: string; urn?: string }> | undefined> {
   const found: Array<{ message: string; urn?: string }> = [];
   try {
     await policy.validateStack(
@@ -195,12 +192,22 @@ describe("ebs-encrypted", () => {
   const policy = ebsEncrypted();
 
   it("passes encrypted launch template devices (the provider types `encrypted` as a string)", async () => {
-    const props = { blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", volumeSize: 200 } }, { deviceName: "/dev/sdb", virtualName: "ephemeral0" }] };
+    const props = {
+      blockDeviceMappings: [
+        { deviceName: "/dev/xvda", ebs: { encrypted: "true", volumeSize: 200 } },
+        { deviceName: "/dev/sdb", virtualName: "ephemeral0" },
+      ],
+    };
     expect(await violationsOf(policy, "aws:ec2/launchTemplate:LaunchTemplate", props)).toEqual([]);
   });
 
   it("flags unencrypted launch template devices", async () => {
-    const props = { blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: 200 } }, { deviceName: "/dev/xvdb", ebs: { encrypted: "false" } }] };
+    const props = {
+      blockDeviceMappings: [
+        { deviceName: "/dev/xvda", ebs: { volumeSize: 200 } },
+        { deviceName: "/dev/xvdb", ebs: { encrypted: "false" } },
+      ],
+    };
     expect(await violationsOf(policy, "aws:ec2/launchTemplate:LaunchTemplate", props)).toHaveLength(2);
   });
 
@@ -234,7 +241,9 @@ describe("monitoring-endpoints-authenticated", () => {
   });
 
   it("passes Grafana with a login, or only inside the cluster", async () => {
-    expect(await violationsOf(policy, release, { chart: "grafana", values: { "grafana.ini": { "auth.anonymous": { enabled: false } }, service: { type: "LoadBalancer" } } })).toEqual([]);
+    expect(
+      await violationsOf(policy, release, { chart: "grafana", values: { "grafana.ini": { "auth.anonymous": { enabled: false } }, service: { type: "LoadBalancer" } } }),
+    ).toEqual([]);
     expect(await violationsOf(policy, release, { chart: "grafana", values: { ...anonymous, service: { type: "ClusterIP" }, ingress: { enabled: false } } })).toEqual([]);
   });
 
@@ -272,7 +281,9 @@ describe("monitoring-endpoints-authenticated", () => {
   it("flags an Ingress into the monitoring namespace without authentication", async () => {
     const type = "kubernetes:networking.k8s.io/v1:Ingress";
     expect(await violationsOf(policy, type, { metadata: { name: "prometheus", namespace: "monitoring" }, spec: {} })).toHaveLength(1);
-    expect(await violationsOf(policy, type, { metadata: { name: "prometheus", namespace: "monitoring", annotations: { "alb.ingress.kubernetes.io/auth-type": "oidc" } }, spec: {} })).toEqual([]);
+    expect(
+      await violationsOf(policy, type, { metadata: { name: "prometheus", namespace: "monitoring", annotations: { "alb.ingress.kubernetes.io/auth-type": "oidc" } }, spec: {} }),
+    ).toEqual([]);
   });
 });
 
@@ -316,8 +327,12 @@ describe("iam-no-wildcard-actions", () => {
     const role = { assumeRolePolicy: "{}", inlinePolicies: [{ name: "all", policy: document([{ Effect: "Allow", Action: "iam:*", Resource: "*" }]) }] };
     expect(await violationsOf(policy, "aws:iam/role:Role", role)).toHaveLength(1);
     expect(await violationsOf(policy, "aws:iam/policy:Policy", { policy: document([{ Effect: "Allow", NotAction: "iam:*", Resource: "*" }]) })).toHaveLength(1);
-    expect(await violationsOf(policy, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", { role: "r", policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" })).toHaveLength(1);
-    expect(await violationsOf(policy, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", { role: "r", policyArn: "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy" })).toEqual([]);
+    expect(await violationsOf(policy, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", { role: "r", policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" })).toHaveLength(
+      1,
+    );
+    expect(await violationsOf(policy, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", { role: "r", policyArn: "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy" })).toEqual(
+      [],
+    );
     expect(await violationsOf(policy, "aws:iam/rolePolicy:RolePolicy", { role: "r", policy: "not json" })).toHaveLength(1);
   });
 });
@@ -334,10 +349,22 @@ describe("iam-no-wildcard-actions on SNS topic policies", () => {
   });
 
   it("flags wildcard actions, any-principal grants and service grants without a source condition", async () => {
-    const grant = { Effect: "Allow", Principal: { Service: "aps.amazonaws.com" }, Action: ["sns:Publish"], Resource: topic, Condition: { StringEquals: { "aws:SourceAccount": "111122223333" } } };
-    expect(await violationsOf(policy, "aws:sns/topicPolicy:TopicPolicy", { arn: topic, policy: document({ ...grant, Action: "sns:*" }) })).toEqual([expect.stringContaining("allows sns:*")]);
-    expect(await violationsOf(policy, "aws:sns/topicPolicy:TopicPolicy", { arn: topic, policy: document({ ...grant, Principal: "*" }) })).toEqual([expect.stringContaining('any principal ("*")')]);
-    expect(await violationsOf(policy, "aws:sns/topicPolicy:TopicPolicy", { arn: topic, policy: document({ ...grant, Principal: { AWS: ["*"] } }) })).toEqual([expect.stringContaining('any principal ("*")')]);
+    const grant = {
+      Effect: "Allow",
+      Principal: { Service: "aps.amazonaws.com" },
+      Action: ["sns:Publish"],
+      Resource: topic,
+      Condition: { StringEquals: { "aws:SourceAccount": "111122223333" } },
+    };
+    expect(await violationsOf(policy, "aws:sns/topicPolicy:TopicPolicy", { arn: topic, policy: document({ ...grant, Action: "sns:*" }) })).toEqual([
+      expect.stringContaining("allows sns:*"),
+    ]);
+    expect(await violationsOf(policy, "aws:sns/topicPolicy:TopicPolicy", { arn: topic, policy: document({ ...grant, Principal: "*" }) })).toEqual([
+      expect.stringContaining('any principal ("*")'),
+    ]);
+    expect(await violationsOf(policy, "aws:sns/topicPolicy:TopicPolicy", { arn: topic, policy: document({ ...grant, Principal: { AWS: ["*"] } }) })).toEqual([
+      expect.stringContaining('any principal ("*")'),
+    ]);
     const { Condition: _dropped, ...unconditioned } = grant;
     expect(await violationsOf(policy, "aws:sns/topicPolicy:TopicPolicy", { arn: topic, policy: document(unconditioned) })).toEqual([
       expect.stringContaining("allows aps.amazonaws.com without an aws:SourceArn or aws:SourceAccount condition"),
@@ -432,7 +459,11 @@ describe("secrets-not-plaintext", () => {
     const resources: StackResourceSpec[] = [
       { type: "pulumi:providers:kubernetes", name: "k8s", props: { kubeconfig: "apiVersion: v1\nkind: Config" } },
       { type: "pulumi:providers:grafana", name: "grafana", props: { url: "https://g.example", auth: "admin:hunter2" } },
-      { type: "grafana:alerting/contactPoint:ContactPoint", name: "cp", props: { slacks: [{ url: "https://hooks.slack.com/services/T/B/x" }], pagerduties: [{ integrationKey: "abc" }] } },
+      {
+        type: "grafana:alerting/contactPoint:ContactPoint",
+        name: "cp",
+        props: { slacks: [{ url: "https://hooks.slack.com/services/T/B/x" }], pagerduties: [{ integrationKey: "abc" }] },
+      },
       { type: "kubernetes:core/v1:Secret", name: "s", props: { stringData: { password: "hunter2" } } },
     ];
     const found = await stackViolations(policy, resources, marked);
@@ -477,8 +508,16 @@ describe("deploy-path-reaches-cluster", () => {
   const policy = deployPathReachesCluster();
   const clusterType = "aws:eks/cluster:Cluster";
   const ruleType = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
-  const cluster = (tags: Record<string, string>, vpcConfig: Record<string, unknown>): StackResourceSpec => ({ type: clusterType, name: "cluster", props: { name: "infermesh-prod", tags, vpcConfig } });
-  const rule = (props: Record<string, unknown>): StackResourceSpec => ({ type: ruleType, name: "cluster-api-from-10-200-16-0-24", props: { securityGroupId: "sg-1", cidrIpv4: "10.200.16.0/24", ...props } });
+  const cluster = (tags: Record<string, string>, vpcConfig: Record<string, unknown>): StackResourceSpec => ({
+    type: clusterType,
+    name: "cluster",
+    props: { name: "infermesh-prod", tags, vpcConfig },
+  });
+  const rule = (props: Record<string, unknown>): StackResourceSpec => ({
+    type: ruleType,
+    name: "cluster-api-from-10-200-16-0-24",
+    props: { securityGroupId: "sg-1", cidrIpv4: "10.200.16.0/24", ...props },
+  });
   const privateTags = { [deployEndpointTag]: "private", [deployRunnerTag]: "self-hosted" };
   const privateVpc = { endpointPrivateAccess: true, endpointPublicAccess: false };
 
@@ -490,7 +529,14 @@ describe("deploy-path-reaches-cluster", () => {
     for (const r of resources) if (r.type === ruleType && eks) r.dependencies = [eks];
     try {
       await policy.validateStack(
-        { resources, stackTags: new Map(), getConfig: <T extends object>() => ({}) as T, notApplicable: (reason?: string): never => { throw new NotApplicable(reason); } },
+        {
+          resources,
+          stackTags: new Map(),
+          getConfig: <T extends object>() => ({}) as T,
+          notApplicable: (reason?: string): never => {
+            throw new NotApplicable(reason);
+          },
+        },
         (message, urn) => found.push({ message, ...(urn ? { urn } : {}) }),
       );
     } catch (err) {
@@ -505,12 +551,20 @@ describe("deploy-path-reaches-cluster", () => {
   });
 
   it("passes GitHub-hosted runners on an open public endpoint, and self-hosted runners admitted to a private one", async () => {
-    expect(await check([cluster({ [deployEndpointTag]: "public", [deployRunnerTag]: "github-hosted" }, { endpointPrivateAccess: true, endpointPublicAccess: true, publicAccessCidrs: ["0.0.0.0/0"] })])).toEqual([]);
+    expect(
+      await check([
+        cluster(
+          { [deployEndpointTag]: "public", [deployRunnerTag]: "github-hosted" },
+          { endpointPrivateAccess: true, endpointPublicAccess: true, publicAccessCidrs: ["0.0.0.0/0"] },
+        ),
+      ]),
+    ).toEqual([]);
     expect(await check([cluster(privateTags, privateVpc), rule({ ipProtocol: "tcp", fromPort: 443, toPort: 443 })])).toEqual([]);
   });
 
   it("flags a private endpoint that admits no runner", async () => {
-    const message = "EKS cluster cluster: no security group rule admits the runners to the private endpoint (TCP 443 on the cluster security group); set infermesh:deploy.sourceCidrs.";
+    const message =
+      "EKS cluster cluster: no security group rule admits the runners to the private endpoint (TCP 443 on the cluster security group); set infermesh:deploy.sourceCidrs.";
     expect(await check([cluster(privateTags, privateVpc)])).toEqual([message]);
     // A rule for another port, or one not tied to the cluster, does not count.
     expect(await check([cluster(privateTags, privateVpc), rule({ ipProtocol: "tcp", fromPort: 22, toPort: 22 })])).toEqual([message]);
@@ -523,9 +577,9 @@ describe("deploy-path-reaches-cluster", () => {
     expect(await check([cluster({ [deployEndpointTag]: "public", [deployRunnerTag]: "self-hosted" }, privateVpc)])).toEqual([
       "EKS cluster cluster: CI deploys through the public endpoint, which is off (vpcConfig.endpointPublicAccess false); use self-hosted runners in the VPC and the private endpoint.",
     ]);
-    expect(await check([cluster({ [deployEndpointTag]: "public", [deployRunnerTag]: "github-hosted" }, { endpointPublicAccess: true, publicAccessCidrs: ["203.0.113.0/24"] })])).toEqual([
-      'EKS cluster cluster: GitHub-hosted runners have no fixed addresses, but the public endpoint admits only ["203.0.113.0/24"].',
-    ]);
+    expect(
+      await check([cluster({ [deployEndpointTag]: "public", [deployRunnerTag]: "github-hosted" }, { endpointPublicAccess: true, publicAccessCidrs: ["203.0.113.0/24"] })]),
+    ).toEqual(['EKS cluster cluster: GitHub-hosted runners have no fixed addresses, but the public endpoint admits only ["203.0.113.0/24"].']);
   });
 
   it("flags a cluster that does not say how CI reaches it, and does not apply without a created cluster", async () => {
@@ -619,7 +673,12 @@ describe("synthesized plans", () => {
     expect(result.violations, formatResult(result)).toEqual([]);
     // Only the other environments' rules are skipped; the secrets rule runs on plans.
     const skipped = result.notApplicable.map((n) => n.policy).sort();
-    const expected = { dev: [policyNames.ephemeral, policyNames.prodProtected], staging: [policyNames.ephemeral, policyNames.prodProtected], prod: [policyNames.ephemeral], test: [policyNames.prodProtected] }[stack];
+    const expected = {
+      dev: [policyNames.ephemeral, policyNames.prodProtected],
+      staging: [policyNames.ephemeral, policyNames.prodProtected],
+      prod: [policyNames.ephemeral],
+      test: [policyNames.prodProtected],
+    }[stack];
     expect(skipped).toEqual([...expected].sort());
   });
 
@@ -660,7 +719,9 @@ describe("synthesized plans", () => {
     const lt = template.inputs as { metadataOptions: { httpTokens: string }; blockDeviceMappings: Array<{ ebs: { encrypted?: string } }> };
     lt.metadataOptions.httpTokens = "optional";
     delete lt.blockDeviceMappings[0]!.ebs.encrypted;
-    const policies = blocking(await checkPlan(plan)).map((v) => v.policy).sort();
+    const policies = blocking(await checkPlan(plan))
+      .map((v) => v.policy)
+      .sort();
     expect(policies).toEqual([policyNames.ebsEncrypted, policyNames.imdsv2, policyNames.secrets].sort());
   });
 });
@@ -714,7 +775,12 @@ describe("policy pack under the CLI's policy runner", () => {
 
   it("runs stack policies on what the engine sends: the prod rule applies, the secrets rule does not", async () => {
     const resource = (type: string, name: string, props: Record<string, unknown>) =>
-      new AnalyzerResource().setType(type).setName(name).setUrn(urnOf(type, name)).setOptions(options()).setProperties(Struct.fromJavaScript(props as never));
+      new AnalyzerResource()
+        .setType(type)
+        .setName(name)
+        .setUrn(urnOf(type, name))
+        .setOptions(options())
+        .setProperties(Struct.fromJavaScript(props as never));
     const request = new AnalyzeStackRequest().setResourcesList([
       resource("pulumi:providers:aws", "aws", { defaultTags: JSON.stringify({ tags: { environment: "prod" } }) }),
       resource("aws:eks/cluster:Cluster", "cluster", { name: "infermesh-prod", tags: { [deployEndpointTag]: "public", [deployRunnerTag]: "github-hosted" } }),

@@ -24,7 +24,8 @@ function others(resources: RecordedResource[], excluded: string[]): Map<string, 
 }
 
 const priorities = (resources: RecordedResource[]) =>
-  (resources.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.name === "autoscaler")!.inputs as { values: { expanderPriorities: Record<string, string[]> } }).values.expanderPriorities;
+  (resources.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.name === "autoscaler")!.inputs as { values: { expanderPriorities: Record<string, string[]> } }).values
+    .expanderPriorities;
 
 async function deployPools(gpuPools: Record<string, unknown>) {
   return deploy(parse({ ...baseRaw(), gpuPools }));

@@ -47,7 +47,14 @@ function seriesSet(samples: readonly InstantSample[]): string[] {
   return samples
     .map((s) => s.metric)
     .filter((m) => !(m.__name__ ?? "").startsWith("scrape_"))
-    .map((m) => `${m.__name__}{${Object.keys(m).filter((k) => k !== "__name__").sort().map((k) => `${k}="${m[k]}"`).join(",")}}`)
+    .map(
+      (m) =>
+        `${m.__name__}{${Object.keys(m)
+          .filter((k) => k !== "__name__")
+          .sort()
+          .map((k) => `${k}="${m[k]}"`)
+          .join(",")}}`,
+    )
     .sort();
 }
 

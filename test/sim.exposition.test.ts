@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { dcgmFamilies, dcgmSeriesLabels, pciBusId } from "../sim/exporters/dcgm";
-import { type FixtureGpu } from "../sim/model";
+import type { FixtureGpu } from "../sim/model";
 import { sanitizeLabelName } from "../sim/names";
 import { expositionContentType, renderExposition, startExpositionServer, type MetricFamily } from "../sim/exposition";
 
@@ -12,7 +12,13 @@ describe("renderExposition", () => {
         help: "Requests waiting.",
         type: "gauge",
         samples: [
-          { labels: [["model", "llama"], ["node", "n1"]], value: 3 },
+          {
+            labels: [
+              ["model", "llama"],
+              ["node", "n1"],
+            ],
+            value: 3,
+          },
           { labels: [], value: 0.5 },
         ],
       },
@@ -67,30 +73,34 @@ describe("renderExposition", () => {
         ],
       },
     ]);
-    expect(text.split("\n")).toEqual([
-      "# HELP odd Back\\\\slash and\\nnewline.",
-      "# TYPE odd gauge",
-      'odd{v="a\\\\b\\"c\\nd"} NaN',
-      'odd{v="inf"} +Inf',
-      'odd{v="-inf"} -Inf',
-      "",
-    ]);
+    expect(text.split("\n")).toEqual(["# HELP odd Back\\\\slash and\\nnewline.", "# TYPE odd gauge", 'odd{v="a\\\\b\\"c\\nd"} NaN', 'odd{v="inf"} +Inf', 'odd{v="-inf"} -Inf', ""]);
   });
 
   it("keeps the label order given rather than sorting", () => {
-    const text = renderExposition([{ name: "m", help: "h", type: "gauge", samples: [{ labels: [["z", "1"], ["a", "2"]], value: 1 }] }]);
+    const text = renderExposition([
+      {
+        name: "m",
+        help: "h",
+        type: "gauge",
+        samples: [
+          {
+            labels: [
+              ["z", "1"],
+              ["a", "2"],
+            ],
+            value: 1,
+          },
+        ],
+      },
+    ]);
     expect(text).toContain('m{z="1",a="2"} 1\n');
   });
 
   it("rejects invalid names and misplaced suffixes", () => {
     expect(() => renderExposition([{ name: "bad-name", help: "", type: "gauge", samples: [] }])).toThrow(/invalid metric name/);
-    expect(() =>
-      renderExposition([{ name: "m", help: "", type: "gauge", samples: [{ labels: [["a.b", "x"]], value: 1 }] }]),
-    ).toThrow(/invalid label name/);
+    expect(() => renderExposition([{ name: "m", help: "", type: "gauge", samples: [{ labels: [["a.b", "x"]], value: 1 }] }])).toThrow(/invalid label name/);
     expect(() => renderExposition([{ name: "h", help: "", type: "histogram", samples: [{ labels: [], value: 1 }] }])).toThrow(/suffix/);
-    expect(() =>
-      renderExposition([{ name: "c", help: "", type: "counter", samples: [{ labels: [], value: 1, suffix: "_sum" }] }]),
-    ).toThrow(/suffix/);
+    expect(() => renderExposition([{ name: "c", help: "", type: "counter", samples: [{ labels: [], value: 1, suffix: "_sum" }] }])).toThrow(/suffix/);
   });
 });
 
@@ -118,9 +128,7 @@ describe("dcgm-exporter fixtures", () => {
       },
       { ...parent, mig: { profile: "1g.10gb", instance: 8 } },
     ];
-    const text = renderExposition(
-      dcgmFamilies(gpus, () => 0, { hostnameLabel: "Hostname", fields: [grEngine], driverVersion: "535.129.03" }),
-    );
+    const text = renderExposition(dcgmFamilies(gpus, () => 0, { hostnameLabel: "Hostname", fields: [grEngine], driverVersion: "535.129.03" }));
     // The exporter prints this float field as 0.000000; Prometheus parses both spellings to the same value.
     expect(text.split("\n")).toEqual([
       "# HELP DCGM_FI_PROF_GR_ENGINE_ACTIVE Ratio of time the graphics engine is active.",
@@ -156,9 +164,7 @@ describe("dcgm-exporter fixtures", () => {
       if (field === grEngine.name) return gpu.mig ? 0.42 : 0.9;
       return undefined;
     };
-    const text = renderExposition(
-      dcgmFamilies([wholeGpu, migWithPod], values, { hostnameLabel: "hostname", fields: [gpuUtil, grEngine, xid] }),
-    );
+    const text = renderExposition(dcgmFamilies([wholeGpu, migWithPod], values, { hostnameLabel: "hostname", fields: [gpuUtil, grEngine, xid] }));
     const host = 'hostname="ip-10-0-1-23.us-west-2.compute.internal",DCGM_FI_DRIVER_VERSION="550.144.03"';
     const whole = `gpu="1",UUID="GPU-15338f3e-5fd9-962d-921a-979b820520f0",pci_bus_id="00000000:2A:00.0",device="nvidia1",modelName="NVIDIA H100 80GB HBM3",${host}`;
     const mig =

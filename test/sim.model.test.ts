@@ -34,7 +34,12 @@ describe.each(stacks)("the %s stack's fleet", (stack) => {
       const nodes = f.gpuNodes.filter((n) => n.pool.name === pool.name);
       expect(nodes.length, pool.name).toBeLessThan(pool.scaling.max);
       for (const node of nodes) {
-        expect(node.labels).toMatchObject({ "infermesh.io/pool": pool.name, "infermesh.io/gpu-model": pool.gpu, "infermesh.io/capacity": pool.capacity, "infermesh.io/node-class": "gpu" });
+        expect(node.labels).toMatchObject({
+          "infermesh.io/pool": pool.name,
+          "infermesh.io/gpu-model": pool.gpu,
+          "infermesh.io/capacity": pool.capacity,
+          "infermesh.io/node-class": "gpu",
+        });
         const gpus = new Set(node.entities.map((e) => e.uuid));
         expect(gpus.size).toBe(Math.min(f.shape.gpusPerNode, pool.gpusPerInstance));
         if (pool.mig) {
@@ -87,17 +92,37 @@ describe("fleet shape", () => {
   });
 
   it("shards routers by deployment and gossip by node when told to", () => {
-    const f = new Fleet({ settings: fleetSettings(configs.get("prod") as StackConfig), shape: { nodes: 12, routers: 8, routersPerDeployment: 2, gossipPeers: 4, belowPoolMax: false } });
+    const f = new Fleet({
+      settings: fleetSettings(configs.get("prod") as StackConfig),
+      shape: { nodes: 12, routers: 8, routersPerDeployment: 2, gossipPeers: 4, belowPoolMax: false },
+    });
     f.deployments.forEach((_, i) => expect(f.routersOf(i)).toHaveLength(2));
-    const healthy = f.targets.filter((t) => t.kind === "router").map((t) => f.exposition(t).split("\n").filter((l) => l.startsWith("infermesh_node_healthy{")).length);
+    const healthy = f.targets
+      .filter((t) => t.kind === "router")
+      .map(
+        (t) =>
+          f
+            .exposition(t)
+            .split("\n")
+            .filter((l) => l.startsWith("infermesh_node_healthy{")).length,
+      );
     expect(healthy.reduce((a, b) => a + b, 0)).toBe((f.gpuNodes.length + f.systemNodes.length) * 4);
   });
 
   it("holds barely used GPUs and keeps GPU pods Pending only when told to (the bench's idle and pending panels)", () => {
     const settings = fleetSettings(configs.get("prod") as StackConfig);
     const util = (f: Fleet) =>
-      f.gpuNodes.flatMap((n) => f.exposition(f.target("dcgm-exporter", n)).split("\n").filter((l) => l.startsWith("DCGM_FI_PROF_GR_ENGINE_ACTIVE{") && l.includes(',pod="')));
-    const pending = (f: Fleet) => f.exposition(f.target("kube-state-metrics")).split("\n").filter((l) => l.startsWith("kube_pod_status_phase{") && l.includes('phase="Pending"') && l.endsWith(" 1"));
+      f.gpuNodes.flatMap((n) =>
+        f
+          .exposition(f.target("dcgm-exporter", n))
+          .split("\n")
+          .filter((l) => l.startsWith("DCGM_FI_PROF_GR_ENGINE_ACTIVE{") && l.includes(',pod="')),
+      );
+    const pending = (f: Fleet) =>
+      f
+        .exposition(f.target("kube-state-metrics"))
+        .split("\n")
+        .filter((l) => l.startsWith("kube_pod_status_phase{") && l.includes('phase="Pending"') && l.endsWith(" 1"));
     const plain = new Fleet({ settings, shape: { nodes: 6 } });
     expect(plain.slots.some((s) => s.deployment.idle)).toBe(false);
     expect(pending(plain)).toEqual([]);

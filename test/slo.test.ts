@@ -81,12 +81,7 @@ describe("SLO recording rules", () => {
   const names = sloRecordedNames(30);
 
   it("records one ratio per window the alerts and the dashboard read, plus two base rates and the budget", () => {
-    expect(rules.map((r) => r.record)).toEqual([
-      names.errors,
-      names.events,
-      names.budget,
-      ...["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"].map((w) => names.ratio(w)),
-    ]);
+    expect(rules.map((r) => r.record)).toEqual([names.errors, names.events, names.budget, ...["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"].map((w) => names.ratio(w))]);
     for (const r of rules) expect(r.record).toMatch(/^model:infermesh_slo_[a-z_]+:[a-z0-9_]+$/);
   });
 
@@ -327,17 +322,42 @@ describe("SLO dashboard and the Per-Model Drilldown row", () => {
     const burn = panel(built.slo, "Burn Rate per Window");
     expect(exprs(burn).map(([legend]) => legend)).toEqual(["5m", "30m", "1h", "2h", "6h", "1d", "3d"]);
     const steps = Object.fromEntries(
-      (burn.fieldConfig?.overrides ?? []).map((o) => [String(o.matcher.options), ((o.properties[0]?.value as { steps?: Threshold[] } | undefined)?.steps ?? []).map((t) => [t.color, t.value])]),
+      (burn.fieldConfig?.overrides ?? []).map((o) => [
+        String(o.matcher.options),
+        ((o.properties[0]?.value as { steps?: Threshold[] } | undefined)?.steps ?? []).map((t) => [t.color, t.value]),
+      ]),
     );
     // Over 28 days: pages at 13.44 (1h/5m) and 5.6 (6h/30m), tickets at 2.8 (1d/2h) and 0.9333 (3d/6h).
     expect(steps).toEqual({
-      "5m": [["green", null], ["red", 13.44]],
-      "30m": [["green", null], ["red", 5.6]],
-      "1h": [["green", null], ["red", 13.44]],
-      "2h": [["green", null], ["orange", 2.8]],
-      "6h": [["green", null], ["orange", 0.9333], ["red", 5.6]],
-      "1d": [["green", null], ["orange", 2.8]],
-      "3d": [["green", null], ["orange", 0.9333]],
+      "5m": [
+        ["green", null],
+        ["red", 13.44],
+      ],
+      "30m": [
+        ["green", null],
+        ["red", 5.6],
+      ],
+      "1h": [
+        ["green", null],
+        ["red", 13.44],
+      ],
+      "2h": [
+        ["green", null],
+        ["orange", 2.8],
+      ],
+      "6h": [
+        ["green", null],
+        ["orange", 0.9333],
+        ["red", 5.6],
+      ],
+      "1d": [
+        ["green", null],
+        ["orange", 2.8],
+      ],
+      "3d": [
+        ["green", null],
+        ["orange", 0.9333],
+      ],
     });
   });
 

@@ -44,7 +44,20 @@ describe("npm run synth", () => {
     expect(plan.project).toBe("infermesh");
     expect(plan.stack).toBe(stack);
     for (const r of plan.resources) {
-      expect(Object.keys(r).sort()).toEqual(["custom", "deletedWith", "dependsOn", "ignoreChanges", "inputs", "name", "parent", "protect", "provider", "retainOnDelete", "type", "urn"]);
+      expect(Object.keys(r).sort()).toEqual([
+        "custom",
+        "deletedWith",
+        "dependsOn",
+        "ignoreChanges",
+        "inputs",
+        "name",
+        "parent",
+        "protect",
+        "provider",
+        "retainOnDelete",
+        "type",
+        "urn",
+      ]);
     }
   });
 
@@ -54,7 +67,11 @@ describe("npm run synth", () => {
     const topics = JSON.parse(readFileSync(join(out, "alerting", "sns-topics.json"), "utf8"));
     expect(Object.keys(topics).sort()).toEqual(["chat", "pager"]);
     expect(topics.pager).toMatchObject({ arn: "arn:aws:sns:us-east-1:111122223333:infermesh-prod-page", owner: "external", publisher: "amp" });
-    expect(topics.pager.grantRequired).toMatchObject({ Principal: { Service: "aps.amazonaws.com" }, Action: ["sns:Publish", "sns:GetTopicAttributes"], Resource: topics.pager.arn });
+    expect(topics.pager.grantRequired).toMatchObject({
+      Principal: { Service: "aps.amazonaws.com" },
+      Action: ["sns:Publish", "sns:GetTopicAttributes"],
+      Resource: topics.pager.arn,
+    });
     const staging = join(scratch, "staging-sns");
     expect((await synth(["staging", "--out", staging])).code).toBe(0);
     expect(JSON.parse(readFileSync(join(staging, "alerting", "sns-topics.json"), "utf8"))).toEqual({
@@ -102,7 +119,9 @@ describe("npm run synth", () => {
     // ...and the provisioned rules are synth's alert-rules.json in Grafana's file format.
     const rules = parseYaml(plan.resources.find((r) => r.name === "alerting-grafana-rules")!.inputs.data["infermesh-rules.yaml"]);
     const planned = JSON.parse(readFileSync(join(out, "grafana/alert-rules.json"), "utf8")) as Array<{ name: string; rules: Array<{ uid: string }> }>;
-    expect(rules.groups.map((g: { name: string; rules: Array<{ uid: string }> }) => [g.name, g.rules.map((r) => r.uid)])).toEqual(planned.map((g) => [g.name, g.rules.map((r) => r.uid)]));
+    expect(rules.groups.map((g: { name: string; rules: Array<{ uid: string }> }) => [g.name, g.rules.map((r) => r.uid)])).toEqual(
+      planned.map((g) => [g.name, g.rules.map((r) => r.uid)]),
+    );
     expect(plan.resources.find((r) => r.name === "grafana-admin")!.inputs.stringData).toBe(secretMarker);
   });
 

@@ -62,7 +62,11 @@ describe("synth diff", () => {
     { name: "an added panel", head: { ...base, dashboards: { overview: overview("10", true) } }, lines: ["- dashboard `im-dev-overview` (Overview)", "  - added panel `GPUs`"] },
     { name: "a changed rule", head: { ...base, rules: { infermesh: rules("5m") } }, lines: ["- alert `InfermeshGpuNearOom` (group infermesh-gpu): for 2m → 5m"] },
     { name: "a removed rule", head: { ...base, rules: { infermesh: rules("2m", false) } }, lines: ["- removed alert `InfermeshGpuHot` (group infermesh-gpu)"] },
-    { name: "a changed Helm value", head: { ...base, helm: { "dcgm-exporter": { arguments: ["-c", "15000"] } } }, lines: ["- release `dcgm-exporter`", '  - `arguments[1]`: `"30000"` → `"15000"`'] },
+    {
+      name: "a changed Helm value",
+      head: { ...base, helm: { "dcgm-exporter": { arguments: ["-c", "15000"] } } },
+      lines: ["- release `dcgm-exporter`", '  - `arguments[1]`: `"30000"` → `"15000"`'],
+    },
   ])("reports $name by name", ({ head, lines }) => {
     const text = summarize("dev", readRender(render(base)), readRender(render(head)));
     for (const line of lines) expect(text.split("\n")).toContain(line);

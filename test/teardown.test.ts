@@ -61,7 +61,10 @@ describe("teardown order by construction", () => {
     // The GPU agents run on the GPU nodes: they go before those groups.
     for (const name of ["telemetry-device-plugin", "telemetry-dcgm", "telemetry-mig"]) {
       for (const group of ["gpu-l4", "gpu-h100"]) {
-        expect(destroyedBefore(resources, one(resources, "kubernetes:helm.sh/v3:Release", name), one(resources, "aws:eks/nodeGroup:NodeGroup", group)), `${name} before ${group}`).toBe(true);
+        expect(
+          destroyedBefore(resources, one(resources, "kubernetes:helm.sh/v3:Release", name), one(resources, "aws:eks/nodeGroup:NodeGroup", group)),
+          `${name} before ${group}`,
+        ).toBe(true);
       }
     }
   });
@@ -80,7 +83,10 @@ describe("teardown order by construction", () => {
       expect(destroyedBefore(resources, group, cni), group.name).toBe(true);
       const role = group.name === "cluster-system" ? "cluster-system-role" : `${group.name}-role`;
       for (const key of ["worker", "ecr"]) {
-        expect(destroyedBefore(resources, group, one(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", `${role}-${key}`)), `${group.name} before ${role}-${key}`).toBe(true);
+        expect(
+          destroyedBefore(resources, group, one(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", `${role}-${key}`)),
+          `${group.name} before ${role}-${key}`,
+        ).toBe(true);
       }
     }
   });
@@ -124,7 +130,9 @@ describe("teardown order by construction", () => {
     const controlPlane = one(resources, "aws:eks/cluster:Cluster", "cluster");
     expect(resources.filter((r) => r.type.startsWith("grafana:") || r.type === "pulumi:providers:grafana")).toEqual([]);
     const namespace = one(resources, "kubernetes:core/v1:Namespace", "telemetry-monitoring");
-    const provisioning = resources.filter((r) => /^kubernetes:core\/v1:(ConfigMap|Secret)$/.test(r.type) && r.parent?.match(/infermesh:grafana:InCluster|infermesh:monitoring:Alerting/));
+    const provisioning = resources.filter(
+      (r) => /^kubernetes:core\/v1:(ConfigMap|Secret)$/.test(r.type) && r.parent?.match(/infermesh:grafana:InCluster|infermesh:monitoring:Alerting/),
+    );
     expect(provisioning.map((r) => r.name).sort()).toEqual([
       "alerting-grafana-rules",
       "grafana-admin",
@@ -153,7 +161,12 @@ describe("protection per environment", () => {
     const prod = { ...raw(), environment: "prod", telemetry: { backend: "amp" }, grafana: { mode: "managed" } } as Record<string, any>;
     prod.gpuPools = { l4: { instanceTypes: ["g6.xlarge"], scaling: { min: 1, desired: 1, max: 4 } } };
     const r = await deploy(parse(prod));
-    expect(r.filter((x) => x.protect).map((x) => `${x.type}::${x.name}`).sort()).toEqual([
+    expect(
+      r
+        .filter((x) => x.protect)
+        .map((x) => `${x.type}::${x.name}`)
+        .sort(),
+    ).toEqual([
       "aws:amp/workspace:Workspace::telemetry-prometheus-amp",
       "aws:eks/cluster:Cluster::cluster",
       "aws:grafana/workspace:Workspace::grafana-workspace",

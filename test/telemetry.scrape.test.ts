@@ -8,7 +8,7 @@ import { telemetryPlan } from "../components/telemetry.plan";
 import { monitoringNamespace } from "../domain/naming";
 import { withStaticDiscovery, type DiscoveredPod } from "../sim/discovery";
 import { dcgmFamilies } from "../sim/exporters/dcgm";
-import { type FixtureGpu } from "../sim/model";
+import type { FixtureGpu } from "../sim/model";
 import { renderExposition, startExpositionServer, type ExpositionServer } from "../sim/exposition";
 import { promtool, startPrometheus, type InstantSample, type PrometheusServer } from "../verify/prometheus";
 import { baseRaw, parse } from "./helpers/stack";
@@ -30,7 +30,14 @@ const gpusA: FixtureGpu[] = [
 ];
 /** Node B runs a newer exporter (`hostname`): one H100 split into two 1g.10gb instances, one held by a pod. */
 const gpusB: FixtureGpu[] = [
-  { node: nodeB.name, index: 0, uuid: "GPU-58e8f5ea-13cc-013a-d88f-2bcf5ae8bc77", modelName: "NVIDIA H100 80GB HBM3", mig: { profile: "1g.10gb", instance: 7 }, pod: { ...workload, pod: "agent-gpt-7b-1" } },
+  {
+    node: nodeB.name,
+    index: 0,
+    uuid: "GPU-58e8f5ea-13cc-013a-d88f-2bcf5ae8bc77",
+    modelName: "NVIDIA H100 80GB HBM3",
+    mig: { profile: "1g.10gb", instance: 7 },
+    pod: { ...workload, pod: "agent-gpt-7b-1" },
+  },
   { node: nodeB.name, index: 0, uuid: "GPU-58e8f5ea-13cc-013a-d88f-2bcf5ae8bc77", modelName: "NVIDIA H100 80GB HBM3", mig: { profile: "1g.10gb", instance: 8 } },
 ];
 
@@ -80,13 +87,37 @@ beforeAll(async () => {
             name: "infermesh_model_queue_depth",
             help: "Requests waiting.",
             type: "gauge",
-            samples: [{ labels: [["model", "gpt-7b"], ["revision", "r3"], ["quant", "fp16"], ["runtime", "vllm"], ["gpu_uuid", gpusA[0]!.uuid]], value: 3 }],
+            samples: [
+              {
+                labels: [
+                  ["model", "gpt-7b"],
+                  ["revision", "r3"],
+                  ["quant", "fp16"],
+                  ["runtime", "vllm"],
+                  ["gpu_uuid", gpusA[0]!.uuid],
+                ],
+                value: 3,
+              },
+            ],
           },
         ]),
       () =>
         renderExposition([
           // A router's verdict about another node: its own node/zone labels must survive.
-          { name: "infermesh_node_healthy", help: "Gossip health.", type: "gauge", samples: [{ labels: [["node", nodeB.name], ["zone", nodeB.zone]], value: 1 }] },
+          {
+            name: "infermesh_node_healthy",
+            help: "Gossip health.",
+            type: "gauge",
+            samples: [
+              {
+                labels: [
+                  ["node", nodeB.name],
+                  ["zone", nodeB.zone],
+                ],
+                value: 1,
+              },
+            ],
+          },
         ]),
     ].map((body) => startExpositionServer({ "/metrics": body })),
   );
@@ -105,10 +136,14 @@ beforeAll(async () => {
     scrape_interval: "1s",
   }));
   prometheus = await startPrometheus({ config: { global: { scrape_interval: "1s" }, scrape_configs: scrapeConfigs } });
-  await prometheus.waitFor(async () => {
-    const ready = await Promise.all(["DCGM_FI_DEV_FB_USED", "infermesh_model_queue_depth", "infermesh_node_healthy"].map((m) => prometheus.query(m)));
-    return ready[0]!.length === 4 && ready[1]!.length === 1 && ready[2]!.length === 1;
-  }, "every fixture series to be scraped", 30_000);
+  await prometheus.waitFor(
+    async () => {
+      const ready = await Promise.all(["DCGM_FI_DEV_FB_USED", "infermesh_model_queue_depth", "infermesh_node_healthy"].map((m) => prometheus.query(m)));
+      return ready[0]!.length === 4 && ready[1]!.length === 1 && ready[2]!.length === 1;
+    },
+    "every fixture series to be scraped",
+    30_000,
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -118,7 +153,13 @@ afterAll(async () => {
 
 const labelsOf = (samples: InstantSample[]) =>
   samples
-    .map(({ metric }) => Object.fromEntries(Object.entries(metric).filter(([k]) => !["__name__", "instance"].includes(k)).sort(([a], [b]) => a.localeCompare(b))))
+    .map(({ metric }) =>
+      Object.fromEntries(
+        Object.entries(metric)
+          .filter(([k]) => !["__name__", "instance"].includes(k))
+          .sort(([a], [b]) => a.localeCompare(b)),
+      ),
+    )
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 
 describe("scraping through the stack's relabeling (real Prometheus)", () => {
@@ -142,10 +183,33 @@ describe("scraping through the stack's relabeling (real Prometheus)", () => {
         { metric: { ...common, gpu: "0", gpu_uuid: gpusA[0]!.uuid, gpu_model: "NVIDIA L4", node: nodeA.name, zone: nodeA.zone, ...pod, pod: "agent-gpt-7b-0" }, value: [0, ""] },
         { metric: { ...common, gpu: "1", gpu_uuid: gpusA[1]!.uuid, gpu_model: "NVIDIA L4", node: nodeA.name, zone: nodeA.zone }, value: [0, ""] },
         {
-          metric: { ...common, gpu: "0", gpu_uuid: gpusB[0]!.uuid, gpu_model: "NVIDIA H100 80GB HBM3", node: nodeB.name, zone: nodeB.zone, mig_profile: "1g.10gb", mig_instance: "7", ...pod, pod: "agent-gpt-7b-1" },
+          metric: {
+            ...common,
+            gpu: "0",
+            gpu_uuid: gpusB[0]!.uuid,
+            gpu_model: "NVIDIA H100 80GB HBM3",
+            node: nodeB.name,
+            zone: nodeB.zone,
+            mig_profile: "1g.10gb",
+            mig_instance: "7",
+            ...pod,
+            pod: "agent-gpt-7b-1",
+          },
           value: [0, ""],
         },
-        { metric: { ...common, gpu: "0", gpu_uuid: gpusB[0]!.uuid, gpu_model: "NVIDIA H100 80GB HBM3", node: nodeB.name, zone: nodeB.zone, mig_profile: "1g.10gb", mig_instance: "8" }, value: [0, ""] },
+        {
+          metric: {
+            ...common,
+            gpu: "0",
+            gpu_uuid: gpusB[0]!.uuid,
+            gpu_model: "NVIDIA H100 80GB HBM3",
+            node: nodeB.name,
+            zone: nodeB.zone,
+            mig_profile: "1g.10gb",
+            mig_instance: "8",
+          },
+          value: [0, ""],
+        },
       ]),
     );
   });

@@ -206,7 +206,10 @@ describe("Helm releases", () => {
     const resources = await deploy(parse(raw));
     expect(one(resources, "aws:amp/workspace:Workspace", "telemetry-prometheus-amp").protect).toBe(true);
     expect(one(resources, "kubernetes:storage.k8s.io/v1:StorageClass", "telemetry-prometheus-gp3").inputs.reclaimPolicy).toBe("Retain");
-    expect(release(resources, "telemetry-prometheus").values.prometheus.prometheusSpec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
+    expect(release(resources, "telemetry-prometheus").values.prometheus.prometheusSpec.persistentVolumeClaimRetentionPolicy).toEqual({
+      whenDeleted: "Retain",
+      whenScaled: "Retain",
+    });
   });
 });
 
@@ -237,7 +240,9 @@ describe("Kubernetes objects", () => {
   });
 
   it("the schema check catches a bad PodMonitor", () => {
-    expect(() => new PodMonitor({ metadata: { name: "x" }, spec: { selector: {}, podMetricsEndpoints: [{ port: "m", relabelings: [{ action: "rename" as never }] }] } }).validate()).toThrow(/action/);
+    expect(() =>
+      new PodMonitor({ metadata: { name: "x" }, spec: { selector: {}, podMetricsEndpoints: [{ port: "m", relabelings: [{ action: "rename" as never }] }] } }).validate(),
+    ).toThrow(/action/);
   });
 });
 
@@ -276,6 +281,13 @@ describe("DCGM counters file", () => {
 
   it("lists exactly the DCGM metrics of the contract, with the contract's types", () => {
     const dcgm = Object.entries(metrics).filter(([, m]) => m.source === "dcgm");
-    expect(lines.map((l) => l.split(",").slice(0, 2).map((p) => p.trim()))).toEqual(dcgm.map(([name, m]) => [name, m.type]));
+    expect(
+      lines.map((l) =>
+        l
+          .split(",")
+          .slice(0, 2)
+          .map((p) => p.trim()),
+      ),
+    ).toEqual(dcgm.map(([name, m]) => [name, m.type]));
   });
 });

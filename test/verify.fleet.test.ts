@@ -59,7 +59,10 @@ describe.each(stacks)("%s stack against a real Prometheus", (stack) => {
 
   it("every panel query of every dashboard returns data with the labels its legend and grouping name", () => {
     const r = report(stack);
-    const dashboards = Object.values(dashboardsFor(configs.get(stack) as StackConfig)) as Array<{ title: string; panels?: Array<{ targets?: unknown[]; panels?: Array<{ targets?: unknown[] }> }> }>;
+    const dashboards = Object.values(dashboardsFor(configs.get(stack) as StackConfig)) as Array<{
+      title: string;
+      panels?: Array<{ targets?: unknown[]; panels?: Array<{ targets?: unknown[] }> }>;
+    }>;
     const targets = dashboards.flatMap((d) => (d.panels ?? []).flatMap((p) => [...(p.targets ?? []), ...(p.panels ?? []).flatMap((q) => q.targets ?? [])]));
     expect(r.panels.length).toBe(targets.length);
     expect(new Set(r.panels.map((p) => p.dashboard))).toEqual(new Set(dashboards.map((d) => d.title)));
@@ -78,14 +81,20 @@ describe.each(stacks)("%s stack against a real Prometheus", (stack) => {
   it("the seed's ten panel queries return data, verbatim", () => {
     const r = report(stack);
     expect(r.seedPanels.map((p) => p.expr)).toEqual(seedPanels.map((p) => p.expr));
-    expect(r.seedPanels.filter((p) => !p.ok), formatReport(r)).toEqual([]);
+    expect(
+      r.seedPanels.filter((p) => !p.ok),
+      formatReport(r),
+    ).toEqual([]);
   });
 
   it("the seed's four alert expressions return data, verbatim, in the scenario that triggers them", () => {
     const r = report(stack);
     expect(r.seedAlerts.map((a) => a.expr).sort()).toEqual(seedAlerts.map((a) => a.expr).sort());
     for (const row of r.seedAlerts) expect(row.scenario && scenarios[row.scenario].alerts, row.title).toContain(row.alert);
-    expect(r.seedAlerts.filter((a) => !a.ok), formatReport(r)).toEqual([]);
+    expect(
+      r.seedAlerts.filter((a) => !a.ok),
+      formatReport(r),
+    ).toEqual([]);
   });
 
   it("every recording rule returns data", () => {
@@ -133,10 +142,16 @@ describe.each(stacks)("%s stack against a real Prometheus", (stack) => {
       (r.scenarios.find((s) => s.name === name)?.raised ?? []).filter((a) => a.alertname.startsWith("InfermeshSlo")).map((a) => `${a.alertname} ${a.labels.model} ${a.labels.slo}`);
     expect(new Set(raised("slo-slow-burn"))).toEqual(new Set(["InfermeshSloSlowBurn qwen-14b availability", "InfermeshSloSlowBurn qwen-14b latency"]));
     expect(new Set(raised("slo-fast-burn"))).toEqual(
-      new Set(["InfermeshSloFastBurn phi-3-mini availability", "InfermeshSloFastBurn phi-3-mini latency", "InfermeshSloSlowBurn phi-3-mini availability", "InfermeshSloSlowBurn phi-3-mini latency"]),
+      new Set([
+        "InfermeshSloFastBurn phi-3-mini availability",
+        "InfermeshSloFastBurn phi-3-mini latency",
+        "InfermeshSloSlowBurn phi-3-mini availability",
+        "InfermeshSloSlowBurn phi-3-mini latency",
+      ]),
     );
     // Every window pair, since the model's whole history is the burn: the 1h/5m and 6h/30m pages, the 1d/2h and 3d/6h tickets.
-    const windows = (name: ScenarioName, alert: string) => new Set((r.scenarios.find((s) => s.name === name)?.raised ?? []).filter((a) => a.alertname === alert).map((a) => `${a.labels.long_window}/${a.labels.short_window}`));
+    const windows = (name: ScenarioName, alert: string) =>
+      new Set((r.scenarios.find((s) => s.name === name)?.raised ?? []).filter((a) => a.alertname === alert).map((a) => `${a.labels.long_window}/${a.labels.short_window}`));
     expect(windows("slo-fast-burn", "InfermeshSloFastBurn")).toEqual(new Set(["1h/5m", "6h/30m"]));
     expect(windows("slo-slow-burn", "InfermeshSloSlowBurn")).toEqual(new Set(["1d/2h", "3d/6h"]));
   });

@@ -5,7 +5,7 @@ import { isAbsolute, join } from "node:path";
 import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dcgmFamilies } from "../sim/exporters/dcgm";
-import { type FixtureGpu } from "../sim/model";
+import type { FixtureGpu } from "../sim/model";
 import { renderExposition, startExpositionServer, type ExpositionServer } from "../sim/exposition";
 import { promtool, requireBinary, startPrometheus, type PrometheusServer } from "../verify/prometheus";
 
@@ -133,9 +133,7 @@ describe("startPrometheus against a dcgm-exporter fixture", () => {
       namespace: "serving",
       pod: "llama-0",
     });
-    expect(await prom.query('count({__name__=~"DCGM_.*", Hostname!=""}) or vector(0)')).toEqual([
-      { metric: {}, value: [expect.any(Number), "0"] },
-    ]);
+    expect(await prom.query('count({__name__=~"DCGM_.*", Hostname!=""}) or vector(0)')).toEqual([{ metric: {}, value: [expect.any(Number), "0"] }]);
   });
 
   it("sees a value the exporter changes between scrapes, in instant and range queries", async () => {
@@ -152,7 +150,13 @@ describe("startPrometheus against a dcgm-exporter fixture", () => {
   it("loads rule files written next to prometheus.yml and evaluates them", async () => {
     const groups = await prom.rules();
     expect(groups.map((g) => [g.name, g.rules.map((r) => [r.type, r.name])])).toEqual([
-      ["fixture", [["recording", "node:dcgm_fb_used:sum"], ["alerting", "GpuHot"]]],
+      [
+        "fixture",
+        [
+          ["recording", "node:dcgm_fb_used:sum"],
+          ["alerting", "GpuHot"],
+        ],
+      ],
     ]);
     await prom.waitFor(
       async () => (await prom.alerts()).filter((a) => a.labels.alertname === "GpuHot" && a.state === "firing").length === 2,
@@ -179,9 +183,7 @@ describe("startPrometheus lifecycle", () => {
   });
 
   it("fails with the process's stderr when Prometheus rejects its config", async () => {
-    await expect(startPrometheus({ config: { global: { scrape_interval: "banana" } } })).rejects.toThrow(
-      /prometheus exited early[\s\S]*banana/,
-    );
+    await expect(startPrometheus({ config: { global: { scrape_interval: "banana" } } })).rejects.toThrow(/prometheus exited early[\s\S]*banana/);
   });
 
   it("refuses extra file names outside its dir", async () => {

@@ -40,7 +40,9 @@ interface Workflow {
 }
 
 const dir = join(projectRoot, ".github", "workflows");
-const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+const files = readdirSync(dir)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 const source = (file: string) => readFileSync(join(dir, file), "utf8");
 const workflow = (file: string) => parse(source(file)) as Workflow;
 const scripts = (JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
@@ -52,7 +54,9 @@ const stackCallers = (file: string) => Object.entries(workflow(file).jobs).filte
 
 /** The environment stacks (every Pulumi.<stack>.yaml but the ephemeral template) in deploy order: dev, staging, prod. */
 const stackEnvironment = (stack: string) =>
-  (parse(readFileSync(join(projectRoot, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> }).config["infermesh:environment"] as (typeof environmentKinds)[number];
+  (parse(readFileSync(join(projectRoot, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> }).config[
+    "infermesh:environment"
+  ] as (typeof environmentKinds)[number];
 const environmentStacks = stackNames()
   .filter((stack) => stackEnvironment(stack) !== "ephemeral")
   .sort((a, b) => environmentKinds.indexOf(stackEnvironment(a)) - environmentKinds.indexOf(stackEnvironment(b)));
@@ -108,7 +112,9 @@ describe("workflow files", () => {
       if (!(job.steps ?? []).some((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials"))) continue;
       if ("workflow_call" in wf.on) {
         // A called workflow runs with its caller's token and could only narrow it: every caller grants the OIDC token.
-        const callers = files.flatMap((caller) => stackCallers(caller).map(([callerJob, c]) => [`${caller} ${callerJob}`, c.permissions ?? workflow(caller).permissions ?? {}] as const));
+        const callers = files.flatMap((caller) =>
+          stackCallers(caller).map(([callerJob, c]) => [`${caller} ${callerJob}`, c.permissions ?? workflow(caller).permissions ?? {}] as const),
+        );
         expect(callers.length, `${file} ${name}`).toBeGreaterThan(0);
         for (const [caller, permissions] of callers) expect(permissions["id-token"], caller).toBe("write");
         continue;
@@ -187,7 +193,11 @@ describe("stack.yml", () => {
 
   it("is called with a stack, a command and an optional environment, and callers pass exactly those", () => {
     expect(Object.keys(wf.on)).toEqual(["workflow_call"]);
-    expect(inputs).toMatchObject({ stack: { type: "string", required: true }, command: { type: "string", required: true }, environment: { type: "string", required: false, default: "" } });
+    expect(inputs).toMatchObject({
+      stack: { type: "string", required: true },
+      command: { type: "string", required: true },
+      environment: { type: "string", required: false, default: "" },
+    });
     const callers = files.flatMap((file) => stackCallers(file).map(([name, job]) => [`${file} ${name}`, job] as const));
     expect(callers.length).toBe(1 + environmentStacks.length);
     for (const [caller, job] of callers) {
@@ -275,7 +285,8 @@ function pathRead(value: unknown, field: "runsOn" | "region"): string | undefine
 }
 
 /** Workflow files with jobs that reach AWS themselves (the others call stack.yml). */
-const reachingAws = (file: string) => Object.entries(workflow(file).jobs).filter(([, job]) => (job.steps ?? []).some((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials")));
+const reachingAws = (file: string) =>
+  Object.entries(workflow(file).jobs).filter(([, job]) => (job.steps ?? []).some((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials")));
 const awsFiles = files.filter((file) => reachingAws(file).length > 0);
 
 describe("deploy paths", () => {
@@ -347,7 +358,12 @@ describe("deploy paths", () => {
       ["test", "github-hosted", "public", "us-west-2"],
     ]);
     // What the prod job's `fromJSON(needs.paths.outputs.prod)` parses.
-    const outputs = Object.fromEntries(githubOutputs(paths).trim().split("\n").map((line) => [line.slice(0, line.indexOf("=")), JSON.parse(line.slice(line.indexOf("=") + 1))]));
+    const outputs = Object.fromEntries(
+      githubOutputs(paths)
+        .trim()
+        .split("\n")
+        .map((line) => [line.slice(0, line.indexOf("=")), JSON.parse(line.slice(line.indexOf("=") + 1))]),
+    );
     expect(outputs.prod).toEqual({ runsOn: ["self-hosted", "linux", "x64", "infermesh-prod"], region: "us-east-1", runner: "self-hosted", endpoint: "private" });
   });
 });
@@ -374,7 +390,11 @@ describe("Node.js version", () => {
     // Every job that runs steps itself sets up Node (jobs that call stack.yml run none).
     const withSteps = Object.entries(workflow(file).jobs).filter(([, job]) => (job.steps ?? []).length > 0);
     expect(withSteps.length + stackCallers(file).length).toBeGreaterThan(0);
-    for (const [name] of withSteps) expect(setups.some(({ job }) => job === name), `${file} ${name}`).toBe(true);
+    for (const [name] of withSteps)
+      expect(
+        setups.some(({ job }) => job === name),
+        `${file} ${name}`,
+      ).toBe(true);
     for (const { job, step } of setups) {
       expect(step.with, `${file} ${job}`).not.toHaveProperty("node-version");
       expect(String(step.with?.["node-version-file"]), `${file} ${job}`).toMatch(/^(head\/)?\.node-version$/);
@@ -383,7 +403,21 @@ describe("Node.js version", () => {
 
   // actions/setup-node v5.0.0: action.yml declares these inputs, and src/util.ts getNodeVersionFromFile reads a
   // version file that is not a JSON object with /^(?:node(js)?\s+)?v?(?<version>[^\s]+)$/m.
-  const setupNodeInputs = ["always-auth", "node-version", "node-version-file", "architecture", "check-latest", "registry-url", "scope", "token", "cache", "package-manager-cache", "cache-dependency-path", "mirror", "mirror-token"];
+  const setupNodeInputs = [
+    "always-auth",
+    "node-version",
+    "node-version-file",
+    "architecture",
+    "check-latest",
+    "registry-url",
+    "scope",
+    "token",
+    "cache",
+    "package-manager-cache",
+    "cache-dependency-path",
+    "mirror",
+    "mirror-token",
+  ];
 
   it.each(files)("%s passes setup-node@v5 only inputs it declares", (file) => {
     for (const { job, step } of steps(workflow(file)).filter(({ step }) => step.uses?.startsWith("actions/setup-node"))) {

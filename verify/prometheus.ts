@@ -26,9 +26,7 @@ const debianPackage: Record<BinaryName, string> = {
 export function requireBinary(name: BinaryName): string {
   const found = findOnPath(name);
   if (found) return found;
-  throw new Error(
-    `${name} is missing: it was not found on PATH. On Debian, \`apt-get install ${debianPackage[name]}\` provides it.`,
-  );
+  throw new Error(`${name} is missing: it was not found on PATH. On Debian, \`apt-get install ${debianPackage[name]}\` provides it.`);
 }
 
 // Query API types (the subset of https://prometheus.io/docs/prometheus/latest/querying/api/ the helpers return).
@@ -283,25 +281,11 @@ async function api(base: string, path: string, params: Record<string, string> = 
   return body.data;
 }
 
-function startOnce(
-  bin: string,
-  dir: string,
-  dataDir: string,
-  configPath: string,
-  port: number,
-  args: string[],
-): { child: ChildProcess; stderr: () => string } {
-  const child = spawn(
-    bin,
-    [
-      `--config.file=${configPath}`,
-      `--storage.tsdb.path=${dataDir}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      "--log.level=warn",
-      ...args,
-    ],
-    { cwd: dir, stdio: ["ignore", "ignore", "pipe"] },
-  );
+function startOnce(bin: string, dir: string, dataDir: string, configPath: string, port: number, args: string[]): { child: ChildProcess; stderr: () => string } {
+  const child = spawn(bin, [`--config.file=${configPath}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn", ...args], {
+    cwd: dir,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   trackChild(child);
   let stderr = "";
   child.stderr?.setEncoding("utf8");

@@ -126,8 +126,7 @@ export function seriesSelector(name: string, labels: Record<string, string>): st
 
 const input = (name: string, labels: Record<string, string>, values: string): InputSeries => ({ series: seriesSelector(name, labels), values });
 
-const pick = (labels: Record<string, string>, keys: readonly string[]) =>
-  Object.fromEntries(keys.flatMap((k) => (labels[k] === undefined ? [] : [[k, labels[k] as string]])));
+const pick = (labels: Record<string, string>, keys: readonly string[]) => Object.fromEntries(keys.flatMap((k) => (labels[k] === undefined ? [] : [[k, labels[k] as string]])));
 
 const zoneA = "us-west-2a";
 const zoneB = "us-west-2b";
@@ -331,22 +330,13 @@ export const alertScenarios: AlertScenario[] = [
     alert: "InfermeshLatencyP95Breach",
     kind: "healthy",
     name: "llama-70b at 5000 ms is under its own 6000; gpt-7b and an unconfigured model at 1500 ms are under the default 2000",
-    input: [
-      ...latencyInput(llama70b, "4000", "6000"),
-      ...latencyInput(gpt7bA, "1000", "2000"),
-      ...latencyInput(mistral, "1000", "2000"),
-    ],
+    input: [...latencyInput(llama70b, "4000", "6000"), ...latencyInput(gpt7bA, "1000", "2000"), ...latencyInput(mistral, "1000", "2000")],
   },
   {
     alert: "InfermeshLatencyP95Breach",
     kind: "breach",
     name: "llama-70b at 7000 ms is over its own 6000; gpt-7b at 2500 ms and an unconfigured model at 3500 ms are over the default 2000; another at 1500 ms is not",
-    input: [
-      ...latencyInput(llama70b, "6000", "8000"),
-      ...latencyInput(gpt7bA, "2000", "3000"),
-      ...latencyInput(mistral, "3000", "4000"),
-      ...latencyInput(qwen, "1000", "2000"),
-    ],
+    input: [...latencyInput(llama70b, "6000", "8000"), ...latencyInput(gpt7bA, "2000", "3000"), ...latencyInput(mistral, "3000", "4000"), ...latencyInput(qwen, "1000", "2000")],
     // A rate needs two samples; every bucket scales alike, so the quantile is exact from the second.
     conditionFrom: "30s",
     firing: [
@@ -428,11 +418,7 @@ export const alertScenarios: AlertScenario[] = [
     alert: "InfermeshGpuXidErrors",
     kind: "healthy",
     name: "a GPU that never had an XID, one whose last XID (13) is older than its series, and one a driver reload clears to 0 at 3m",
-    input: [
-      input("DCGM_FI_DEV_XID_ERRORS", dcgm(h100a), "0x40"),
-      input("DCGM_FI_DEV_XID_ERRORS", dcgm(h100b), "13x40"),
-      input("DCGM_FI_DEV_XID_ERRORS", dcgm(a100c), "13x5 0x35"),
-    ],
+    input: [input("DCGM_FI_DEV_XID_ERRORS", dcgm(h100a), "0x40"), input("DCGM_FI_DEV_XID_ERRORS", dcgm(h100b), "13x40"), input("DCGM_FI_DEV_XID_ERRORS", dcgm(a100c), "13x5 0x35")],
   },
   {
     alert: "InfermeshGpuXidErrors",
@@ -486,10 +472,7 @@ export const alertScenarios: AlertScenario[] = [
     alert: "InfermeshDcgmExporterDown",
     kind: "breach",
     name: "the exporter on gpu-node-b fails every scrape from 2m",
-    input: [
-      input("up", dcgmUp("10.0.1.23:9400", "gpu-node-a", zoneA), "1x40"),
-      input("up", dcgmUp("10.0.2.31:9400", "gpu-node-b", zoneB), "1x3 0x36"),
-    ],
+    input: [input("up", dcgmUp("10.0.1.23:9400", "gpu-node-a", zoneA), "1x40"), input("up", dcgmUp("10.0.2.31:9400", "gpu-node-b", zoneB), "1x3 0x36")],
     conditionFrom: "2m",
     firing: [
       {
@@ -595,7 +578,11 @@ export const alertScenarios: AlertScenario[] = [
     name: "a pod asking for a MIG slice stays pending",
     input: [
       input("kube_pod_status_phase", { namespace: "serving", pod: "llama-70b-r3-2", phase: "Pending" }, "1x40"),
-      input("kube_pod_container_resource_requests", { namespace: "serving", pod: "llama-70b-r3-2", container: "runtime", resource: "nvidia_com_mig_3g_40gb", unit: "integer" }, "1x40"),
+      input(
+        "kube_pod_container_resource_requests",
+        { namespace: "serving", pod: "llama-70b-r3-2", container: "runtime", resource: "nvidia_com_mig_3g_40gb", unit: "integer" },
+        "1x40",
+      ),
     ],
     conditionFrom: "0s",
     firing: [
@@ -646,7 +633,10 @@ function everyContractMetric(opts: { without?: readonly string[]; latencyBounds?
     .flatMap((name) => {
       if (metrics[name].type !== "histogram") return [input(name, labelsOf(name), "1x40")];
       // By default one bound as Prometheus 3 stores it (`2000.0`) and one as Prometheus 2 does (verify/sloCases.ts, storedLe).
-      return [input(`${name}_count`, labelsOf(name), "0+10x40"), ...(opts.latencyBounds ?? ["2000.0", "5000"]).map((le) => input(`${name}_bucket`, { ...labelsOf(name), le }, "0+9x40"))];
+      return [
+        input(`${name}_count`, labelsOf(name), "0+10x40"),
+        ...(opts.latencyBounds ?? ["2000.0", "5000"]).map((le) => input(`${name}_bucket`, { ...labelsOf(name), le }, "0+9x40")),
+      ];
     });
 }
 

@@ -319,7 +319,11 @@ const migOnlyLabels = new Set(["mig_profile", "mig_instance"]);
 export function expectedLabels(expr: string, legend = ""): string[] {
   const labels = new Set([...legend.matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1] as string));
   const grouping = /\bby\s*\(([^)]*)\)/.exec(expr);
-  for (const label of (grouping?.[1] ?? "").split(",").map((l) => l.trim()).filter(Boolean)) labels.add(label);
+  for (const label of (grouping?.[1] ?? "")
+    .split(",")
+    .map((l) => l.trim())
+    .filter(Boolean))
+    labels.add(label);
   if (/^\s*histogram_quantile\s*\(/.test(expr)) labels.delete("le");
   return [...labels].sort();
 }
@@ -419,7 +423,12 @@ export async function runVerification(config: StackConfig, options: RunOptions =
     // Expected targets: the pods each job's selector, namespaces and port pick (Kubernetes semantics).
     const expectedTargets = setup.jobs.flatMap((job) =>
       setup.pods
-        .filter((pod) => (job.namespaces.length === 0 || job.namespaces.includes(pod.namespace)) && pod.portName === job.port && Object.entries(job.podSelector).every(([k, v]) => pod.labels[k] === v))
+        .filter(
+          (pod) =>
+            (job.namespaces.length === 0 || job.namespaces.includes(pod.namespace)) &&
+            pod.portName === job.port &&
+            Object.entries(job.podSelector).every(([k, v]) => pod.labels[k] === v),
+        )
         .map((pod) => ({ pool: String(scrapeConfig(job, monitoringNamespace).job_name), pod })),
     );
 
@@ -428,13 +437,28 @@ export async function runVerification(config: StackConfig, options: RunOptions =
     const targetRows = async (): Promise<TargetRow[]> => {
       const active = await p.targets();
       const rows = expectedTargets.map(({ pool, pod }) => {
-        const t = active.find((a) => a.scrapePool === pool && a.labels.pod === pod.name) ?? active.find((a) => a.scrapePool === pool && a.discoveredLabels.__meta_kubernetes_pod_name === pod.name);
+        const t =
+          active.find((a) => a.scrapePool === pool && a.labels.pod === pod.name) ??
+          active.find((a) => a.scrapePool === pool && a.discoveredLabels.__meta_kubernetes_pod_name === pod.name);
         return { job: t?.labels.job ?? pool, pod: pod.name, node: pod.nodeName, health: t?.health ?? "not a target", error: t?.lastError ?? "", ok: t?.health === "up" };
       });
       const ksm = active.filter((a) => a.labels.job === "kube-state-metrics");
       rows.push(...ksm.map((t) => ({ job: t.labels.job ?? "", pod: t.labels.pod ?? "", node: "", health: t.health, error: t.lastError, ok: t.health === "up" })));
-      const unexpected = active.filter((a) => a.labels.job !== "kube-state-metrics" && !expectedTargets.some((e) => e.pool === a.scrapePool && (a.labels.pod === e.pod.name || a.discoveredLabels.__meta_kubernetes_pod_name === e.pod.name)));
-      rows.push(...unexpected.map((t) => ({ job: t.labels.job ?? t.scrapePool, pod: t.labels.pod ?? "", node: t.labels.node ?? "", health: t.health, error: "scraped but not selected by its job's selector", ok: false })));
+      const unexpected = active.filter(
+        (a) =>
+          a.labels.job !== "kube-state-metrics" &&
+          !expectedTargets.some((e) => e.pool === a.scrapePool && (a.labels.pod === e.pod.name || a.discoveredLabels.__meta_kubernetes_pod_name === e.pod.name)),
+      );
+      rows.push(
+        ...unexpected.map((t) => ({
+          job: t.labels.job ?? t.scrapePool,
+          pod: t.labels.pod ?? "",
+          node: t.labels.node ?? "",
+          health: t.health,
+          error: "scraped but not selected by its job's selector",
+          ok: false,
+        })),
+      );
       return rows;
     };
     // A recorded series set is complete once it has as many series as its expression evaluated now (every target scraped twice).
@@ -475,7 +499,18 @@ export async function runVerification(config: StackConfig, options: RunOptions =
           if (!target.expr) continue;
           const query = substituteVariables(target.expr, values);
           const expected = expectedLabels(target.expr, target.legendFormat);
-          panels.push({ dashboard: title, panel: panel.title ?? "", refId: target.refId ?? "A", expr: target.expr, query, series: 0, contractLabels: [], expectedLabels: expected, missingLabels: [], ok: false });
+          panels.push({
+            dashboard: title,
+            panel: panel.title ?? "",
+            refId: target.refId ?? "A",
+            expr: target.expr,
+            query,
+            series: 0,
+            contractLabels: [],
+            expectedLabels: expected,
+            missingLabels: [],
+            ok: false,
+          });
         }
       }
       for (const v of dashboard.templating?.list ?? []) {
@@ -511,7 +546,17 @@ export async function runVerification(config: StackConfig, options: RunOptions =
       const { samples, error } = await safeQuery(p, seed.expr);
       const expected = expectedLabels(seed.expr);
       const { contract, missing } = labelCheck(samples, expected, fleetHasMig);
-      seedPanelRows.push({ number: seed.number, title: seed.title, expr: seed.expr, series: samples.length, contractLabels: contract, expectedLabels: expected, missingLabels: missing, ...(error ? { error } : {}), ok: samples.length > 0 && missing.length === 0 && !error });
+      seedPanelRows.push({
+        number: seed.number,
+        title: seed.title,
+        expr: seed.expr,
+        series: samples.length,
+        contractLabels: contract,
+        expectedLabels: expected,
+        missingLabels: missing,
+        ...(error ? { error } : {}),
+        ok: samples.length > 0 && missing.length === 0 && !error,
+      });
     }
 
     const recording: RecordingRow[] = [];
@@ -584,13 +629,26 @@ export async function runVerification(config: StackConfig, options: RunOptions =
     const withReaders = (e: ExpectedAlert): ExpectedAlert => {
       const check = e.alertname === "InfermeshContractMetricAbsent" ? absenceChecks.find((c) => c.metric === e.labels.metric) : undefined;
       if (!check) return e;
-      return { ...e, labels: { ...e.labels, exposed_by: check.exposedBy, read_by_alerts: check.readers.alerts.join(", ") || "none", read_by_panels: check.readers.panels.join(", ") || "none" } };
+      return {
+        ...e,
+        labels: { ...e.labels, exposed_by: check.exposedBy, read_by_alerts: check.readers.alerts.join(", ") || "none", read_by_panels: check.readers.panels.join(", ") || "none" },
+      };
     };
     const scenariosStart = Date.now();
     for (const name of order) {
       if (name === "healthy") continue;
       const spec = scenarios[name];
-      const base = { name, description: spec.description, target: fleet.scenarioTarget(name), raised: [], missing: [], unexpected: [], carriedOver: [], activeBefore: [], durationMs: 0 };
+      const base = {
+        name,
+        description: spec.description,
+        target: fleet.scenarioTarget(name),
+        raised: [],
+        missing: [],
+        unexpected: [],
+        carriedOver: [],
+        activeBefore: [],
+        durationMs: 0,
+      };
       const notInCatalog = spec.alerts.filter((a) => !catalogAlerts.has(a));
       const unsupported = fleet.unsupported(name);
       if (notInCatalog.length > 0 || unsupported) {
@@ -620,7 +678,16 @@ export async function runVerification(config: StackConfig, options: RunOptions =
           result = await safeQuery(p, seed.expr);
         }
         const labels = [...new Set(result.samples.flatMap((s) => Object.keys(s.metric)))].sort();
-        seedAlertRows.push({ title: seed.title, expr: seed.expr, alert: seed.alert, scenario: name, series: result.samples.length, labels, ...(result.error ? { error: result.error } : {}), ok: result.samples.length > 0 && !result.error });
+        seedAlertRows.push({
+          title: seed.title,
+          expr: seed.expr,
+          alert: seed.alert,
+          scenario: name,
+          series: result.samples.length,
+          labels,
+          ...(result.error ? { error: result.error } : {}),
+          ok: result.samples.length > 0 && !result.error,
+        });
       }
       await evaluatePanels(
         panels.filter((r) => r.series === 0),
@@ -669,13 +736,17 @@ export async function runVerification(config: StackConfig, options: RunOptions =
     const raisedByScenarios = new Set(order.flatMap((n) => (scenarioRows.some((r) => r.name === n && !r.skipped) ? scenarios[n].alerts : [])));
     const uncoveredAlerts = [...catalogAlerts].filter((a) => !raisedByScenarios.has(a)).sort();
 
-    for (const r of panels.filter((x) => !x.ok)) fail(`panel ${r.dashboard} / ${r.panel} ${r.refId}: ${r.error ?? (r.series === 0 ? "no data in any scenario" : `missing labels ${r.missingLabels.join(", ")}`)}: ${r.query}`);
+    for (const r of panels.filter((x) => !x.ok))
+      fail(`panel ${r.dashboard} / ${r.panel} ${r.refId}: ${r.error ?? (r.series === 0 ? "no data in any scenario" : `missing labels ${r.missingLabels.join(", ")}`)}: ${r.query}`);
     for (const r of variables.filter((x) => !x.ok)) fail(`variable ${r.dashboard} $${r.variable}: ${r.error ?? "no values"} (${r.definition})`);
-    for (const r of seedPanelRows.filter((x) => !x.ok)) fail(`seed panel ${r.number} ${r.title}: ${r.error ?? (r.series === 0 ? "no data" : `missing labels ${r.missingLabels.join(", ")}`)}: ${r.expr}`);
+    for (const r of seedPanelRows.filter((x) => !x.ok))
+      fail(`seed panel ${r.number} ${r.title}: ${r.error ?? (r.series === 0 ? "no data" : `missing labels ${r.missingLabels.join(", ")}`)}: ${r.expr}`);
     for (const r of seedAlertRows.filter((x) => !x.ok)) fail(`seed alert ${r.title}${r.scenario ? ` in ${r.scenario}` : ""}: ${r.error ?? "no data"}: ${r.expr}`);
     for (const r of recording.filter((x) => !x.ok)) fail(`recording rule ${r.record}: no data in any scenario`);
     for (const r of contract.filter((x) => !x.ok)) {
-      fail(`contract metric ${r.metric}: ${r.series === 0 ? "not stored" : [r.missing.length ? `missing labels ${r.missing.join(", ")}` : "", r.extra.length ? `labels outside the contract ${r.extra.join(", ")}` : ""].filter(Boolean).join("; ")}`);
+      fail(
+        `contract metric ${r.metric}: ${r.series === 0 ? "not stored" : [r.missing.length ? `missing labels ${r.missing.join(", ")}` : "", r.extra.length ? `labels outside the contract ${r.extra.join(", ")}` : ""].filter(Boolean).join("; ")}`,
+      );
     }
     for (const r of ruleHealth) fail(`rule ${r.group}/${r.rule}: ${r.health} ${r.error}`);
     for (const r of scenarioRows.filter((x) => !x.ok)) fail(`scenario ${r.name}: ${scenarioProblem(r)}`);
@@ -694,7 +765,13 @@ export async function runVerification(config: StackConfig, options: RunOptions =
       },
       fleet: {
         shape: { ...defaultShape, ...options.shape },
-        pools: fleet.pools.map((p) => ({ name: p.name, gpu: p.gpu, ...(p.mig ? { migProfile: p.mig.profile } : {}), nodes: fleet.gpuNodes.filter((n) => n.pool === p).length, maxNodes: p.maxNodes })),
+        pools: fleet.pools.map((p) => ({
+          name: p.name,
+          gpu: p.gpu,
+          ...(p.mig ? { migProfile: p.mig.profile } : {}),
+          nodes: fleet.gpuNodes.filter((n) => n.pool === p).length,
+          maxNodes: p.maxNodes,
+        })),
         models: fleet.models.map((m) => m.name),
         gpuNodes: fleet.gpuNodes.length,
         migNodes: fleet.gpuNodes.filter((n) => n.pool.mig).length,
@@ -707,7 +784,9 @@ export async function runVerification(config: StackConfig, options: RunOptions =
         `Scrapes and rule evaluations run every ${verifyInterval} (the stack scrapes every ${config.telemetry.scrapeInterval}); expressions, recorded rate windows (${rateWindow(config.telemetry.scrapeIntervalSeconds)}) and thresholds are the stack's own.`,
         "An alert counts as raised once pending or firing (the ALERTS series); its `for` duration is checked by the promtool rule tests (test/alerts.promtool.test.ts), not waited out here.",
         "SLO windows (5 minutes to 30 days) hold only the minutes this Prometheus has run: the SLO scenarios deploy a model whose whole history is the burn, so every window sees its error ratio, and check the series, labels, budgets and page/ticket thresholds; when each window's alert fires and resolves is proven by promtool (verify/sloCases.ts). Scenarios that spike an existing model may also raise its SLO alerts, depending on how much healthy history the windows hold.",
-        `Panel queries run as instant queries with every filter variable at All (its allValue) and ${Object.entries(builtinVariables).map(([k, v]) => `$${k}=${v}`).join(", ")}.`,
+        `Panel queries run as instant queries with every filter variable at All (its allValue) and ${Object.entries(builtinVariables)
+          .map(([k, v]) => `$${k}=${v}`)
+          .join(", ")}.`,
         `Alerts are evaluated from the stack's Prometheus rule groups (the stack's evaluator is ${config.alerting.evaluator}; Grafana-managed rules use the same expressions).`,
         "Pod discovery is replaced by static targets carrying the labels Kubernetes pod discovery (with node metadata) gives; kube-state-metrics is a static job, as kube-prometheus-stack scrapes it.",
       ],
@@ -838,7 +917,10 @@ export function formatReport(r: VerificationReport): string {
 
   section(
     `Targets (${r.targets.filter((t) => t.ok).length}/${r.targets.length} up)`,
-    table(["job", "pod", "node", "health", "result"], r.targets.map((t) => [t.job, t.pod, t.node, t.health + (t.error ? `: ${t.error}` : ""), mark(t.ok)])),
+    table(
+      ["job", "pod", "node", "health", "result"],
+      r.targets.map((t) => [t.job, t.pod, t.node, t.health + (t.error ? `: ${t.error}` : ""), mark(t.ok)]),
+    ),
   );
   section(
     `Dashboard panel queries (${r.panels.filter((q) => q.ok).length}/${r.panels.length} ok)`,
@@ -857,22 +939,38 @@ export function formatReport(r: VerificationReport): string {
   );
   section(
     `Dashboard variables at All (${r.variables.filter((v) => v.ok).length}/${r.variables.length} ok)`,
-    table(["dashboard", "variable", "values", "result"], r.variables.map((v) => [v.dashboard.replace(/^infermesh · /, ""), `$${v.variable}`, String(v.values), v.ok ? "ok" : `FAIL ${v.error ?? "no values"}`])),
+    table(
+      ["dashboard", "variable", "values", "result"],
+      r.variables.map((v) => [v.dashboard.replace(/^infermesh · /, ""), `$${v.variable}`, String(v.values), v.ok ? "ok" : `FAIL ${v.error ?? "no values"}`]),
+    ),
   );
   section(
     `Seed panel queries, verbatim (${r.seedPanels.filter((q) => q.ok).length}/${r.seedPanels.length} ok)`,
     table(
       ["#", "title", "series", "contract labels present", "result"],
-      r.seedPanels.map((q) => [String(q.number), q.title, String(q.series), q.contractLabels.join(",") || "-", q.ok ? "ok" : `FAIL ${q.error ?? (q.series === 0 ? "no data" : `missing ${q.missingLabels.join(",")}`)}`]),
+      r.seedPanels.map((q) => [
+        String(q.number),
+        q.title,
+        String(q.series),
+        q.contractLabels.join(",") || "-",
+        q.ok ? "ok" : `FAIL ${q.error ?? (q.series === 0 ? "no data" : `missing ${q.missingLabels.join(",")}`)}`,
+      ]),
     ),
   );
   section(
     `Seed alert expressions, verbatim (${r.seedAlerts.filter((q) => q.ok).length}/${r.seedAlerts.length} ok)`,
-    table(["title", "scenario", "series", "result", "expression"], r.seedAlerts.map((q) => [q.title, q.scenario ?? "-", String(q.series), q.ok ? "ok" : `FAIL ${q.error ?? "no data"}`, q.expr]), 80),
+    table(
+      ["title", "scenario", "series", "result", "expression"],
+      r.seedAlerts.map((q) => [q.title, q.scenario ?? "-", String(q.series), q.ok ? "ok" : `FAIL ${q.error ?? "no data"}`, q.expr]),
+      80,
+    ),
   );
   section(
     `Recording rules (${r.recording.filter((x) => x.ok).length}/${r.recording.length} with data)`,
-    table(["record", "series", "result"], r.recording.map((x) => [x.record, String(x.series), x.ok ? (x.scenario ? `ok (in ${x.scenario})` : "ok") : "FAIL no data"])),
+    table(
+      ["record", "series", "result"],
+      r.recording.map((x) => [x.record, String(x.series), x.ok ? (x.scenario ? `ok (in ${x.scenario})` : "ok") : "FAIL no data"]),
+    ),
   );
   section(
     `Metric contract as stored (${r.contract.filter((x) => x.ok).length}/${r.contract.length} ok)`,
@@ -890,7 +988,14 @@ export function formatReport(r: VerificationReport): string {
       160,
     ),
   );
-  if (r.ruleHealth.length > 0) section("Rules with evaluation errors", table(["group", "rule", "health", "error"], r.ruleHealth.map((x) => [x.group, x.rule, x.health, x.error])));
+  if (r.ruleHealth.length > 0)
+    section(
+      "Rules with evaluation errors",
+      table(
+        ["group", "rule", "health", "error"],
+        r.ruleHealth.map((x) => [x.group, x.rule, x.health, x.error]),
+      ),
+    );
   section(
     `Scenarios (${r.scenarios.filter((s) => s.ok).length}/${r.scenarios.length} ok)`,
     table(
@@ -907,7 +1012,14 @@ export function formatReport(r: VerificationReport): string {
       64,
     ),
   );
-  section("Scenario targets", table(["scenario", "hits", "what goes wrong"], r.scenarios.map((s) => [s.name, s.target, s.description]), 90));
+  section(
+    "Scenario targets",
+    table(
+      ["scenario", "hits", "what goes wrong"],
+      r.scenarios.map((s) => [s.name, s.target, s.description]),
+      90,
+    ),
+  );
   if (r.uncoveredAlerts.length > 0) out.push("", `Catalog alerts no scenario raises: ${r.uncoveredAlerts.join(", ")}`);
   const t = r.timings;
   out.push(

@@ -298,7 +298,11 @@ export function simulateSlo(scenario: SloScenario, opts: { spec?: SloSpec; forSe
         };
         for (const p of pairs) {
           if (burn(p.long) > p.factor && burn(p.short) > p.factor) {
-            active.push({ alert: p.speed === "fast" ? "InfermeshSloFastBurn" : "InfermeshSloSlowBurn", labels: { model, slo, long_window: p.long, short_window: p.short }, value: burn(p.long) });
+            active.push({
+              alert: p.speed === "fast" ? "InfermeshSloFastBurn" : "InfermeshSloSlowBurn",
+              labels: { model, slo, long_window: p.long, short_window: p.short },
+              value: burn(p.long),
+            });
           }
         }
       }
@@ -325,7 +329,6 @@ export function goFixed(value: number, digits: number): string {
   }
   return value.toFixed(digits);
 }
-
 
 function expected(firing: readonly FiringAlert[], alert: FiringAlert["alert"], delivered: readonly DeliveredAlert[]): ExpectedAlert[] {
   const rule = delivered.find((a) => a.name === alert);

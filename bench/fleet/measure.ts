@@ -142,8 +142,14 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetMeasurement
     const macros: GrafanaMacros = { rateInterval: "1m", range: `${scale.hours}h`, interval: `${opts.step}s` };
     const plans = panelPlans(macros);
     const rules = recordingRules(benchContext.scrapeIntervalSeconds);
-    const missing = fleet.missing(plans.flatMap((p) => [...p.raw, ...p.stack].map((q) => q.expr)), rules);
-    if (missing.length > 0) throw new Error(`the synthetic fleet has no series for ${missing.join(", ")}, which the dashboards or recording rules read; add them to the fleet model (bench/fleet/model.ts)`);
+    const missing = fleet.missing(
+      plans.flatMap((p) => [...p.raw, ...p.stack].map((q) => q.expr)),
+      rules,
+    );
+    if (missing.length > 0)
+      throw new Error(
+        `the synthetic fleet has no series for ${missing.join(", ")}, which the dashboards or recording rules read; add them to the fleet model (bench/fleet/model.ts)`,
+      );
     const { parts, bytes } = fleet.parts(opts.partBytes);
     const plan = diskPlan(bytes, parts.length, opts.partBytes);
     phase(
@@ -182,7 +188,9 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetMeasurement
       conversions.push(
         (async () => {
           try {
-            await promtoolOrThrow(["tsdb", "create-blocks-from", "--quiet", `--max-block-duration=${promtoolBlockSeconds / 3600}h`, "openmetrics", file, out], { timeoutMs: 3_600_000 });
+            await promtoolOrThrow(["tsdb", "create-blocks-from", "--quiet", `--max-block-duration=${promtoolBlockSeconds / 3600}h`, "openmetrics", file, out], {
+              timeoutMs: 3_600_000,
+            });
           } finally {
             rmSync(file, { force: true });
             onDisk -= result.bytes;
@@ -215,7 +223,10 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetMeasurement
           const ruleFile = join(dir, `rules-${s}-${h}.yml`);
           writeFileSync(ruleFile, YAML.stringify({ groups: prometheusRuleGroups([], half, `${shape.scrapeSeconds}s`) }, { lineWidth: 0 }));
           const out = join(dir, `rule-blocks-${s}-${h}`);
-          await promtoolOrThrow(["tsdb", "create-blocks-from", "rules", "--quiet", `--url=${url}`, `--start=${shape.start}`, `--end=${shape.end}`, `--output-dir=${out}`, ruleFile], { timeoutMs: 3_600_000 });
+          await promtoolOrThrow(
+            ["tsdb", "create-blocks-from", "rules", "--quiet", `--url=${url}`, `--start=${shape.start}`, `--end=${shape.end}`, `--output-dir=${out}`, ruleFile],
+            { timeoutMs: 3_600_000 },
+          );
           return moveBlocks(out, dataDir);
         }),
       );

@@ -82,7 +82,10 @@ export function panelPlans(macros: GrafanaMacros, ruleIntervalSeconds = benchCon
   const rules = new Map(recordingRules(benchContext.scrapeIntervalSeconds).map((r) => [r.record, r.expr]));
   const queriesByKey = catalog(benchContext);
   return dashboardPanels(buildDashboards(benchContext)).map((p) => {
-    const [key] = catalogKeysOf(p.targets.map((t) => t.expr), queriesByKey);
+    const [key] = catalogKeysOf(
+      p.targets.map((t) => t.expr),
+      queriesByKey,
+    );
     const seed = key === undefined ? undefined : seedPanels.find((s) => s.panel === key);
     if (seed && seed.dashboard !== p.dashboard) throw new Error(`seed panel ${seed.number} belongs to ${seed.dashboard} but ${p.dashboard} shows it`);
     const stack = p.targets.map((t) => ({ expr: grafanaToPromql(t.expr, macros), instant: t.instant }));

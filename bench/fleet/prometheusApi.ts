@@ -33,7 +33,11 @@ export function blocksOnDisk(dataDir: string): BlockMeta[] {
   for (const entry of readdirSync(dataDir, { withFileTypes: true })) {
     if (!entry.isDirectory() || !/^[0-9A-HJKMNP-TV-Z]{26}$/.test(entry.name)) continue;
     try {
-      const meta = JSON.parse(readFileSync(join(dataDir, entry.name, "meta.json"), "utf8")) as { minTime: number; maxTime: number; stats?: { numSeries?: number; numSamples?: number } };
+      const meta = JSON.parse(readFileSync(join(dataDir, entry.name, "meta.json"), "utf8")) as {
+        minTime: number;
+        maxTime: number;
+        stats?: { numSeries?: number; numSamples?: number };
+      };
       out.push({ dir: entry.name, minTime: meta.minTime, maxTime: meta.maxTime, series: meta.stats?.numSeries ?? 0, samples: meta.stats?.numSamples ?? 0 });
     } catch {
       // Being written or removed.
@@ -102,7 +106,9 @@ function objectAt(buf: Buffer, from: number): string {
  */
 export async function runQuery(url: string, q: Query, window: { start: number; end: number; step: number }): Promise<QueryResult> {
   const params = new URLSearchParams(
-    q.instant ? { query: q.expr, time: String(window.end), stats: "all" } : { query: q.expr, start: String(window.start), end: String(window.end), step: String(window.step), stats: "all" },
+    q.instant
+      ? { query: q.expr, time: String(window.end), stats: "all" }
+      : { query: q.expr, start: String(window.start), end: String(window.end), step: String(window.step), stats: "all" },
   );
   const started = performance.now();
   const response = await fetch(`${url}/api/v1/${q.instant ? "query" : "query_range"}`, {
@@ -112,7 +118,8 @@ export async function runQuery(url: string, q: Query, window: { start: number; e
   });
   const body = Buffer.from(await response.arrayBuffer());
   const ms = performance.now() - started;
-  if (!body.subarray(0, 40).toString("utf8").includes('"status":"success"')) throw new Error(`query failed (HTTP ${response.status}): ${body.subarray(0, 600).toString("utf8")}\n  query: ${q.expr}`);
+  if (!body.subarray(0, 40).toString("utf8").includes('"status":"success"'))
+    throw new Error(`query failed (HTTP ${response.status}): ${body.subarray(0, 600).toString("utf8")}\n  query: ${q.expr}`);
   const at = body.lastIndexOf('"stats":');
   const stats = (at < 0 ? {} : JSON.parse(objectAt(body, at + 8))) as QueryStats;
   let series = 0;
@@ -140,7 +147,9 @@ export async function loadDashboard(url: string, queries: Query[], window: { sta
 }
 
 export async function instantValue(url: string, expr: string, time: number): Promise<number> {
-  const body = (await (await fetch(`${url}/api/v1/query`, { method: "POST", body: new URLSearchParams({ query: expr, time: String(time) }), signal: AbortSignal.timeout(300_000) })).json()) as {
+  const body = (await (
+    await fetch(`${url}/api/v1/query`, { method: "POST", body: new URLSearchParams({ query: expr, time: String(time) }), signal: AbortSignal.timeout(300_000) })
+  ).json()) as {
     status: string;
     data?: { result?: { value: [number, string] }[] };
     error?: string;
@@ -150,7 +159,9 @@ export async function instantValue(url: string, expr: string, time: number): Pro
 }
 
 export async function instantVector(url: string, expr: string, time: number): Promise<{ metric: Record<string, string>; value: number }[]> {
-  const body = (await (await fetch(`${url}/api/v1/query`, { method: "POST", body: new URLSearchParams({ query: expr, time: String(time) }), signal: AbortSignal.timeout(300_000) })).json()) as {
+  const body = (await (
+    await fetch(`${url}/api/v1/query`, { method: "POST", body: new URLSearchParams({ query: expr, time: String(time) }), signal: AbortSignal.timeout(300_000) })
+  ).json()) as {
     status: string;
     data?: { result?: { metric: Record<string, string>; value: [number, string] }[] };
     error?: string;

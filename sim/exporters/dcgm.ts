@@ -71,11 +71,7 @@ export function dcgmSeriesLabels(gpu: FixtureGpu, opts: Pick<DcgmFixtureOptions,
  * for fields a device does not support (e.g. GPU_UTIL on MIG instances); a
  * family left with no samples still renders its HELP and TYPE lines.
  */
-export function dcgmFamilies(
-  gpus: FixtureGpu[],
-  values: (field: string, gpu: FixtureGpu) => number | undefined,
-  opts: DcgmFixtureOptions,
-): MetricFamily[] {
+export function dcgmFamilies(gpus: FixtureGpu[], values: (field: string, gpu: FixtureGpu) => number | undefined, opts: DcgmFixtureOptions): MetricFamily[] {
   return opts.fields.map((field) => ({
     name: field.name,
     help: field.help,

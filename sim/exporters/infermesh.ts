@@ -124,7 +124,6 @@ export function servingFamilies(m: FleetModel, slots: readonly ServingSlot[], sc
   ];
 }
 
-
 /** One Router's series: it carries 1/R of every deployment's traffic and reports gossip's view of every node. */
 export function routerFamilies(m: FleetModel, router: number): FamilySpec[] {
   const h = m.hit;
@@ -170,10 +169,12 @@ export function routerFamilies(m: FleetModel, router: number): FamilySpec[] {
       cancelled.push({ labels: sortedLabels({ ...labels, reason }), value: counter(() => rate, wave) });
     }
   }
-  const healthy: SeriesSpec[] = [...m.gpuNodes, ...m.systemNodes].flatMap((node, i) => (m.gossipOf(i).includes(router) ? [node] : [])).map((node) => ({
-    labels: sortedLabels({ node: node.name, zone: node.zone }),
-    value: gauge((s) => (s === "node-down" && node === h.downNode ? 0 : 1)),
-  }));
+  const healthy: SeriesSpec[] = [...m.gpuNodes, ...m.systemNodes]
+    .flatMap((node, i) => (m.gossipOf(i).includes(router) ? [node] : []))
+    .map((node) => ({
+      labels: sortedLabels({ node: node.name, zone: node.zone }),
+      value: gauge((s) => (s === "node-down" && node === h.downNode ? 0 : 1)),
+    }));
   return [
     family("infermesh_node_healthy", healthy),
     family("infermesh_requests_rejected_total", rejected),
@@ -184,4 +185,3 @@ export function routerFamilies(m: FleetModel, router: number): FamilySpec[] {
     family("infermesh_router_target_chosen_total", chosen),
   ];
 }
-

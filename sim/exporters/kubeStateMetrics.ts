@@ -31,7 +31,15 @@ export function kubeStateFamilies(m: FleetModel): FamilySpec[] {
 
   const allocatable: SeriesSpec[] = [];
   const resource = (node: string, name: string, unit: string, value: number, at: { present?: (s: ScenarioName) => boolean } = {}) =>
-    allocatable.push({ labels: [["node", node], ["resource", name], ["unit", unit]], value: gauge(() => value), ...at });
+    allocatable.push({
+      labels: [
+        ["node", node],
+        ["resource", name],
+        ["unit", unit],
+      ],
+      value: gauge(() => value),
+      ...at,
+    });
   for (const node of m.gpuNodes) {
     resource(node.name, "cpu", "core", 47.81);
     resource(node.name, "memory", "byte", 1_952_000_000_000);
@@ -56,14 +64,37 @@ export function kubeStateFamilies(m: FleetModel): FamilySpec[] {
 
   const phases: SeriesSpec[] = [];
   const requests: SeriesSpec[] = [];
-  const addPod = (pod: { namespace: string; name: string; uid: string; node?: string }, container: string, gpuResource: string | undefined, phase: (s: ScenarioName) => string, present?: (s: ScenarioName) => boolean) => {
+  const addPod = (
+    pod: { namespace: string; name: string; uid: string; node?: string },
+    container: string,
+    gpuResource: string | undefined,
+    phase: (s: ScenarioName) => string,
+    present?: (s: ScenarioName) => boolean,
+  ) => {
     const at = present ? { present } : {};
     for (const p of ["Pending", "Running", "Succeeded", "Failed", "Unknown"]) {
-      phases.push({ labels: [["namespace", pod.namespace], ["pod", pod.name], ["uid", pod.uid], ["phase", p]], value: gauge((s) => (phase(s) === p ? 1 : 0)), ...at });
+      phases.push({
+        labels: [
+          ["namespace", pod.namespace],
+          ["pod", pod.name],
+          ["uid", pod.uid],
+          ["phase", p],
+        ],
+        value: gauge((s) => (phase(s) === p ? 1 : 0)),
+        ...at,
+      });
     }
     const request = (name: string, unit: string, value: number) =>
       requests.push({
-        labels: [["namespace", pod.namespace], ["pod", pod.name], ["uid", pod.uid], ["container", container], ...(pod.node ? [["node", pod.node] as const] : []), ["resource", name], ["unit", unit]],
+        labels: [
+          ["namespace", pod.namespace],
+          ["pod", pod.name],
+          ["uid", pod.uid],
+          ["container", container],
+          ...(pod.node ? [["node", pod.node] as const] : []),
+          ["resource", name],
+          ["unit", unit],
+        ],
         value: gauge(() => value),
         ...at,
       });
@@ -73,8 +104,21 @@ export function kubeStateFamilies(m: FleetModel): FamilySpec[] {
   };
   for (const pod of m.runtimePods.values()) addPod(pod, "runtime", pod.gpuResource, () => "Running");
   const { idlePod, pendingPod } = m.hit;
-  if (m.hit.idleGpu) addPod(idlePod, "runtime", idlePod.gpuResource, () => "Running", (s) => s === "gpu-idle");
-  addPod(pendingPod, "runtime", pendingPod.gpuResource, () => "Pending", (s) => s === "gpu-pod-pending");
+  if (m.hit.idleGpu)
+    addPod(
+      idlePod,
+      "runtime",
+      idlePod.gpuResource,
+      () => "Running",
+      (s) => s === "gpu-idle",
+    );
+  addPod(
+    pendingPod,
+    "runtime",
+    pendingPod.gpuResource,
+    () => "Pending",
+    (s) => s === "gpu-pod-pending",
+  );
   for (const pod of m.standingPending) addPod(pod, "runtime", pod.gpuResource, () => "Pending");
   for (const t of targets) addPod({ namespace: t.pod.namespace, name: t.pod.name, uid: podUid(t.pod.name), node: t.node.name }, t.pod.container, undefined, () => "Running");
 
