@@ -9,6 +9,7 @@ import type { IPodMonitor } from "@kubernetes-models/prometheus-operator/monitor
 import type { TelemetryConfig } from "../config";
 import { escapeRegex } from "../lib/escapeRegex";
 import { scrapeJobNames } from "../domain/naming";
+import { sanitizeLabelName } from "../lib/labelName";
 
 /** A relabel rule in prometheus-operator's (camelCase) form. */
 export interface RelabelRule {
@@ -109,17 +110,13 @@ export function infermeshScrapeJobs(telemetry: TelemetryConfig): ScrapeJob[] {
   }));
 }
 
-function sanitize(label: string): string {
-  return label.replace(/[^a-zA-Z0-9_]/g, "_");
-}
-
 /** The relabel rules prometheus-operator generates in front of a PodMonitor's own. */
 export function operatorRelabelings(job: ScrapeJob, monitorNamespace: string): RelabelRule[] {
   return [
     ...Object.entries(job.podSelector).map(
       ([key, value]): RelabelRule => ({
         action: "keep",
-        sourceLabels: [`__meta_kubernetes_pod_label_${sanitize(key)}`, `__meta_kubernetes_pod_labelpresent_${sanitize(key)}`],
+        sourceLabels: [`__meta_kubernetes_pod_label_${sanitizeLabelName(key)}`, `__meta_kubernetes_pod_labelpresent_${sanitizeLabelName(key)}`],
         regex: `(${escapeRegex(value)});true`,
       }),
     ),

@@ -4,6 +4,8 @@
  * groups set these, the agents and system charts select them, and the
  * recording rules and alerts join on them, so they are written once here.
  */
+import { sanitizeLabelName } from "../lib/labelName";
+
 /** Labels the stack sets on every node it creates. */
 export const nodeLabelKeys = {
   /** `gpu` or `system`. */
@@ -18,7 +20,7 @@ export const nodeLabelKeys = {
 export const ksmNodeLabelAllowlist = [nodeLabelKeys.nodeClass, nodeLabelKeys.pool, nodeLabelKeys.capacity, "topology.kubernetes.io/zone"] as const;
 
 /** A node label's name on `kube_node_labels`: `label_` and the key with every character outside `[a-zA-Z0-9_]` as `_`. */
-export const ksmLabelName = (key: string) => `label_${key.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+export const ksmLabelName = (key: string) => `label_${sanitizeLabelName(key)}`;
 
 /** The taint every GPU node carries, so only pods that tolerate it (GPU workloads, GPU agents) land there. */
 export const gpuTaint = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" } as const;

@@ -9,6 +9,7 @@
 
 import type { Fleet } from "./fleet";
 import type { FleetTarget } from "./model";
+import { sanitizeLabelName } from "../lib/labelName";
 
 export interface DiscoveredPod {
   namespace: string;
@@ -23,8 +24,6 @@ export interface DiscoveredPod {
   address: string;
 }
 
-const sanitize = (name: string) => name.replace(/[^a-zA-Z0-9_]/g, "_");
-
 export function podMetaLabels(pod: DiscoveredPod): Record<string, string> {
   return {
     __meta_kubernetes_namespace: pod.namespace,
@@ -37,8 +36,8 @@ export function podMetaLabels(pod: DiscoveredPod): Record<string, string> {
     __meta_kubernetes_node_labelpresent_topology_kubernetes_io_zone: "true",
     ...Object.fromEntries(
       Object.entries(pod.labels).flatMap(([key, value]) => [
-        [`__meta_kubernetes_pod_label_${sanitize(key)}`, value],
-        [`__meta_kubernetes_pod_labelpresent_${sanitize(key)}`, "true"],
+        [`__meta_kubernetes_pod_label_${sanitizeLabelName(key)}`, value],
+        [`__meta_kubernetes_pod_labelpresent_${sanitizeLabelName(key)}`, "true"],
       ]),
     ),
   };

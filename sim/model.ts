@@ -17,7 +17,8 @@ import { gpuModels } from "../domain/gpuInstances";
 import { latencyBucketBoundsMs } from "../monitoring/metrics";
 import { errorBudget, objectivesFor, type SloSpec } from "../monitoring/slo";
 import { placementSuffix } from "../components/gpuPlacement";
-import { digest, ec2Name, gpuUuid, podUid, sanitizeLabelName, suffix } from "./names";
+import { sanitizeLabelName } from "../lib/labelName";
+import { digest, ec2Name, gpuUuid, podUid, suffix } from "./names";
 import type { ScenarioName } from "./scenarios";
 import type { Wave } from "./values";
 

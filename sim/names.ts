@@ -35,8 +35,3 @@ export function ec2Name(region: string, address: readonly number[]): string {
   const domain = region === "us-east-1" ? "ec2.internal" : `${region}.compute.internal`;
   return `ip-${address.join("-")}.${domain}`;
 }
-
-/** dcgm-exporter's SanitizeLabelName: every character outside [a-zA-Z0-9_] becomes `_`. */
-export function sanitizeLabelName(name: string): string {
-  return name.replace(/[^a-zA-Z0-9_]/g, "_");
-}

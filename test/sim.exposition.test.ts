@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { dcgmFamilies, dcgmSeriesLabels, pciBusId } from "../sim/exporters/dcgm";
 import type { FixtureGpu } from "../sim/model";
-import { sanitizeLabelName } from "../sim/names";
+import { sanitizeLabelName } from "../lib/labelName";
 import { expositionContentType, renderExposition, startExpositionServer, type MetricFamily } from "../sim/exposition";
 
 describe("renderExposition", () => {

@@ -7,7 +7,7 @@ import type { MetricFamily, Sample } from "../exposition";
 import type { DcgmField, FixtureGpu, FleetModel, GpuEntity, GpuNode } from "../model";
 import type { ScenarioName } from "../scenarios";
 import { counter, gauge, type FamilySpec, type SeriesSpec, type ValueSpec } from "../values";
-import { sanitizeLabelName } from "../names";
+import { sanitizeLabelName } from "../../lib/labelName";
 
 export interface DcgmFixtureOptions {
   /** `Hostname` up to dcgm-exporter 4.8.2; `hostname` after NVIDIA/dcgm-exporter PR #655. */

@@ -7,7 +7,7 @@ import type { FleetModel, FleetNode } from "../model";
 import { podUid } from "../names";
 import type { ScenarioName } from "../scenarios";
 import { gauge, ksmFamily, type FamilySpec, type SeriesSpec } from "../values";
-import { sanitizeLabelName } from "../names";
+import { sanitizeLabelName } from "../../lib/labelName";
 
 /**
  * kube-state-metrics' view of the fleet's nodes and pods: `kube_node_labels`
