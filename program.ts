@@ -12,7 +12,7 @@ import { GrafanaContent, dataSourceTarget } from "./components/grafanaContent";
 import { GrafanaEndpoint } from "./components/grafanaEndpoint";
 import { InClusterGrafana } from "./components/grafanaInCluster";
 import { Telemetry } from "./components/telemetry";
-import type { Teardown } from "./components/options";
+import { goesWith, type Teardown } from "./components/options";
 import { gpuNodeGroupName } from "./domain/naming";
 
 /** What a stack exports. */
@@ -90,7 +90,7 @@ export function infermesh(config: StackConfig): StackOutputs {
   const telemetry = new Telemetry("telemetry", { config, cluster, gpuNodeGroups: pools.map(([, group]) => group.nodeGroup), teardown }, inCluster);
 
   let grafanaSide:
-    | { url: pulumi.Input<string>; dashboardUrls: pulumi.Input<Record<string, string>>; target: GrafanaAlertTarget; goesWith?: pulumi.Resource; workspaceRole?: aws.iam.Role }
+    | { url: pulumi.Input<string>; dashboardUrls: pulumi.Input<Record<string, string>>; target: GrafanaAlertTarget; teardown: Teardown; workspaceRole?: aws.iam.Role }
     | undefined;
   if (config.grafana?.mode === "in-cluster") {
     // Provisioned from Kubernetes objects: nothing calls Grafana's API, and every object goes with the cluster.
@@ -109,6 +109,7 @@ export function infermesh(config: StackConfig): StackOutputs {
       url: grafana.url,
       dashboardUrls: grafana.dashboardUrls,
       target: { kind: "provisioned", namespace: telemetry.monitoringNamespace.output, folder: grafana.folderTitle },
+      teardown,
     };
   } else if (config.grafana) {
     const endpoint = new GrafanaEndpoint(
@@ -124,17 +125,17 @@ export function infermesh(config: StackConfig): StackOutputs {
       inCluster,
     );
     // Grafana objects go with the Grafana when the stack destroys it: no API calls to a Grafana that is going away.
-    const goesWith = endpoint.workspace;
+    const withGrafana: Teardown = endpoint.workspace ? { ...teardown, grafana: endpoint.workspace } : teardown;
     const content = new GrafanaContent(
       "grafana",
       { config, provider: endpoint.provider, dataSource: dataSourceTarget(config, telemetry.prometheus) },
-      goesWith ? { deletedWith: goesWith } : {},
+      goesWith(withGrafana.grafana),
     );
     grafanaSide = {
       url: endpoint.url,
       dashboardUrls: content.dashboardUrls,
       target: { kind: "api", provider: endpoint.provider, folderUid: content.folderUid, datasourceUid: content.dataSourceUid },
-      ...(goesWith ? { goesWith } : {}),
+      teardown: withGrafana,
       ...(endpoint.workspaceRole ? { workspaceRole: endpoint.workspaceRole } : {}),
     };
   }
@@ -144,7 +145,7 @@ export function infermesh(config: StackConfig): StackOutputs {
       config,
       prometheus: telemetry.prometheus,
       namespace: telemetry.monitoringNamespace,
-      teardown: { ...teardown, ...(grafanaSide?.goesWith ? { grafana: grafanaSide.goesWith } : {}) },
+      teardown: grafanaSide?.teardown ?? teardown,
       ...(grafanaSide ? { grafana: grafanaSide.target } : {}),
       ...(grafanaSide?.workspaceRole ? { grafanaWorkspaceRole: grafanaSide.workspaceRole } : {}),
     },

@@ -10,7 +10,8 @@ import type { CapacityType } from "../domain/environments";
 import { lookupGpuInstance, migConfigName, nvidiaAmiType, type GpuInstanceType } from "../domain/gpuInstances";
 import { definedOnly, type Defaults } from "./defaults";
 import { isSelfHosted } from "./rules";
-import { durationSeconds, type Sections } from "./schema";
+import { durationSeconds } from "../lib/duration";
+import type { Sections } from "./schema";
 import { effectiveRetention, resolveSlo } from "./slo";
 import type { AlertingConfig, ContactPoint, CreateClusterConfig, ExistingClusterConfig, GpuPoolConfig, GrafanaConfig, ParseContext, RawConfig, StackConfig } from "./types";
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { durationSeconds } from "../lib/duration";
 import { latencyBucketBoundsMs } from "../monitoring/metrics";
 import { sloWindows } from "../monitoring/slo";
 import { parseCidr } from "../domain/cidr";
@@ -255,16 +256,8 @@ export const tagsSchema = z.record(
   }),
 );
 
+// One number and one unit: what the config accepts (Prometheus also reads `1h30m`).
 const durationPattern = /^(\d+)(ms|s|m|h|d|w|y)$/;
-const durationUnits: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
-
-/** Seconds in a Prometheus duration such as `30s` or `15d`. */
-export function durationSeconds(text: string): number {
-  const match = durationPattern.exec(text);
-  if (!match) throw new Error(`not a duration: ${text}`);
-  return Number(match[1]) * (durationUnits[match[2] as string] as number);
-}
-
 /** A Prometheus duration between `min` and `max` (both durations), e.g. `30s`. */
 function duration(min: string, max: string) {
   return z.string().superRefine((value, ctx) => {

@@ -7,7 +7,8 @@ import { burnRatePairs, minimumObjectivePercent, type SloSpec, type SloWindow } 
 import { sloDefaults } from "../monitoring/slo";
 import { definedOnly } from "./defaults";
 import type { ConfigProblem } from "./errors";
-import { durationSeconds, type Sections } from "./schema";
+import { durationSeconds } from "../lib/duration";
+import type { Sections } from "./schema";
 import type { RawConfig } from "./types";
 
 /** `window` is the resolved SLO window (defaults.ts). */

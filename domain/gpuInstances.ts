@@ -23,6 +23,9 @@ export interface GpuModelInfo {
   migProfiles: Readonly<Record<string, number>>;
 }
 
+// A100-80GB and H100-80GB: the same seven profiles (NVIDIA's MIG user guide, "Supported MIG Profiles").
+const migProfiles80GB: Readonly<Record<string, number>> = { "1g.10gb": 7, "1g.10gb+me": 1, "1g.20gb": 4, "2g.20gb": 3, "3g.40gb": 2, "4g.40gb": 1, "7g.80gb": 1 };
+
 export const gpuModels: { readonly [M in GpuModel]: GpuModelInfo } = {
   T4: { memoryGiB: 16, migProfiles: {} },
   T4G: { memoryGiB: 16, migProfiles: {} },
@@ -35,11 +38,11 @@ export const gpuModels: { readonly [M in GpuModel]: GpuModelInfo } = {
   },
   "A100-80GB": {
     memoryGiB: 80,
-    migProfiles: { "1g.10gb": 7, "1g.10gb+me": 1, "1g.20gb": 4, "2g.20gb": 3, "3g.40gb": 2, "4g.40gb": 1, "7g.80gb": 1 },
+    migProfiles: migProfiles80GB,
   },
   "H100-80GB": {
     memoryGiB: 80,
-    migProfiles: { "1g.10gb": 7, "1g.10gb+me": 1, "1g.20gb": 4, "2g.20gb": 3, "3g.40gb": 2, "4g.40gb": 1, "7g.80gb": 1 },
+    migProfiles: migProfiles80GB,
   },
   "H200-141GB": {
     memoryGiB: 141,

@@ -87,6 +87,14 @@ export interface SelectorInfo {
   metric: string | undefined;
   /** The other matchers, as written (`model=~".*"`). */
   matchers: string[];
+  /** The same matchers, read: label, operator and unquoted value. */
+  parts: LabelMatcher[];
+}
+
+export interface LabelMatcher {
+  label: string;
+  op: "=" | "!=" | "=~" | "!~";
+  value: string;
 }
 
 /** A label name as Prometheus reads it (a quoted one unquoted). */
@@ -95,10 +103,13 @@ export function labelNameText(source: string, node: SyntaxNode): string {
   return node.name === "QuotedLabelName" ? (JSON.parse(raw) as string) : raw;
 }
 
+const matchOps: Record<string, LabelMatcher["op"]> = { EqlSingle: "=", Neq: "!=", EqlRegex: "=~", NeqRegex: "!~" };
+
 export function selectorInfo(source: string, node: SyntaxNode): SelectorInfo {
   const identifier = node.getChild("Identifier");
   let metric = identifier ? source.slice(identifier.from, identifier.to) : undefined;
   const matchers: string[] = [];
+  const parts: LabelMatcher[] = [];
   const list = node.getChild("LabelMatchers");
   for (let m = list?.firstChild ?? null; m; m = m.nextSibling) {
     if (m.name === "QuotedLabelName") {
@@ -111,16 +122,28 @@ export function selectorInfo(source: string, node: SyntaxNode): SelectorInfo {
     const value = m.getChild("StringLiteral");
     if (nameNode && labelNameText(source, nameNode) === "__name__" && op === "EqlSingle" && value) {
       metric = JSON.parse(source.slice(value.from, value.to)) as string;
-    } else {
+    } else if (nameNode && op && value) {
       matchers.push(source.slice(m.from, m.to));
+      parts.push({ label: labelNameText(source, nameNode), op: matchOps[op] as LabelMatcher["op"], value: JSON.parse(source.slice(value.from, value.to)) as string });
     }
   }
-  return { node, metric, matchers };
+  return { node, metric, matchers, parts };
 }
 
 /** Every vector selector of a (Grafana-substituted) PromQL expression. */
 export function selectorsIn(expr: string): SelectorInfo[] {
   return descendants(parsePromql(expr), "VectorSelector").map((n) => selectorInfo(expr, n));
+}
+
+/** Labels an expression makes rather than reads: the destinations of its `label_replace` calls. */
+export function madeLabels(expr: string): Set<string> {
+  const made = new Set<string>();
+  for (const call of descendants(parsePromql(expr), "FunctionCall")) {
+    if (call.getChild("FunctionIdentifier")?.firstChild?.name !== "LabelReplace") continue;
+    const destination = call.getChild("FunctionCallBody")?.getChildren("StringLiteral")[0];
+    if (destination) made.add(JSON.parse(expr.slice(destination.from, destination.to)) as string);
+  }
+  return made;
 }
 
 /** The metric names an expression reads; a selector without a name is an error (it would read everything). */

@@ -12,7 +12,6 @@ import {
   alertCaseKinds,
   alertCases,
   alertScenarios,
-  durationSeconds,
   groupEvalOrder,
   seriesSpanSeconds,
   promtoolContext,
@@ -21,6 +20,7 @@ import {
   renderPromtoolTests,
   type BreachScenario,
 } from "../verify/promtoolCases";
+import { durationSeconds } from "../lib/duration";
 import { renderSloPromtoolTests, sloTestGroups } from "../verify/sloCases";
 
 const runbookBaseUrl = "https://runbooks.example/infermesh.md";

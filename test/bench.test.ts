@@ -15,7 +15,7 @@ import { recordingRules, type RecordingRule } from "../monitoring/recording";
 import { escapeRegex, escapeRegexInPromqlString } from "../lib/escapeRegex";
 import { median, ratio, sum } from "../lib/stats";
 import { textTable } from "../lib/textTable";
-import { descendants, labelNameText, metricNamesIn, parsePromql, withMatchers } from "../lib/promql";
+import { descendants, labelNameText, madeLabels, metricNamesIn, parsePromql, withMatchers } from "../lib/promql";
 
 const rule = (record: string, expr: string): RecordingRule => ({ record, expr }) as RecordingRule;
 
@@ -69,19 +69,39 @@ describe("PromQL rewriting for the raw side of the comparison", () => {
     ["up", [], "up"],
   ])("withMatchers(%s, %j) = %s", (expr, matchers, expected) => expect(withMatchers(expr, matchers)).toBe(expected));
 
+  it.each([
+    ["no label_replace", "sum by (job) (up)", []],
+    ["one destination", 'label_replace(sum(x), "slo", "availability", "", "")', ["slo"]],
+    ["nested calls, source labels not counted", 'label_replace(label_replace(k, "pool", "$1", "label_pool", "(.+)"), "capacity", "$1", "label_cap", "(.+)")', ["capacity", "pool"]],
+  ])("madeLabels: %s", (_what, expr, expected) => expect([...madeLabels(expr)].sort()).toEqual(expected));
+
   const rules = new Map([
     ["job:up:sum", "sum by (job) (up)"],
     ["job:up:ratio", "job:up:sum / count by (job) (up)"],
+    ["slo:x:ratio", 'label_replace(sum by (model) (rate(x[5m])), "slo", "availability", "", "")'],
   ]);
   it.each([
     ["no recorded series", "rate(x[5m])", "rate(x[5m])"],
     ["an instant selector, matchers moved onto the rule's selectors", 'job:up:sum{job="a"}', '(sum by (job) (up{job="a"}))'],
     ["a range over a recorded series becomes a subquery at the rule interval", "max_over_time(job:up:sum[1h])", "max_over_time((sum by (job) (up))[1h:15s])"],
     ["a rule reading another rule, expanded in turn", "job:up:ratio", "((sum by (job) (up)) / count by (job) (up))"],
+    [
+      "a matcher on a label the rule makes filters the expression instead of its selectors",
+      'slo:x:ratio{slo="availability", model="m"}',
+      '((label_replace(sum by (model) (rate(x{model="m"}[5m])), "slo", "availability", "", "")) and on (slo) label_replace(vector(1), "slo", "availability", "", ""))',
+    ],
+    ["a range longer than the data is capped at it", "sum_over_time(job:up:sum[30d])", "sum_over_time((sum by (job) (up))[3600s:15s])"],
+    ["a range within the data is kept", "sum_over_time(job:up:sum[30m])", "sum_over_time((sum by (job) (up))[30m:15s])"],
   ])("expandRecorded: %s", (_what, expr, expected) => {
-    const out = expandRecorded(expr, rules, "15s");
+    const out = expandRecorded(expr, rules, "15s", 3600);
     expect(out).toBe(expected);
     expect(() => parsePromql(out)).not.toThrow();
+  });
+
+  it("refuses a matcher other than equality on a label the rule makes, naming it", () => {
+    expect(() => expandRecorded('slo:x:ratio{slo=~"a.*"}', rules, "15s")).toThrow(
+      'cannot expand slo:x:ratio: its rule makes "slo", and only an equality matcher on it can be kept (got =~)',
+    );
   });
 
   it("refuses recorded series that nest without end", () => {
@@ -261,7 +281,20 @@ describe("fleet report", () => {
   it("a failed query misses a target", () => {
     const m = { ...measurement(1024, [10, 10, 10]), failures: [{ id: "overview/raw", message: "boom" }] };
     const targets = evaluateTargets({ fleet: fleetReport(m, { reps: 3, step: 30, maxSamples: null, partBytes: 5e8 }) });
-    expect(targets.find((t) => t.target.includes("without error"))).toEqual(expect.objectContaining({ status: "missed", detail: "overview/raw" }));
+    expect(targets.find((t) => t.target.includes("without error"))).toEqual(expect.objectContaining({ status: "missed", detail: "failed: overview/raw" }));
+  });
+
+  it("a query that returns no series misses the same target (an empty result compares nothing)", () => {
+    const fleet = fleetReport(measurement(1024, [10, 30, 20]), { reps: 3, step: 30, maxSamples: null, partBytes: 5e8 });
+    expect(evaluateTargets({ fleet }).find((t) => t.target.includes("returns series"))).toEqual(
+      expect.objectContaining({ status: "missed", detail: "1 returned no series (listed above)" }),
+    );
+    const full = measurement(1024, [10, 30, 20]);
+    const alone = full.runs["overview/raw"]?.alone ?? [];
+    alone[1] = q({ samples: 10 });
+    expect(evaluateTargets({ fleet: fleetReport(full, { reps: 3, step: 30, maxSamples: null, partBytes: 5e8 }) }).find((t) => t.target.includes("returns series"))?.status).toBe(
+      "met",
+    );
   });
 
   it("writes the report as JSON of a fixed shape, unmeasured numbers as null", () => {
@@ -295,7 +328,7 @@ describe("fleet report", () => {
       "openMetricsPeakBytes",
       "tsdbBytes",
     ]);
-    expect(json.targets).toEqual([expect.objectContaining({ section: "fleet", status: "met" }), expect.objectContaining({ section: "fleet", status: "met" })]);
+    expect(json.targets).toEqual([expect.objectContaining({ section: "fleet", status: "missed" }), expect.objectContaining({ section: "fleet", status: "met" })]);
     expect(json.mock.cases[0]?.msPerResource).toBeNull();
     expect((json.mock as Record<string, unknown>).largeOverDev).toBeNull();
   });

@@ -140,7 +140,7 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetMeasurement
     opts.onFleet?.(shape);
     const window = { start: shape.end - scale.hours * 3600, end: shape.end, step: opts.step };
     const macros: GrafanaMacros = { rateInterval: "1m", range: `${scale.hours}h`, interval: `${opts.step}s` };
-    const plans = panelPlans(macros);
+    const plans = panelPlans(macros, scale.hours * 3600);
     const rules = recordingRules(benchContext.scrapeIntervalSeconds);
     const missing = fleet.missing(
       plans.flatMap((p) => [...p.raw, ...p.stack].map((q) => q.expr)),

@@ -11,7 +11,8 @@ import { seedPanels, type DashboardKey } from "../../dashboards/seed";
 import type { PanelKey } from "../../monitoring/queries";
 import { recordingRules, type RecordingRule } from "../../monitoring/recording";
 import { catalogKeysOf, dashboardPanels } from "../../lib/dashboardJson";
-import { grafanaToPromql, metricNamesIn, selectorsIn, withMatchers, type GrafanaMacros } from "../../lib/promql";
+import { durationSeconds } from "../../lib/duration";
+import { grafanaToPromql, madeLabels, metricNamesIn, selectorsIn, withMatchers, type GrafanaMacros, type SelectorInfo } from "../../lib/promql";
 import { benchContext } from "../context";
 
 /** Rules in stages: each stage reads only raw series and recorded series of earlier stages. */
@@ -32,23 +33,26 @@ export function ruleStages(rules: readonly RecordingRule[]): RecordingRule[][] {
 
 /**
  * The raw equivalent of a query: every recorded series replaced by the
- * expression its rule records, with the query's label matchers moved onto
- * that expression's selectors (the stack only filters recorded series on
- * labels their rules keep, so this returns the same series).
+ * expression its rule records. The query's label matchers move onto that
+ * expression's selectors, except on labels the rule makes (`label_replace`):
+ * raw series do not carry those, so the expression is filtered on them
+ * instead (`and on (slo) …`). A range over a recorded series becomes a
+ * subquery at the rule's interval; `maxRangeSeconds` caps that range at the
+ * data the bench holds (a 30-day window over one hour of data only adds empty
+ * steps, so the cap makes the raw form cheaper, never dearer).
  */
-export function expandRecorded(expr: string, rules: ReadonlyMap<string, string>, ruleInterval: string): string {
+export function expandRecorded(expr: string, rules: ReadonlyMap<string, string>, ruleInterval: string, maxRangeSeconds = Number.POSITIVE_INFINITY): string {
   let current = expr;
   for (let depth = 0; depth < 8; depth++) {
     const recorded = selectorsIn(current).filter((s) => s.metric !== undefined && rules.has(s.metric));
     if (recorded.length === 0) return current;
     let out = current;
     for (const s of recorded.sort((a, b) => b.node.from - a.node.from)) {
-      const raw = `(${withMatchers(rules.get(s.metric as string) as string, s.matchers)})`;
+      const raw = rawOf(s, rules.get(s.metric as string) as string);
       const matrix = s.node.parent?.name === "MatrixSelector" ? s.node.parent : null;
       if (matrix) {
-        // A range over a recorded series is that expression sampled at the
-        // rule's interval: a subquery with that step.
-        const range = current.slice(s.node.to, matrix.to).trim().replace(/^\[/, "").replace(/\]$/, "");
+        const written = current.slice(s.node.to, matrix.to).trim().replace(/^\[/, "").replace(/\]$/, "");
+        const range = durationSeconds(written) > maxRangeSeconds ? `${maxRangeSeconds}s` : written;
         out = `${out.slice(0, matrix.from)}${raw}[${range}:${ruleInterval}]${out.slice(matrix.to)}`;
       } else {
         out = `${out.slice(0, s.node.from)}${raw}${out.slice(s.node.to)}`;
@@ -57,6 +61,18 @@ export function expandRecorded(expr: string, rules: ReadonlyMap<string, string>,
     current = out;
   }
   throw new Error(`recorded series nested too deep in ${expr}`);
+}
+
+function rawOf(selector: SelectorInfo, ruleExpr: string): string {
+  const made = madeLabels(ruleExpr);
+  const onRaw = selector.parts.flatMap((p, i) => (made.has(p.label) ? [] : [selector.matchers[i] as string]));
+  const onMade = selector.parts.filter((p) => made.has(p.label));
+  let raw = `(${withMatchers(ruleExpr, onRaw)})`;
+  for (const m of onMade) {
+    if (m.op !== "=") throw new Error(`cannot expand ${selector.metric}: its rule makes "${m.label}", and only an equality matcher on it can be kept (got ${m.op})`);
+    raw = `(${raw} and on (${m.label}) label_replace(vector(1), ${JSON.stringify(m.label)}, ${JSON.stringify(m.value)}, "", ""))`;
+  }
+  return raw;
 }
 
 // ---------------------------------------------------------------------------
@@ -78,7 +94,9 @@ export interface PanelPlan {
   raw: Query[];
 }
 
-export function panelPlans(macros: GrafanaMacros, ruleIntervalSeconds = benchContext.scrapeIntervalSeconds): PanelPlan[] {
+/** `maxRangeSeconds`: the data the bench holds; see `expandRecorded`. */
+export function panelPlans(macros: GrafanaMacros, maxRangeSeconds = Number.POSITIVE_INFINITY): PanelPlan[] {
+  const ruleIntervalSeconds = benchContext.scrapeIntervalSeconds;
   const rules = new Map(recordingRules(benchContext.scrapeIntervalSeconds).map((r) => [r.record, r.expr]));
   const queriesByKey = catalog(benchContext);
   return dashboardPanels(buildDashboards(benchContext)).map((p) => {
@@ -92,7 +110,7 @@ export function panelPlans(macros: GrafanaMacros, ruleIntervalSeconds = benchCon
     const instant = p.targets[0]?.instant ?? false;
     const common = { dashboard: p.dashboard, title: p.title, ...(key === undefined ? {} : { key }), stack };
     if (seed) return { ...common, rawSource: `seed #${seed.number}`, raw: [{ expr: seed.expr, instant }] };
-    const raw = stack.map((q) => ({ expr: expandRecorded(q.expr, rules, `${ruleIntervalSeconds}s`), instant: q.instant }));
+    const raw = stack.map((q) => ({ expr: expandRecorded(q.expr, rules, `${ruleIntervalSeconds}s`, maxRangeSeconds), instant: q.instant }));
     const same = raw.every((q, i) => q.expr === stack[i]?.expr);
     return { ...common, rawSource: same ? "raw already" : "derived", raw };
   });
