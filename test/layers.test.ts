@@ -22,7 +22,7 @@ const layers: Layers = [
   ["components"],
   ["program.ts", "index.ts"],
   ["synth"],
-  ["sim", "tools", "policy", "lifecycle"],
+  ["sim", "tools", "policy", "lifecycle", "review"],
   ["verify", "bench"],
   ["scripts"],
 ];
@@ -32,7 +32,7 @@ const layers: Layers = [
  * must not need a Pulumi provider SDK to do it. (The policy pack is not one: it
  * runs in Pulumi's policy runtime, against provider resource types.)
  */
-const tools = ["synth", "sim", "verify", "bench", "tools", "scripts", "lifecycle"];
+const tools = ["synth", "sim", "verify", "bench", "tools", "scripts", "lifecycle", "review"];
 /** Tool files that exist to run the real program under the mock runtime. */
 const runsTheProgram = new Set(["scripts/bench-worker.ts"]);
 /** Provider SDKs: loading one is what a Pulumi component module does and a pure module must not. */

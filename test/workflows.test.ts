@@ -154,15 +154,19 @@ describe("pull-request.yml", () => {
     expect(wf.permissions).toEqual({ contents: "read" });
   });
 
-  it("renders base and head, summarizes with scripts/synthDiff.ts and keeps one comment per stack", () => {
-    const job = wf.jobs["synth-diff"]!;
+  it("renders base and head, reviews them with exactly npm run review, uploads both renders and keeps one comment per stack", () => {
+    const job = wf.jobs.review!;
     const text = runText(job);
-    expect(text).toMatch(/npm run synth -- \$\{\{ matrix.stack \}\} --out "\$RUNNER_TEMP\/synth\/head"/);
-    expect(text).toMatch(/npm run synth -- \$\{\{ matrix.stack \}\} --out "\$RUNNER_TEMP\/synth\/base"/);
-    expect(text).toContain("npx tsx scripts/synthDiff.ts");
+    expect(text).toMatch(/npm run synth -- \$\{\{ matrix.stack \}\} --out "\$RUNNER_TEMP\/render\/head\/\$\{\{ matrix.stack \}\}"/);
+    expect(text).toMatch(/npm run synth -- \$\{\{ matrix.stack \}\} --out "\$RUNNER_TEMP\/render\/base\/\$\{\{ matrix.stack \}\}"/);
+    expect(text).toContain('npm run review -- "$RUNNER_TEMP/render/base" "$RUNNER_TEMP/render/head" --stack ${{ matrix.stack }}');
+    expect(text).toContain('--out "$RUNNER_TEMP/review-comment.md"');
     expect(job.steps?.some((s) => s.with?.ref === "${{ github.event.pull_request.base.sha }}")).toBe(true);
+    const upload = job.steps?.find((s) => s.uses?.startsWith("actions/upload-artifact"));
+    expect(upload?.with?.path).toBe("${{ runner.temp }}/render");
     const comment = job.steps?.find((s) => s.uses?.startsWith("marocchino/sticky-pull-request-comment"));
-    expect(comment?.with?.header).toBe("synth-diff-${{ matrix.stack }}");
+    expect(comment?.with?.header).toBe("review-${{ matrix.stack }}");
+    expect(comment?.with?.path).toBe("${{ runner.temp }}/review-comment.md");
   });
 });
 
