@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { flattenKeyed, leafChanges } from "../review/keyed";
-import { findRenders, pairRenders, readRender, type PlanResource } from "../review/render";
+import { findRenders, pairRenders, readRender, type PlanResource, type Render, type Rule } from "../review/render";
 import { diffResources, replacingInputs } from "../review/resources";
 import { reviewStack, toMarkdown } from "../review/review";
 import { changedSpan, thresholdChanges, thresholdsOf } from "../review/rules";
@@ -144,6 +144,63 @@ describe("replacement or update, as the providers define it", () => {
   ])("%s %s replaces: %s", (type, path, replaces) => {
     const listed = (replacingInputs[type] ?? []).some((p) => path === p || path.startsWith(`${p}.`));
     expect(listed).toBe(replaces);
+  });
+});
+
+describe("what needs attention comes first", () => {
+  const resource = (name: string, type: string, inputs: Record<string, unknown>, protect = false): PlanResource => ({
+    urn: `urn:x::${name}`,
+    type,
+    name,
+    parent: null,
+    protect,
+    inputs,
+  });
+  const renderOf = (resources: PlanResource[], rules: Rule[] = []): Render => ({
+    stack: "dev",
+    dir: "",
+    resources: new Map(resources.map((r) => [r.urn, r])),
+    dashboards: new Map(),
+    rules: new Map(rules.map((r) => [`${r.group}/${r.name}`, r])),
+    helm: new Map(),
+  });
+  const policy = (actions: string[]) => JSON.stringify({ Version: "2012-10-17", Statement: [{ Sid: "asg", Effect: "Allow", Action: actions, Resource: "*" }] });
+  const alert = (expr: string, forValue = "5m"): Rule => ({ kind: "alert", name: "InfermeshGpuHot", group: "gpu", expr, for: forValue, labels: {} });
+  it.each<[string, Render, Render, string]>([
+    [
+      "an IAM policy that gains an action",
+      renderOf([resource("autoscaler", "aws:iam/rolePolicy:RolePolicy", { policy: policy(["autoscaling:DescribeAutoScalingGroups"]) })]),
+      renderOf([resource("autoscaler", "aws:iam/rolePolicy:RolePolicy", { policy: policy(["autoscaling:DescribeAutoScalingGroups", "ec2:*"]) })]),
+      '- ⚠️ IAM widens: `autoscaler` (aws:iam/rolePolicy:RolePolicy): `policy{}.Statement[Sid=asg].Action` now `["autoscaling:DescribeAutoScalingGroups","ec2:*"]`',
+    ],
+    [
+      "a new role policy attachment",
+      renderOf([]),
+      renderOf([resource("gpu-l4-role-admin", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", { policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" })]),
+      "- ⚠️ IAM widens: `gpu-l4-role-admin` (aws:iam/rolePolicyAttachment:RolePolicyAttachment) is new",
+    ],
+    [
+      "a node group whose instance types change",
+      renderOf([resource("gpu-l4", "aws:eks/nodeGroup:NodeGroup", { instanceTypes: ["g6.xlarge"] })]),
+      renderOf([resource("gpu-l4", "aws:eks/nodeGroup:NodeGroup", { instanceTypes: ["g6.2xlarge"] })]),
+      "- ⚠️ `gpu-l4` (aws:eks/nodeGroup:NodeGroup) node group will be recreated (its nodes drained and replaced): `instanceTypes` cannot change in place",
+    ],
+    [
+      "a protected resource removed",
+      renderOf([resource("amp", "aws:amp/workspace:Workspace", { alias: "x" }, true)]),
+      renderOf([]),
+      "- ⚠️ protected `amp` (aws:amp/workspace:Workspace) is removed",
+    ],
+    ["an alert deleted", renderOf([], [alert("t > 85")]), renderOf([]), "- ⚠️ alert `InfermeshGpuHot` (group gpu) is deleted"],
+    ["an alert loosened", renderOf([], [alert("t > 85")]), renderOf([], [alert("t > 90")]), "- ⚠️ alert `InfermeshGpuHot` loosened: > 85 → 90 (fires less often)"],
+    ["an alert waiting longer", renderOf([], [alert("t > 85")]), renderOf([], [alert("t > 85", "15m")]), "- ⚠️ alert `InfermeshGpuHot` waits longer before firing: for 5m → 15m"],
+  ])("%s", (_what, base, head, line) => {
+    const text = toMarkdown(reviewStack("dev", base, head)).split("\n");
+    const attention = text.indexOf("**Needs attention**");
+    expect(attention).toBeGreaterThan(0);
+    expect(text.indexOf(line)).toBeGreaterThan(attention);
+    const firstSection = text.findIndex((l) => /^\*\*(Resources|Dashboards|Rules|Helm values)\*\*$/.test(l));
+    expect(text.indexOf(line)).toBeLessThan(firstSection);
   });
 });
 
