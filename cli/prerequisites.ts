@@ -24,7 +24,7 @@ export const tasks = {
   "test-stack": ["node", "pulumi", "pulumi-login", "aws-cli", "aws-credentials"],
   leaks: ["node", "aws-cli", "aws-credentials"],
   kubectl: ["kubectl", "aws-cli", "aws-credentials"],
-  previews: ["chromium"],
+  previews: ["node", "prometheus", "promtool", "chromium"],
 } as const satisfies Record<string, readonly PrerequisiteName[]>;
 export type Task = keyof typeof tasks;
 export const taskNames = Object.keys(tasks) as Task[];

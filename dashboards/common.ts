@@ -397,6 +397,12 @@ export interface TableSpec extends PanelSpec {
   /** Replaces the default merge-and-rename transformations. */
   transformations?: DataTransformerConfig[];
   cellDisplay?: TableCellDisplayMode.ColorText | TableCellDisplayMode.ColorBackground;
+  /**
+   * What the panel says when its query returns no rows, for tables where none
+   * is the good state ("No pending GPU pods"); Grafana shows it in place of
+   * "No data", which an on-call engineer cannot tell from a broken query.
+   */
+  noValue?: string;
 }
 
 /**
@@ -425,6 +431,7 @@ function defaultTableTransformations(spec: TableSpec): DataTransformerConfig[] {
 
 export function tablePanel(spec: TableSpec): TableBuilder {
   const panel = withCommon(new TableBuilder(), spec);
+  if (spec.noValue) panel.noValue(spec.noValue);
   for (const t of spec.transformations ?? defaultTableTransformations(spec)) panel.withTransformation(t);
   const cell: TableCellOptions =
     spec.cellDisplay === TableCellDisplayMode.ColorBackground ? { type: TableCellDisplayMode.ColorBackground } : { type: TableCellDisplayMode.ColorText };

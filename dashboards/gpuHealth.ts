@@ -142,6 +142,7 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
         queries: q.pendingGpuPods,
         width: 6,
         valueName: "Pending pods",
+        noValue: "No pending GPU pods",
         thresholds: limitSteps(1, "green", "orange"),
       }),
     )
@@ -153,6 +154,7 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
         queries: q.idleGpus,
         width: 12,
         valueName: "Idle GPUs",
+        noValue: "No idle GPUs",
         thresholds: limitSteps(1, "green", "orange"),
       }),
     )

@@ -228,6 +228,8 @@ export function reviewStack(stack: string, base: Render | undefined, head: Rende
 export interface MarkdownOptions {
   /** Where the full review and both renders can be read (the workflow run's artifacts). */
   artifactUrl?: string;
+  /** The artifact's folder of dashboard pictures (`<folder>/{base,head}/<stack>/<uid>.png`), when they were drawn. */
+  previews?: string;
   /** Character budget; sections are shortened to fit it. */
   limit?: number;
 }
@@ -251,15 +253,28 @@ function render(r: StackReview, maxLines: number, opts: MarkdownOptions): string
   if (r.sections.every((s) => s.lines.length === 0)) out.push("No changes to resources, dashboards, rules or Helm values.");
   for (const s of r.sections) {
     if (s.lines.length === 0) continue;
-    const shown = s.lines.slice(0, maxLines);
+    const lines = s.title === "Dashboards" && opts.previews ? withPictures(s.lines, r.stack, opts.previews) : s.lines;
+    const shown = lines.slice(0, maxLines);
     out.push(`**${s.title}**`, "", ...shown);
-    if (s.lines.length > shown.length) out.push(`- … ${s.lines.length - shown.length} more lines in the full review${opts.artifactUrl ? ` (${opts.artifactUrl})` : ""}`);
+    if (lines.length > shown.length) out.push(`- … ${lines.length - shown.length} more lines in the full review${opts.artifactUrl ? ` (${opts.artifactUrl})` : ""}`);
     out.push("");
   }
   return out
     .join("\n")
     .replace(/\n{3,}/g, "\n\n")
     .trimEnd();
+}
+
+/** Under each dashboard line, where its pictures are: before → after. */
+function withPictures(lines: readonly string[], stack: string, folder: string): string[] {
+  return lines.flatMap((line) => {
+    const uid = /^- (?:added |removed )?dashboard `([^`]+)`/.exec(line)?.[1];
+    if (!uid) return [line];
+    const picture = (side: string) => `\`${folder}/${side}/${stack}/${uid}.png\``;
+    const before = line.startsWith("- added ") ? "(none)" : picture("base");
+    const after = line.startsWith("- removed ") ? "(none)" : picture("head");
+    return [line, `  - pictures in the artifact: ${before} → ${after}`];
+  });
 }
 
 /** The review as Markdown: whole when it fits `limit`, else each list shortened until it does. */

@@ -11,17 +11,25 @@ import { reviewStack, toMarkdown } from "../review/review";
 
 export const reviewCommand = {
   name: "review",
-  synopsis: "<base render dir> <head render dir> [--stack <name>] [--new-stack] [--artifact-url <url>] [--out <file>] [--full <file>]",
+  synopsis: "<base render dir> <head render dir> [--stack <name>] [--new-stack] [--artifact-url <url>] [--previews <folder>] [--out <file>] [--full <file>]",
   summary:
     "Reviews what changes between two offline renders (npm run synth -- <stack> --out <dir>; or two out/ directories holding one per stack): resources, dashboards, rules and Helm values, what needs attention first, as Markdown within GitHub's comment limit.",
   details: [
     "--stack <name>       review this stack only (default: every stack the head renders)",
     "--new-stack          the base does not render the stack (one the change adds): everything is new",
     "--artifact-url <url> where the full review and the renders are (linked from the comment)",
+    "--previews <folder>  the artifact's folder of dashboard pictures (npm run preview): each changed dashboard links its before and after",
     "--out <file>         write the Markdown there instead of stdout",
     "--full <file>        also write the whole review, unshortened, there",
   ],
-  options: { stack: { type: "string" }, out: { type: "string" }, "new-stack": { type: "boolean" }, "artifact-url": { type: "string" }, full: { type: "string" } },
+  options: {
+    stack: { type: "string" },
+    out: { type: "string" },
+    previews: { type: "string" },
+    "new-stack": { type: "boolean" },
+    "artifact-url": { type: "string" },
+    full: { type: "string" },
+  },
   positionals: [{ name: "base render dir" }, { name: "head render dir" }],
 } as const satisfies CommandSpec;
 
@@ -34,7 +42,7 @@ if (process.argv[1] && /review\.[cm]?[jt]s$/.test(process.argv[1])) {
       throw new UsageError(err instanceof Error ? err.message : String(err));
     }
     const reviews = pairs.map((p) => reviewStack(p.stack, p.base, p.head));
-    const artifact = values["artifact-url"] ? { artifactUrl: values["artifact-url"] } : {};
+    const artifact = { ...(values["artifact-url"] ? { artifactUrl: values["artifact-url"] } : {}), ...(values.previews ? { previews: values.previews } : {}) };
     const write = (file: string, text: string) => {
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, `${text}\n`);

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeFailure, exitCodes, parseCommand, positiveInteger, PrerequisiteError, runCommand, UsageError, type CommandSpec, type RunIo } from "../cli/command";
 import { compareVersions, doctor, formatDoctor, nodeVersions, requirePrerequisites, type Machine } from "../cli/prerequisites";
@@ -110,11 +110,13 @@ describe("doctor", () => {
     expect(doctor("synth", bare).blocking).toEqual([]);
     expect(doctor("test", bare).blocking.map((b) => b.name)).toEqual(["prometheus", "promtool", "amtool"]);
     expect(doctor("deploy", bare).blocking.map((b) => b.name)).toEqual(["pulumi", "pulumi-login", "aws-cli", "aws-credentials"]);
-    expect(doctor("previews", bare).blocking.map((b) => b.name)).toEqual(["chromium"]);
+    expect(doctor("previews", bare).blocking.map((b) => b.name)).toEqual(["prometheus", "promtool", "chromium"]);
   });
 
   it("finds executables on PATH and credential sources in the environment and home", () => {
-    const bin = dirname(process.execPath);
+    // A PATH holding node alone, whatever else this machine has installed.
+    const bin = mkdtempSync(join(tmpdir(), "infermesh-path-"));
+    symlinkSync(process.execPath, join(bin, "node"));
     const m = machine({
       env: { PATH: `relative/dir:${bin}`, AWS_PROFILE: "oncall", PULUMI_ACCESS_TOKEN: "x" },
       exists: (p) => p === "/home/u/.aws/config",

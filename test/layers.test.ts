@@ -24,6 +24,7 @@ const layers: Layers = [
   ["synth"],
   ["sim", "tools", "policy", "lifecycle", "review"],
   ["verify", "bench"],
+  ["preview"],
   ["scripts"],
 ];
 
@@ -32,7 +33,7 @@ const layers: Layers = [
  * must not need a Pulumi provider SDK to do it. (The policy pack is not one: it
  * runs in Pulumi's policy runtime, against provider resource types.)
  */
-const tools = ["synth", "sim", "verify", "bench", "tools", "scripts", "lifecycle", "review"];
+const tools = ["synth", "sim", "verify", "bench", "tools", "scripts", "lifecycle", "review", "preview"];
 /** Tool files that exist to run the real program under the mock runtime. */
 const runsTheProgram = new Set(["scripts/bench-worker.ts"]);
 /** Provider SDKs: loading one is what a Pulumi component module does and a pure module must not. */

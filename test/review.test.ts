@@ -324,6 +324,13 @@ describe("npm run review on real renders", () => {
     }
   });
 
+  it("links each changed dashboard's pictures, before and after, when the previews were drawn", () => {
+    const [pair] = pairRenders(renders.get("base-dev") as string, renders.get("case-0") as string, { stack: "dev" });
+    const text = toMarkdown(reviewStack("dev", pair?.base, pair?.head as NonNullable<typeof pair>["head"]), { previews: "preview" }).split("\n");
+    const at = text.indexOf("- dashboard `im-dev-gpu` (infermesh · GPU Health (dev))");
+    expect(text[at + 1]).toBe("  - pictures in the artifact: `preview/base/dev/im-dev-gpu.png` → `preview/head/dev/im-dev-gpu.png`");
+  });
+
   it("says so when nothing changed", () => {
     const dev = renders.get("base-dev") as string;
     const text = toMarkdown(reviewStack("dev", readRender(dev), readRender(dev)));

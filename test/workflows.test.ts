@@ -167,6 +167,12 @@ describe("pull-request.yml", () => {
     const comment = job.steps?.find((s) => s.uses?.startsWith("marocchino/sticky-pull-request-comment"));
     expect(comment?.with?.header).toBe("review-${{ matrix.stack }}");
     expect(comment?.with?.path).toBe("${{ runner.temp }}/review-comment.md");
+    // Pictures of both sides when the dashboards or rules changed, linked from the comment; no data fails the check after the comment.
+    expect(text).toContain('npm run preview -- ${{ matrix.stack }} --out "$RUNNER_TEMP/render/preview/head/${{ matrix.stack }}"');
+    expect(text).toContain('npm run preview -- ${{ matrix.stack }} --out "$RUNNER_TEMP/render/preview/base/${{ matrix.stack }}"');
+    expect(text).toContain("--previews preview");
+    const names = job.steps?.map((s) => s.name) ?? [];
+    expect(names.indexOf("Fail when a dashboard panel shows no data")).toBeGreaterThan(names.indexOf("Comment"));
   });
 });
 

@@ -24,20 +24,19 @@
  * Prometheus and promtool stopped, on failure and on SIGINT/SIGTERM too
  * (verify/prometheus.ts tracks them).
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import YAML from "yaml";
-import { prometheusRuleGroups } from "../../alerts/prometheusRules";
 import { recordingRules } from "../../monitoring/recording";
 import { sum } from "../../lib/stats";
 import { escapeRegexInPromqlString } from "../../lib/escapeRegex";
 import { metricNamesIn, type GrafanaMacros } from "../../lib/promql";
-import { promtoolOrThrow, removeOnExit, startPrometheus, type PrometheusServer } from "../../verify/prometheus";
+import { removeOnExit, startPrometheus, type PrometheusServer } from "../../verify/prometheus";
 import { benchContext, stackQueries } from "../context";
-import { promtoolBlockSeconds, syntheticFleet, type FleetScale, type FleetShape } from "./model";
-import { panelPlans, ruleStages, type PanelPlan } from "./plans";
-import { blocksOnDisk, instantValue, loadDashboard, moveBlocks, runQuery, settle, type LoadResult, type QueryResult } from "./prometheusApi";
+import { syntheticFleet, type FleetScale, type FleetShape } from "./model";
+import { panelPlans, type PanelPlan } from "./plans";
+import { blocksOnDisk, instantValue, loadDashboard, runQuery, settle, type LoadResult, type QueryResult } from "./prometheusApi";
+import { backfillRules, convertParts, parallelConversions } from "../../verify/backfill";
 
 export interface FleetOptions {
   scale: FleetScale;
@@ -56,9 +55,6 @@ export interface FleetOptions {
   /** Called once the fleet is built, before anything is written. */
   onFleet?: (shape: FleetShape) => void;
 }
-
-/** Conversions running at once (one per core of the reference machine). */
-export const parallelConversions = 2;
 
 export interface DiskPlan {
   /** Estimated size of all the OpenMetrics the fleet is written as. */
@@ -160,81 +156,22 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetMeasurement
     // 1. Write and convert, pipelined; each part is deleted once converted.
     const dataDir = join(dir, "data");
     mkdirSync(dataDir);
-    let written = 0;
-    let onDisk = 0;
-    let peak = 0;
-    let converted = 0;
-    const conversions: Promise<void>[] = [];
-    let failure: unknown;
-    let running = 0;
-    const waiting: (() => void)[] = [];
-    const slot = async () => {
-      while (running >= parallelConversions) await new Promise<void>((done) => waiting.push(done));
-      running++;
-    };
-    const release = () => {
-      running--;
-      waiting.shift()?.();
-    };
-    for (const [k, part] of parts.entries()) {
-      if (failure !== undefined) break;
-      const file = join(dir, `part-${k}.om`);
-      const result = await fleet.writePart(file, part);
-      written += result.bytes;
-      onDisk += result.bytes;
-      peak = Math.max(peak, onDisk);
-      const out = join(dir, `blocks-${k}`);
-      await slot();
-      conversions.push(
-        (async () => {
-          try {
-            await promtoolOrThrow(["tsdb", "create-blocks-from", "--quiet", `--max-block-duration=${promtoolBlockSeconds / 3600}h`, "openmetrics", file, out], {
-              timeoutMs: 3_600_000,
-            });
-          } finally {
-            rmSync(file, { force: true });
-            onDisk -= result.bytes;
-            release();
-          }
-          moveBlocks(out, dataDir);
-          converted++;
-          opts.progress(`  part ${converted}/${parts.length} converted (${(written / 1e9).toFixed(2)} GB written so far)`);
-        })().catch((err: unknown) => {
-          failure ??= err;
-        }),
-      );
-    }
-    await Promise.all(conversions);
-    if (failure !== undefined) throw failure;
+    const { written, peak } = await convertParts({ dir, dataDir, parts, writePart: (file, part) => fleet.writePart(file, part), progress: opts.progress });
     phase(`wrote ${parts.length} OpenMetrics part(s), ${(written / 1e9).toFixed(2)} GB (at most ${(peak / 1e9).toFixed(2)} GB on disk at once), and converted them with promtool`);
 
-    // 2. Recording rules over the same window, in dependency order; each
-    //    stage's rules in two files backfilled at once (one per core).
+    // 2. Recording rules over the same window, in dependency order.
     const args = opts.maxSamples === undefined ? [] : [`--query.max-samples=${opts.maxSamples}`];
     const config = { global: { scrape_interval: `${shape.scrapeSeconds}s`, evaluation_interval: `${shape.scrapeSeconds}s` } };
-    const serve = () => startPrometheus({ config, dataDir, args, readyTimeoutMs: 300_000, stopTimeoutMs: 60_000 });
-    server = await serve();
-    const stages = ruleStages(rules);
-    for (const [s, stage] of stages.entries()) {
-      const halves = [stage.filter((_, i) => i % 2 === 0), stage.filter((_, i) => i % 2 === 1)].filter((h) => h.length > 0);
-      const url = server.url;
-      const moved = await Promise.all(
-        halves.map(async (half, h) => {
-          const ruleFile = join(dir, `rules-${s}-${h}.yml`);
-          writeFileSync(ruleFile, YAML.stringify({ groups: prometheusRuleGroups([], half, `${shape.scrapeSeconds}s`) }, { lineWidth: 0 }));
-          const out = join(dir, `rule-blocks-${s}-${h}`);
-          await promtoolOrThrow(
-            ["tsdb", "create-blocks-from", "rules", "--quiet", `--url=${url}`, `--start=${shape.start}`, `--end=${shape.end}`, `--output-dir=${out}`, ruleFile],
-            { timeoutMs: 3_600_000 },
-          );
-          return moveBlocks(out, dataDir);
-        }),
-      );
-      // Restart to load the new blocks (the next stage reads them; the last one is timed).
-      await server.stop();
-      server = await serve();
-      phase(`backfilled recording-rule stage ${s + 1}/${stages.length} (${stage.length} rules, ${sum(moved)} blocks) and restarted Prometheus`);
-    }
+    server = await backfillRules({
+      dir,
+      dataDir,
+      rules,
+      start: shape.start,
+      end: shape.end,
+      intervalSeconds: shape.scrapeSeconds,
+      serve: () => startPrometheus({ config, dataDir, args, readyTimeoutMs: 300_000, stopTimeoutMs: 60_000 }),
+      stageDone: (s, n, count, blocks) => phase(`backfilled recording-rule stage ${s}/${n} (${count} rules, ${blocks} blocks) and restarted Prometheus`),
+    });
     opts.progress("waiting for Prometheus to merge the overlapping blocks (its first compaction starts a minute after start-up)");
     const settled = await settle(server.url, dataDir, 900_000);
     phase(`Prometheus merged the overlapping blocks into ${settled.blocks.length} block(s) (${sum(settled.blocks.map((b) => b.samples)).toLocaleString("en-US")} samples)`);

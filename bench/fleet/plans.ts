@@ -9,27 +9,11 @@ import { catalog } from "../../dashboards/common";
 import { buildDashboards } from "../../dashboards/index";
 import { seedPanels, type DashboardKey } from "../../dashboards/seed";
 import type { PanelKey } from "../../monitoring/queries";
-import { recordingRules, type RecordingRule } from "../../monitoring/recording";
+import { recordingRules } from "../../monitoring/recording";
 import { catalogKeysOf, dashboardPanels } from "../../lib/dashboardJson";
 import { durationSeconds } from "../../lib/duration";
-import { grafanaToPromql, madeLabels, metricNamesIn, selectorsIn, withMatchers, type GrafanaMacros, type SelectorInfo } from "../../lib/promql";
+import { grafanaToPromql, madeLabels, selectorsIn, withMatchers, type GrafanaMacros, type SelectorInfo } from "../../lib/promql";
 import { benchContext } from "../context";
-
-/** Rules in stages: each stage reads only raw series and recorded series of earlier stages. */
-export function ruleStages(rules: readonly RecordingRule[]): RecordingRule[][] {
-  const records = new Set(rules.map((r) => r.record));
-  const stages: RecordingRule[][] = [];
-  const done = new Set<string>();
-  let left = [...rules];
-  while (left.length > 0) {
-    const ready = left.filter((r) => [...metricNamesIn(r.expr)].every((n) => !records.has(n) || done.has(n)));
-    if (ready.length === 0) throw new Error(`recording rules depend on each other in a cycle: ${left.map((r) => r.record).join(", ")}`);
-    stages.push(ready);
-    for (const r of ready) done.add(r.record);
-    left = left.filter((r) => !ready.includes(r));
-  }
-  return stages;
-}
 
 /**
  * The raw equivalent of a query: every recorded series replaced by the

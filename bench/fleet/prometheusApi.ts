@@ -3,22 +3,10 @@
  * `stats=all`, and the TSDB's blocks on disk (moving backfilled blocks in,
  * waiting for Prometheus to merge overlapping ones).
  */
-import { readdirSync, readFileSync, renameSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sleep } from "../../lib/sleep";
 import type { Query } from "./plans";
-
-/** Moves every block (ULID-named dir) from `from` into `dataDir`; returns how many. */
-export function moveBlocks(from: string, dataDir: string): number {
-  let moved = 0;
-  for (const entry of readdirSync(from, { withFileTypes: true })) {
-    if (entry.isDirectory() && /^[0-9A-HJKMNP-TV-Z]{26}$/.test(entry.name)) {
-      renameSync(join(from, entry.name), join(dataDir, entry.name));
-      moved++;
-    }
-  }
-  return moved;
-}
 
 export interface BlockMeta {
   dir: string;
