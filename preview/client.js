@@ -25,7 +25,7 @@
     transparent: "transparent",
     text: "#ccccdc",
   };
-  const report = { noData: [], errors: [], drawn: 0 };
+  const report = { noData: [], errors: [], drawn: 0, series: {} };
 
   const color = (c) => namedColors[c] ?? c ?? namedColors.green;
 
@@ -403,6 +403,7 @@
     const body = document.createElement("div");
     body.className = "body";
     box.append(body);
+    report.series[panel.title] = item.results.reduce((n, r) => n + r.series.length, 0);
     const errors = item.results.filter((r) => r.error);
     const empty = item.results.every((r) => r.series.length === 0);
     if (errors.length > 0) report.errors.push({ title: panel.title, errors: errors.map((r) => `${r.refId}: ${r.error}`) });

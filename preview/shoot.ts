@@ -33,6 +33,8 @@ export interface PageReport {
   noData: string[];
   errors: { title: string; errors: string[] }[];
   drawn: number;
+  /** Series drawn per panel title. */
+  series: Record<string, number>;
 }
 
 export interface Shooter {

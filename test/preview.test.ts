@@ -109,6 +109,20 @@ describe("dashboard previews of dev, drawn in a real headless Chromium", () => {
     expect(changed.noData).toEqual([]);
   });
 
+  it("draws a fault in progress with --scenario: pending GPU pods appear where the healthy fleet has none", async () => {
+    const gpu = dashboards.find((d) => d.uid === "im-dev-gpu") as DashboardJson;
+    const faulty = await previewSource(config, { hours: dashboardHours(gpu.time), scenario: "gpu-pod-pending" });
+    try {
+      const result = await drawDashboards(faulty, shooter, [gpu], { stack: "dev", outDir: join(scratch, "scenario"), scenario: "gpu-pod-pending" });
+      const before = healthy.dashboards.find((d) => d.uid === gpu.uid);
+      expect(before?.report.series["Pending GPU Pods"]).toBe(0);
+      expect(result.dashboards[0]?.report.series["Pending GPU Pods"]).toBeGreaterThan(0);
+      expect(readFileSync(result.dashboards[0]?.png as string).equals(readFileSync(before?.png as string))).toBe(false);
+    } finally {
+      await faulty.stop();
+    }
+  });
+
   it("says how tall the page is from the panels' grid positions", () => {
     expect(gridHeight([{ panel: { type: "stat", gridPos: { x: 0, y: 3, w: 6, h: 8 } }, results: [] }])).toBe(11 * 38 + headerHeight);
   });
