@@ -423,7 +423,7 @@ describe("dashboard contents", () => {
     expect(column?.expr).toMatch(/^max by \(gpu_uuid, node\) \(rate\(DCGM_FI_DEV_THERMAL_VIOLATION\{[^}]*\}\[\$__range\]\)\) \/ 1e9$/);
     const override = (panel.fieldConfig?.overrides ?? []).find((o) => o.matcher.options === column?.legendFormat);
     expect(override?.properties.find((p) => p.id === "unit")?.value).toBe("percentunit");
-    expect(redAt((override?.properties.find((p) => p.id === "thresholds")?.value as { steps: Threshold[] }).steps)).toBe(ctx.thresholds.thermalThrottleRatioMax);
+    expect(redAt((override?.properties.find((p) => p.id === "thresholds")?.value as { steps: Threshold[] } | undefined)?.steps ?? [])).toBe(ctx.thresholds.thermalThrottleRatioMax);
     // Every column of the merged table is named (a templated legend would leave "Value #E").
     const organize = panel.transformations?.find((t) => t.id === "organize")?.options as { renameByName: Record<string, string> };
     expect(Object.values(organize.renameByName)).toContain(column?.legendFormat);
@@ -741,7 +741,7 @@ describe("runbook links", () => {
  * step, `<dashboard title> → *<panel title>*`, and every further `*<title>*`
  * up to the next dashboard name belongs to the same dashboard.
  */
-export function runbookPanelRefs(markdown: string): { alert: string; dashboard: string; panel: string }[] {
+function runbookPanelRefs(markdown: string): { alert: string; dashboard: string; panel: string }[] {
   const titles = Object.values(dashboardTitles);
   const refs: { alert: string; dashboard: string; panel: string }[] = [];
   for (const section of markdown.split(/^## /m).slice(1)) {
