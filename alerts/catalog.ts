@@ -18,7 +18,7 @@ import { rateWindow, recordedNames, recordingRules, type RecordedNames } from ".
 import type { AlertThresholds } from "../monitoring/thresholds";
 import { defaultSloSpec, sloAlerts, sloLatencyBuckets, sloRecordingRules, type SloSpec } from "../monitoring/slo";
 import { escapeRegexInPromqlString } from "../lib/escapeRegex";
-import { runbookUrl } from "./runbooks";
+import { runbookUrl } from "../monitoring/runbooks";
 
 export { runbookUrl };
 

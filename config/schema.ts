@@ -2,7 +2,7 @@ import { z } from "zod";
 import { durationSeconds } from "../lib/duration";
 import { latencyBucketBoundsMs } from "../monitoring/metrics";
 import { sloWindows } from "../monitoring/slo";
-import { defaultRunbookBaseUrl } from "../alerts/runbooks";
+import { defaultRunbookBaseUrl } from "../monitoring/runbooks";
 import { parseCidr } from "../domain/cidr";
 import { environmentKinds } from "../domain/environments";
 import { gpuModels, isMigCapable, lookupGpuInstance } from "../domain/gpuInstances";
@@ -392,7 +392,7 @@ export const alertingSchema = obj({
    * Grafana shared with other stacks. Defaults to per-rule for an external Grafana.
    */
   policy: z.enum(["tree", "per-rule"]).optional(),
-  /** Defaults to RUNBOOKS.md of the repository package.json names (alerts/runbooks.ts). */
+  /** Defaults to RUNBOOKS.md of the repository package.json names (monitoring/runbooks.ts). */
   runbookBaseUrl: httpUrl.default(defaultRunbookBaseUrl),
   thresholds: obj({
     queueDepthMax: z.number().positive().optional(),

@@ -62,7 +62,7 @@ import { rateWindow } from "../monitoring/recording";
 import { seedPanels, type DashboardKey, type SeedPanel } from "./seed";
 import { defaultSloSpec } from "../monitoring/slo";
 import { escapeRegex } from "../lib/escapeRegex";
-import { alertsExplainedBy, defaultRunbookBaseUrl, runbookUrl } from "../alerts/runbooks";
+import { alertsExplainedBy, defaultRunbookBaseUrl, runbookUrl } from "../monitoring/runbooks";
 
 /** Every panel and target queries the data source the viewer picked in `$datasource`. */
 export const datasource: DataSourceRef = { type: "prometheus", uid: "${datasource}" };
@@ -301,7 +301,7 @@ export function link(title: string, url: string): cog.Builder<DashboardLink> {
 
 /**
  * Panel links to the runbook of every alert the panel explains
- * (alerts/runbooks.ts), titled "Runbook: <alert>", at the URL the alert's
+ * (monitoring/runbooks.ts), titled "Runbook: <alert>", at the URL the alert's
  * own `runbook_url` carries.
  */
 export function runbookLinks(ctx: DashboardContext, key: PanelKey): cog.Builder<DashboardLink>[] {
