@@ -12,7 +12,7 @@ import { infermesh } from "../program";
 import { offlineLookups } from "../synth/lookups";
 import { runUnderMocks } from "../synth/runtime";
 import { alertCatalog } from "../alerts/catalog";
-import { defaultRunbookBaseUrl, runbookBaseUrlOf } from "../alerts/runbooks";
+import { defaultRunbookBaseUrl, runbookBaseUrlOf } from "../monitoring/runbooks";
 import { readFileSync } from "node:fs";
 import { isRecordingGroup } from "../alerts/prometheusRules";
 import { redactSecrets, revealSecrets, type RecordedResource } from "../synth/runtime";

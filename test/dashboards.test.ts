@@ -14,7 +14,7 @@ import { filterVariables, panelQueries, queryContext, type PanelKey, type PanelQ
 import { rateWindow, recordingRules } from "../monitoring/recording";
 import { seedAlerts, seedPanels, type DashboardKey } from "../dashboards/seed";
 import { sloRecordedNames } from "../monitoring/slo";
-import { alertPanels, runbookUrl, type AlertWithPanels } from "../alerts/runbooks";
+import { alertPanels, runbookUrl, type AlertWithPanels } from "../monitoring/runbooks";
 import { headroomLimit } from "../dashboards/gpuHealth";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
