@@ -18,6 +18,9 @@ import { rateWindow, recordedNames, recordingRules, type RecordedNames } from ".
 import type { AlertThresholds } from "../monitoring/thresholds";
 import { defaultSloSpec, sloAlerts, sloLatencyBuckets, sloRecordingRules, type SloSpec } from "../monitoring/slo";
 import { escapeRegexInPromqlString } from "../lib/escapeRegex";
+import { runbookUrl } from "../monitoring/runbooks";
+
+export { runbookUrl };
 
 export const severities = ["critical", "warning", "info"] as const;
 export type Severity = (typeof severities)[number];
@@ -321,11 +324,6 @@ function thresholdAlerts(ctx: AlertContext): AlertRule[] {
     },
   ];
   return entries.map(withGrafanaStates);
-}
-
-/** Anchor of an alert's section in the runbook. */
-export function runbookUrl(base: string, alert: string): string {
-  return `${base}#${alert.toLowerCase()}`;
 }
 
 /** The single pass that gives every alert its runbook link and the stack's labels. */

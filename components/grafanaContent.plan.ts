@@ -30,6 +30,7 @@ export function dashboardsFor(config: DashboardInputs): Record<string, object> {
     models: config.models,
     idleWindow: config.capacity.idleWindow,
     slo: config.slo,
+    runbookBaseUrl: config.alerting.runbookBaseUrl,
   });
   const source = { text: `infermesh-${config.stack}`, value: dataSourceUid(config.stack) };
   return Object.fromEntries(

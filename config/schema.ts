@@ -2,6 +2,7 @@ import { z } from "zod";
 import { durationSeconds } from "../lib/duration";
 import { latencyBucketBoundsMs } from "../monitoring/metrics";
 import { sloWindows } from "../monitoring/slo";
+import { defaultRunbookBaseUrl } from "../monitoring/runbooks";
 import { parseCidr } from "../domain/cidr";
 import { environmentKinds } from "../domain/environments";
 import { gpuModels, isMigCapable, lookupGpuInstance } from "../domain/gpuInstances";
@@ -391,7 +392,8 @@ export const alertingSchema = obj({
    * Grafana shared with other stacks. Defaults to per-rule for an external Grafana.
    */
   policy: z.enum(["tree", "per-rule"]).optional(),
-  runbookBaseUrl: httpUrl.default("https://github.com/infermesh/infermesh-stack/blob/main/RUNBOOKS.md"),
+  /** Defaults to RUNBOOKS.md of the repository package.json names (monitoring/runbooks.ts). */
+  runbookBaseUrl: httpUrl.default(defaultRunbookBaseUrl),
   thresholds: obj({
     queueDepthMax: z.number().positive().optional(),
     latencyP95MaxMs: z.number().positive().optional(),

@@ -62,6 +62,7 @@ import { rateWindow } from "../monitoring/recording";
 import { seedPanels, type DashboardKey, type SeedPanel } from "./seed";
 import { defaultSloSpec } from "../monitoring/slo";
 import { escapeRegex } from "../lib/escapeRegex";
+import { alertsExplainedBy, defaultRunbookBaseUrl, runbookUrl } from "../monitoring/runbooks";
 
 /** Every panel and target queries the data source the viewer picked in `$datasource`. */
 export const datasource: DataSourceRef = { type: "prometheus", uid: "${datasource}" };
@@ -296,6 +297,21 @@ export function perModelFieldThresholds(limits: [string, number][]): FieldOverri
 /** A data link or panel link. Grafana reads `title`, `url` and `targetBlank` there; the rest of a dashboard link is ignored. */
 export function link(title: string, url: string): cog.Builder<DashboardLink> {
   return withDefaultPlacement(new DashboardLinkBuilder(title).type(DashboardLinkType.Link).url(url));
+}
+
+/**
+ * Panel links to the runbook of every alert the panel explains
+ * (monitoring/runbooks.ts), titled "Runbook: <alert>", at the URL the alert's
+ * own `runbook_url` carries.
+ */
+export function runbookLinks(ctx: DashboardContext, key: PanelKey): cog.Builder<DashboardLink>[] {
+  return alertsExplainedBy(key).map((alert) => {
+    const builder = new DashboardLinkBuilder(`Runbook: ${alert}`)
+      .type(DashboardLinkType.Link)
+      .url(runbookUrl(ctx.runbookBaseUrl ?? defaultRunbookBaseUrl, alert))
+      .targetBlank(true);
+    return withDefaultPlacement(builder);
+  });
 }
 
 // ---------------------------------------------------------------------------

@@ -22,6 +22,8 @@ export interface DashboardContext {
   idleWindow?: string;
   /** Per-model SLOs; defaults to `defaultSloSpec` (monitoring/slo.ts). */
   slo?: SloSpec;
+  /** Where the alerts' runbook links point (`infermesh:alerting.runbookBaseUrl`); defaults to the repository's RUNBOOKS.md. */
+  runbookBaseUrl?: string;
 }
 
 /** The seed's "Suggested Dashboards Layout" names. */

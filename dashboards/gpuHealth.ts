@@ -17,9 +17,10 @@ import {
   timeseriesPanel,
   units,
   type FieldOverride,
+  runbookLinks,
 } from "./common";
 import type { DashboardContext } from "./context";
-import type { PanelQuery } from "../monitoring/queries";
+import { thermalColumn, type PanelQuery } from "../monitoring/queries";
 
 /**
  * `increase()` extrapolates to the edges of the range, so a single error can
@@ -32,6 +33,22 @@ function correctableColumns(queries: readonly PanelQuery[]): FieldOverride[] {
   return queries
     .filter((query) => query.expr.includes("_ECC_SBE_"))
     .map((query) => ({ matcher: { id: "byName", options: query.legend }, properties: [thresholdsProperty(limitSteps(oneError, "green", "orange"))] }));
+}
+
+/**
+ * Free share of memory at which the near-OOM alert fires: it fires on the used
+ * ratio, so the headroom line is its complement (rounded so 1 - 0.9 reads 0.1).
+ */
+export function headroomLimit(vramUsedRatioMax: number): number {
+  return Number((1 - vramUsedRatioMax).toFixed(6));
+}
+
+/** The ECC table's thermal column is a share of time, red at the thermal-throttling alert limit. */
+function thermalColumnOverride(limit: number): FieldOverride {
+  return {
+    matcher: { id: "byName", options: thermalColumn },
+    properties: [{ id: "unit", value: units.ratio }, thresholdsProperty(limitSteps(limit))],
+  };
 }
 
 export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
@@ -55,13 +72,17 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
     )
     .withPanel(
       gaugePanel({
-        ...seedText("vramHeadroom", "Per GPU or MIG instance; red at the near-OOM alert limit."),
+        ...seedText(
+          "vramHeadroom",
+          `Shown as headroom, the share of memory still free (1 - that ratio), per GPU or MIG instance; red below ${Math.round(headroomLimit(ctx.thresholds.vramUsedRatioMax) * 1000) / 10}% free, where the near-OOM alert fires.`,
+        ),
         unit: units.ratio,
         queries: q.vramHeadroom,
+        panelLinks: runbookLinks(ctx, "vramHeadroom"),
         width: 8,
         min: 0,
         max: 1,
-        thresholds: limitSteps(ctx.thresholds.vramUsedRatioMax),
+        thresholds: limitSteps(headroomLimit(ctx.thresholds.vramUsedRatioMax), "red", "green"),
         dataLinks: nodeOfSeries,
       }),
     )
@@ -70,13 +91,14 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
       tablePanel({
         ...seedText(
           "eccErrors",
-          "Counted over the dashboard's time range: double-bit (uncorrectable, red) and single-bit (corrected, orange), over the GPU's life and since the last driver load.",
+          "Counted over the dashboard's time range: double-bit (uncorrectable, red) and single-bit (corrected, orange), over the GPU's life and since the last driver load; and the share of the range each GPU was thermally throttled, red at the thermal-throttling alert limit.",
         ),
         unit: units.count,
         queries: q.eccErrors,
+        panelLinks: runbookLinks(ctx, "eccErrors"),
         width: 14,
         thresholds: limitSteps(oneError),
-        overrides: correctableColumns(q.eccErrors),
+        overrides: [...correctableColumns(q.eccErrors), thermalColumnOverride(ctx.thresholds.thermalThrottleRatioMax)],
         dataLinks: nodeOfRow,
       }),
     )
@@ -86,8 +108,8 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
         description: "Last XID error code each GPU reported (0 when none). The code stays until the driver reloads; see NVIDIA's XID catalog for its meaning.",
         unit: units.none,
         queries: q.xidErrors,
+        panelLinks: runbookLinks(ctx, "xidErrors"),
         width: 10,
-        valueName: "Last XID",
         thresholds: limitSteps(1),
         cellDisplay: TableCellDisplayMode.ColorText,
         dataLinks: nodeOfRow,
@@ -100,6 +122,7 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
         description: "Share of time each GPU was slowed down for heat (thermal) or power draw (power). The dashed line is the thermal-throttling alert limit.",
         unit: units.ratio,
         queries: q.thermalThrottling,
+        panelLinks: runbookLinks(ctx, "thermalThrottling"),
         width: 8,
         min: 0,
         max: 1,
@@ -120,6 +143,7 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
         description: "Per GPU pool: GPUs (or MIG slices) the nodes offer, and those requested by running pods.",
         unit: units.count,
         queries: q.gpusByPool,
+        panelLinks: runbookLinks(ctx, "gpusByPool"),
         width: 12,
         min: 0,
       }),
@@ -130,6 +154,7 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
         description: "GPU nodes in each pool, by capacity type (spot or on-demand).",
         unit: units.count,
         queries: q.nodesByPool,
+        panelLinks: runbookLinks(ctx, "nodesByPool"),
         width: 6,
         valueName: "Nodes",
       }),
@@ -140,6 +165,7 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
         description: "Pods waiting for a GPU, per namespace. Pods pending long mean a pool at its maximum or no capacity of that type.",
         unit: units.count,
         queries: q.pendingGpuPods,
+        panelLinks: runbookLinks(ctx, "pendingGpuPods"),
         width: 6,
         valueName: "Pending pods",
         noValue: "No pending GPU pods",
@@ -152,6 +178,7 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
         description: `GPUs (or MIG instances) held by a pod but below the idle utilization threshold for the whole idle window (${ctx.idleWindow ?? "1h"}), per pool and namespace.`,
         unit: units.count,
         queries: q.idleGpus,
+        panelLinks: runbookLinks(ctx, "idleGpus"),
         width: 12,
         valueName: "Idle GPUs",
         noValue: "No idle GPUs",
@@ -164,6 +191,7 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
         description: "GPU-hours spent idle while held by a pod over the dashboard's time range, per pool and namespace.",
         unit: units.hours,
         queries: q.gpuHoursWasted,
+        panelLinks: runbookLinks(ctx, "gpuHoursWasted"),
         width: 12,
         valueName: "GPU-hours",
       }),

@@ -15,9 +15,11 @@ import {
   perModelFieldThresholds,
   perModelSeriesThresholds,
   seedText,
+  stackedBarsPanel,
   tablePanel,
   timeseriesPanel,
   units,
+  runbookLinks,
 } from "./common";
 import type { DashboardContext } from "./context";
 import { defaultSloSpec } from "../monitoring/slo";
@@ -28,7 +30,7 @@ export function modelDrilldownDashboard(ctx: DashboardContext): DashboardBuilder
   const focusModel = [link("Only model ${__field.labels.model}", dashboardUrl(ctx, "modelDrilldown", ["var-model=${__field.labels.model}"]))];
   const slo = ctx.slo ?? defaultSloSpec;
   const toSlo = [link("SLOs of ${__field.labels.model}", dashboardUrl(ctx, "slo", ["var-model=${__field.labels.model}"]))];
-  const p95Query = q.latencyP95ByModel[0];
+  const p95Query = q.latencyP95ByModel.find((query) => query.legend.endsWith(" p95"));
   if (!p95Query) throw new Error("the query catalog has no `latencyP95ByModel` query");
 
   return dashboardShell(ctx, "modelDrilldown", "Throughput, tokens, queue depth, latency, errors and service levels per model and revision.")
@@ -38,9 +40,13 @@ export function modelDrilldownDashboard(ctx: DashboardContext): DashboardBuilder
     .withRow(new RowBuilder("Latency"))
     .withPanel(
       timeseriesPanel({
-        ...seedText("latencyP95ByModel", "The dashed line is the latency alert's default limit; a model with its own limit turns red at that limit instead."),
+        ...seedText(
+          "latencyP95ByModel",
+          "With the median (p50) and p99 beside it, the spread of each model's latency. The dashed line is the latency alert's default p95 limit; a model with its own limit has its p95 turn red at that limit instead.",
+        ),
         unit: units.milliseconds,
         queries: q.latencyP95ByModel,
+        panelLinks: runbookLinks(ctx, "latencyP95ByModel"),
         width: 12,
         min: 0,
         thresholds: limitSteps(ctx.thresholds.latencyP95MaxMs),
@@ -67,6 +73,7 @@ export function modelDrilldownDashboard(ctx: DashboardContext): DashboardBuilder
         ),
         unit: units.count,
         queries: q.queueDepthByModelNode,
+        panelLinks: runbookLinks(ctx, "queueDepthByModelNode"),
         width: 12,
         // One column per model, so each model's limit applies to its own column.
         transformations: [{ id: "groupingToMatrix", options: { columnField: "model", rowField: "node", valueField: "Value", emptyValue: "null" } }],
@@ -81,9 +88,23 @@ export function modelDrilldownDashboard(ctx: DashboardContext): DashboardBuilder
         description: "Share of each model's inferences that failed, of any error kind. The dashed line is the error-rate alert limit.",
         unit: units.ratio,
         queries: q.errorRateByModel,
+        panelLinks: runbookLinks(ctx, "errorRateByModel"),
         width: 12,
         min: 0,
         thresholds: limitSteps(ctx.thresholds.errorRatioMax),
+        dataLinks: focusModel,
+      }),
+    )
+    .withPanel(
+      stackedBarsPanel({
+        title: "Errors by Kind",
+        description:
+          "Share of each model's inferences that failed, by error kind (timeout, out_of_memory, runtime_error, bad_request); the bars of a model stack to its error rate.",
+        unit: units.ratio,
+        queries: q.errorsByKind,
+        panelLinks: runbookLinks(ctx, "errorsByKind"),
+        width: 24,
+        min: 0,
         dataLinks: focusModel,
       }),
     )
@@ -105,6 +126,7 @@ export function modelDrilldownDashboard(ctx: DashboardContext): DashboardBuilder
         description: `Share of each model's error budget (1 - objective) left over the last ${slo.window}; below the dashed line at 0 the objective is missed.`,
         unit: units.ratio,
         queries: q.sloBudgetRemainingHistory,
+        panelLinks: runbookLinks(ctx, "sloBudgetRemainingHistory"),
         width: 12,
         thresholds: limitSteps(0, "red", "green"),
         dataLinks: toSlo,

@@ -3,7 +3,7 @@
  * totals only; each panel links to the dashboard that breaks it down.
  */
 import { RowBuilder, type DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { catalog, dashboardShell, dashboardUrl, limitSteps, link, statPanel, timeseriesPanel, units } from "./common";
+import { catalog, dashboardShell, dashboardUrl, limitSteps, link, statPanel, timeseriesPanel, units, runbookLinks } from "./common";
 import type { DashboardContext } from "./context";
 
 export function overviewDashboard(ctx: DashboardContext): DashboardBuilder {
@@ -48,7 +48,7 @@ export function overviewDashboard(ctx: DashboardContext): DashboardBuilder {
         width: 9,
         min: 0,
         thresholds: limitSteps(ctx.thresholds.latencyP95MaxMs),
-        panelLinks: [toDrilldown],
+        panelLinks: [toDrilldown, ...runbookLinks(ctx, "fleetLatency")],
       }),
     );
 }

@@ -4,7 +4,7 @@
  */
 import { RowBuilder, type DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { TableCellDisplayMode } from "@grafana/grafana-foundation-sdk/common";
-import { barchartPanel, catalog, dashboardShell, dashboardUrl, healthMappings, link, seedText, stackedBarsPanel, tablePanel, timeseriesPanel, units } from "./common";
+import { barchartPanel, catalog, dashboardShell, dashboardUrl, healthMappings, link, seedText, stackedBarsPanel, tablePanel, timeseriesPanel, units, runbookLinks } from "./common";
 import type { DashboardContext } from "./context";
 
 export function routerBehaviorDashboard(ctx: DashboardContext): DashboardBuilder {
@@ -25,6 +25,7 @@ export function routerBehaviorDashboard(ctx: DashboardContext): DashboardBuilder
         ...seedText("nodeHealth"),
         unit: units.none,
         queries: q.nodeHealth,
+        panelLinks: runbookLinks(ctx, "nodeHealth"),
         width: 12,
         valueName: "Health",
         mappings: healthMappings,
@@ -42,6 +43,7 @@ export function routerBehaviorDashboard(ctx: DashboardContext): DashboardBuilder
         ...seedText("rejectionsByReason", "Answered with HTTP 429, per second, by reason and model; the bars stack to all rejections."),
         unit: units.requestsPerSecond,
         queries: q.rejectionsByReason,
+        panelLinks: runbookLinks(ctx, "rejectionsByReason"),
         width: 24,
         min: 0,
       }),

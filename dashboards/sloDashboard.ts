@@ -5,7 +5,7 @@
  */
 import { RowBuilder, type DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { TableCellDisplayMode } from "@grafana/grafana-foundation-sdk/common";
-import { catalog, dashboardShell, dashboardUrl, link, tablePanel, thresholdsProperty, timeseriesPanel, units, type FieldOverride } from "./common";
+import { catalog, dashboardShell, dashboardUrl, link, tablePanel, thresholdsProperty, timeseriesPanel, units, type FieldOverride, runbookLinks } from "./common";
 import type { DashboardContext } from "./context";
 import { burnRatePairs, defaultSloSpec, objectivesFor, type SloSpec } from "../monitoring/slo";
 
@@ -58,6 +58,7 @@ export function sloDashboard(ctx: DashboardContext): DashboardBuilder {
         description: `Per model and SLI: the objective, the share of good inferences over the last ${spec.window} (the SLI), and the share of the error budget (1 - objective) still unspent; below 0 the objective is missed. Availability counts failed inferences except bad requests; latency counts inferences slower than the target (${latencyTargetsText(spec)}).`,
         unit: units.ratio,
         queries: q.sloSummary,
+        panelLinks: runbookLinks(ctx, "sloSummary"),
         width: 24,
         thresholds: [{ value: null, color: "text" }],
         overrides: [
@@ -83,6 +84,7 @@ export function sloDashboard(ctx: DashboardContext): DashboardBuilder {
         description: `Error ratio over each window as a multiple of the error budget: 1 spends exactly the budget over ${spec.window}. The alerts need both windows of a pair over the factor: ${pairsText}. A cell is orange at the ticket factor of its window and red at the page factor.`,
         unit: units.none,
         queries: q.sloBurnRates,
+        panelLinks: runbookLinks(ctx, "sloBurnRates"),
         width: 24,
         thresholds: [{ value: null, color: "green" }],
         overrides: windowOverrides,
@@ -99,6 +101,7 @@ export function sloDashboard(ctx: DashboardContext): DashboardBuilder {
           .join(", ")}), which the short window must also exceed.`,
         unit: units.none,
         queries: q.sloBurnRateHistory,
+        panelLinks: runbookLinks(ctx, "sloBurnRateHistory"),
         width: 24,
         min: 0,
         thresholds: [

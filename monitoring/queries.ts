@@ -52,6 +52,23 @@ export function queryContext(window: string, opts: { idleWindow?: string; scrape
   return { recorded: recordedNames(window), idleWindow: opts.idleWindow ?? "1h", scrapeIntervalSeconds: opts.scrapeIntervalSeconds ?? 30, sloWindow: opts.sloWindow ?? "30d" };
 }
 
+/**
+ * Legend of a series per GPU or MIG instance: the node, the GPU's index on it
+ * (`gpu`; the 40-character UUID would fill the legend) and the MIG instance.
+ */
+export const gpuLegend = "{{node}} {{gpu}} {{mig}}";
+
+/**
+ * Adds `mig`, the MIG profile and instance in one label ("3g.40gb 1"; blank on
+ * whole GPUs), so the legend names a MIG instance compactly.
+ */
+export function withMig(expr: string): string {
+  return `label_join(${expr}, "mig", " ", "mig_profile", "mig_instance")`;
+}
+
+/** Name of the ECC table's thermal-throttling column. */
+export const thermalColumn = "thermal throttled (share)";
+
 /** GPU extended resources as kube-state-metrics names them: whole GPUs, or MIG slices of the mixed strategy. */
 export const gpuResourceMatcher = 'resource=~"nvidia_com_gpu|nvidia_com_mig_.+"';
 
@@ -63,6 +80,8 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
   // Recorded router series keep the model level only; `node` is not on them, so it does not filter.
   const router = filters(modelLevel);
   const fleetQuantile = (q: number) => `histogram_quantile(${q}, sum by (le) (${r.latencyBuckets}${model}))`;
+  // The grain of the recorded p95 (per model, across revisions, tenants and zones), so the quantiles of one model sit on one footing.
+  const modelQuantile = (q: number) => `histogram_quantile(${q}, sum by (model, le) (${r.latencyBuckets}${filters(["model"])}))`;
   // SLO series are recorded per model and SLI (`slo`); only the model variable narrows them.
   const s = sloRecordedNames(scrapeIntervalSeconds);
   const sloModel = filters(["model"]);
@@ -97,8 +116,14 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
         instant: true,
       },
     ],
-    // Seed panel 6, recorded per model (so only the model variable narrows it).
-    latencyP95ByModel: [{ expr: `${r.latencyP95}${filters(["model"])}`, legend: "{{model}} p95" }],
+    // Seed panel 6, recorded per model (so only the model variable narrows it),
+    // between the median and p99 of the same recorded buckets at the same grain,
+    // so the panel shows the distribution its title names and not one quantile.
+    latencyP95ByModel: [
+      { expr: modelQuantile(0.5), legend: "{{model}} p50", refId: "A" },
+      { expr: `${r.latencyP95}${filters(["model"])}`, legend: "{{model}} p95", refId: "B" },
+      { expr: modelQuantile(0.99), legend: "{{model}} p99", refId: "C" },
+    ],
     latencyHeatmap: [{ expr: `sum by (le) (${r.latencyBuckets}${model})`, legend: "{{le}}", format: "heatmap" }],
     errorRateByModel: [
       {
@@ -106,18 +131,25 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
         legend: "{{model}}",
       },
     ],
+    // The same ratio split by error kind: what the error-rate runbook decides on (out of memory, timeout, runtime error).
+    errorsByKind: [
+      {
+        expr: `sum by (model, error) (${r.errors}${model}) / ignoring (error) group_left () sum by (model) (${r.inferences}${model})`,
+        legend: "{{model}} {{error}}",
+      },
+    ],
 
     // Seed panel 4: MIG instances report no GPU_UTIL, so the recorded
     // utilization (graphics-engine activity there) is shown per instance.
-    gpuUtilization: [
-      { expr: `avg by (gpu_uuid, mig_profile, mig_instance, node) (${r.gpuUtilization}${gpuWithUuid})`, legend: "{{node}} {{gpu_uuid}} {{mig_profile}} {{mig_instance}}" },
-    ],
-    // Seed panel 5, per GPU or MIG instance, recorded.
+    gpuUtilization: [{ expr: withMig(`avg by (gpu_uuid, gpu, mig_profile, mig_instance, node) (${r.gpuUtilization}${gpuWithUuid})`), legend: gpuLegend }],
+    // Seed panel 5, per GPU or MIG instance, recorded. The seed's query is the
+    // used ratio under the title "VRAM Headroom"; the panel shows what its title
+    // says, the share of memory still free (1 - used ratio).
     // One value per GPU or MIG instance (instances of one profile differ by mig_instance).
     vramHeadroom: [
       {
-        expr: `max by (gpu_uuid, mig_profile, mig_instance, node) (${r.vramRatio}${gpuWithUuid})`,
-        legend: "{{node}} {{gpu_uuid}} {{mig_profile}} {{mig_instance}}",
+        expr: withMig(`1 - max by (gpu_uuid, gpu, mig_profile, mig_instance, node) (${r.vramRatio}${gpuWithUuid})`),
+        legend: gpuLegend,
         instant: true,
       },
     ],
@@ -140,16 +172,19 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
         instant: true,
         refId: "D",
       },
+      // The seed's title promises thermal throttling beside the errors: the share of the range each GPU was throttled for heat.
+      { expr: `max by (gpu_uuid, node) (rate(DCGM_FI_DEV_THERMAL_VIOLATION${gpu}[$__range])) / 1e9`, legend: thermalColumn, format: "table", instant: true, refId: "E" },
     ],
     // Violation counters are nanoseconds throttled; per second of wall time that is the throttled fraction.
     thermalThrottling: [
-      { expr: `max by (gpu_uuid, node) (rate(DCGM_FI_DEV_THERMAL_VIOLATION${gpu}[$__rate_interval])) / 1e9`, legend: "{{node}} {{gpu_uuid}} thermal", refId: "A" },
-      { expr: `max by (gpu_uuid, node) (rate(DCGM_FI_DEV_POWER_VIOLATION${gpu}[$__rate_interval])) / 1e9`, legend: "{{node}} {{gpu_uuid}} power", refId: "B" },
+      { expr: `max by (gpu_uuid, gpu, node) (rate(DCGM_FI_DEV_THERMAL_VIOLATION${gpu}[$__rate_interval])) / 1e9`, legend: "{{node}} {{gpu}} thermal", refId: "A" },
+      { expr: `max by (gpu_uuid, gpu, node) (rate(DCGM_FI_DEV_POWER_VIOLATION${gpu}[$__rate_interval])) / 1e9`, legend: "{{node}} {{gpu}} power", refId: "B" },
     ],
     // Device-level readings repeat on every MIG instance of a GPU: max, not sum.
-    gpuTemperature: [{ expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_GPU_TEMP${gpu})`, legend: "{{node}} {{gpu_uuid}}" }],
-    gpuPower: [{ expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_POWER_USAGE${gpu})`, legend: "{{node}} {{gpu_uuid}}" }],
-    xidErrors: [{ expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_XID_ERRORS${gpu})`, legend: "{{node}} {{gpu_uuid}}", format: "table", instant: true }],
+    gpuTemperature: [{ expr: `max by (gpu_uuid, gpu, node) (DCGM_FI_DEV_GPU_TEMP${gpu})`, legend: "{{node}} {{gpu}}" }],
+    gpuPower: [{ expr: `max by (gpu_uuid, gpu, node) (DCGM_FI_DEV_POWER_USAGE${gpu})`, legend: "{{node}} {{gpu}}" }],
+    // A table: the node and GPU are columns, and the value column is named by the legend.
+    xidErrors: [{ expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_XID_ERRORS${gpu})`, legend: "Last XID", format: "table", instant: true }],
 
     // Seed panel 7: the seed's `count by (target_node) (rate(...))` counts
     // routers per node; how often a node is chosen is the sum of the rates.

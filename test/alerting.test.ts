@@ -12,6 +12,8 @@ import { infermesh } from "../program";
 import { offlineLookups } from "../synth/lookups";
 import { runUnderMocks } from "../synth/runtime";
 import { alertCatalog } from "../alerts/catalog";
+import { defaultRunbookBaseUrl, runbookBaseUrlOf } from "../monitoring/runbooks";
+import { readFileSync } from "node:fs";
 import { isRecordingGroup } from "../alerts/prometheusRules";
 import { redactSecrets, revealSecrets, type RecordedResource } from "../synth/runtime";
 import { runTool } from "../verify/prometheus";
@@ -71,7 +73,7 @@ describe("Grafana-evaluated alerts", () => {
       expect(rule.noDataState).toBe(alert.noDataState);
       expect(rule.execErrState).toBe("Error");
       expect(rule.labels).toEqual({ severity: alert.severity, environment: "dev" });
-      expect(rule.annotations.runbook_url).toBe(`https://github.com/infermesh/infermesh-stack/blob/main/RUNBOOKS.md#${alert.name.toLowerCase()}`);
+      expect(rule.annotations.runbook_url).toBe(`${repositoryWebUrl}/blob/main/RUNBOOKS.md#${alert.name.toLowerCase()}`);
       expect(rule.annotations.description).not.toMatch(/\$value\b/);
       expect(rule.uid).toMatch(/^im-dev-alert-[A-Za-z0-9]+$/);
       expect(rule.datas.map((d: Record<string, unknown>) => [d.refId, d.datasourceUid, d.relativeTimeRange])).toEqual([
@@ -604,7 +606,37 @@ describe("routing helpers", () => {
   });
 });
 
+/** The repository package.json names, as a web address: the one source of the default runbook links. */
+const repositoryWebUrl = (JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")) as { repository: { url: string } }).repository.url.replace(/\.git$/, "");
+
 describe("runbooks", () => {
+  it("link by default to RUNBOOKS.md of the repository package.json names", () => {
+    expect(repositoryWebUrl).toMatch(/^https:\/\/github\.com\/[\w.-]+\/[\w.-]+$/);
+    expect(defaultRunbookBaseUrl).toBe(`${repositoryWebUrl}/blob/main/RUNBOOKS.md`);
+    expect(stack({}).alerting.runbookBaseUrl).toBe(defaultRunbookBaseUrl);
+    // The config key still overrides it.
+    const own = "https://wiki.example/infermesh/runbooks";
+    expect(alertingPlan(stack({ alerting: { runbookBaseUrl: own } })).alerts.every((a) => a.annotations.runbook_url.startsWith(`${own}#`))).toBe(true);
+  });
+
+  it.each([
+    [{ type: "git", url: "https://github.com/acme/fleet.git" }, "https://github.com/acme/fleet/blob/main/RUNBOOKS.md"],
+    [{ url: "git+https://github.com/acme/fleet.git" }, "https://github.com/acme/fleet/blob/main/RUNBOOKS.md"],
+    ["https://github.com/acme/fleet", "https://github.com/acme/fleet/blob/main/RUNBOOKS.md"],
+    ["git@github.com:acme/fleet.git", "https://github.com/acme/fleet/blob/main/RUNBOOKS.md"],
+    ["github:acme/fleet", "https://github.com/acme/fleet/blob/main/RUNBOOKS.md"],
+  ])("reads repository %j as %s", (repository, expected) => {
+    expect(runbookBaseUrlOf(repository)).toBe(expected);
+  });
+
+  it.each([
+    [undefined, /repository\.url` is missing/],
+    [{ type: "git" }, /repository\.url` is missing/],
+    ["https://gitlab.example/acme/fleet", /"https:\/\/gitlab\.example\/acme\/fleet": a GitHub repository .* is allowed, or set infermesh:alerting\.runbookBaseUrl/],
+  ])("refuses repository %j with an error naming the field", (repository, message) => {
+    expect(() => runbookBaseUrlOf(repository)).toThrow(message);
+  });
+
   it("every alert in the catalog has a section in RUNBOOKS.md, and no section is stale", async () => {
     const { readFileSync } = await import("node:fs");
     const headings = [...readFileSync(join(__dirname, "..", "RUNBOOKS.md"), "utf8").matchAll(/^## (\S+)$/gm)].map((m) => m[1]);

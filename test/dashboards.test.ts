@@ -14,6 +14,10 @@ import { filterVariables, panelQueries, queryContext, type PanelKey, type PanelQ
 import { rateWindow, recordingRules } from "../monitoring/recording";
 import { seedAlerts, seedPanels, type DashboardKey } from "../dashboards/seed";
 import { sloRecordedNames } from "../monitoring/slo";
+import { alertPanels, runbookUrl, type AlertWithPanels } from "../monitoring/runbooks";
+import { headroomLimit } from "../dashboards/gpuHealth";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 // ---------------------------------------------------------------------------
 // Context: the seed's alert examples supply the thresholds to check against.
@@ -193,7 +197,7 @@ function outputLabels(source: string, rules: Map<string, string>): Set<string> |
         if (name === "histogram_quantile") labels.delete("le");
         // label_replace(v, "dst", ...) adds its destination label.
         const dst = args[1];
-        if (name === "label_replace" && dst?.name === "StringLiteral") labels.add(JSON.parse(source.slice(dst.from, dst.to)) as string);
+        if ((name === "label_replace" || name === "label_join") && dst?.name === "StringLiteral") labels.add(JSON.parse(source.slice(dst.from, dst.to)) as string);
         return labels;
       }
       case "BinaryExpr": {
@@ -383,8 +387,56 @@ describe("dashboard contents", () => {
     expect(rejections.fieldConfig?.defaults.custom).toMatchObject({ drawStyle: "bars", stacking: { mode: "normal" } });
   });
 
-  it("labels GPU utilization series with their MIG profile", () => {
-    expect(targetsOf(panelOf("gpuUtilization").panel).every((t) => t.legendFormat?.includes("{{mig_profile}}"))).toBe(true);
+  it("labels GPU utilization and VRAM series with their MIG profile and instance, joined into `mig`", () => {
+    for (const key of ["gpuUtilization", "vramHeadroom"] as const) {
+      for (const t of targetsOf(panelOf(key).panel)) {
+        expect(t.legendFormat, key).toContain("{{mig}}");
+        expect(t.expr, key).toMatch(/^label_join\(.*, "mig", " ", "mig_profile", "mig_instance"\)$/);
+      }
+    }
+  });
+
+  it("plots VRAM headroom (1 - used ratio) under the title VRAM Headroom, red below 1 - the near-OOM limit", () => {
+    const { panel } = panelOf("vramHeadroom");
+    expect(panel.title).toBe("VRAM Headroom");
+    const [target] = targetsOf(panel);
+    const rules = rulesByRecord(ctx.scrapeIntervalSeconds);
+    const recorded = [...rules.entries()].find(([, expr]) => expr === "DCGM_FI_DEV_FB_USED / DCGM_FI_DEV_FB_TOTAL")?.[0];
+    expect(recorded).toBeDefined();
+    // The argument of label_join is the complement of the used ratio.
+    expect(target?.expr).toContain(`(1 - max by (gpu_uuid, gpu, mig_profile, mig_instance, node) (${recorded}{`);
+    expect(stepsOf(panel)).toEqual([
+      { value: null, color: "red" },
+      { value: 0.1, color: "green" },
+    ]);
+    expect(headroomLimit(0.9)).toBe(0.1);
+    expect(headroomLimit(0.85)).toBe(0.15);
+  });
+
+  it("shows thermal throttling beside the ECC errors in the panel titled for both", () => {
+    const { panel } = panelOf("eccErrors");
+    expect(panel.title).toBe("ECC Errors / Thermal Throttling");
+    const thermal = targetsOf(panel).filter((t) => t.expr.includes("DCGM_FI_DEV_THERMAL_VIOLATION"));
+    expect(thermal).toHaveLength(1);
+    const [column] = thermal;
+    // Nanoseconds throttled per second over the range: the share of the range spent throttled.
+    expect(column?.expr).toMatch(/^max by \(gpu_uuid, node\) \(rate\(DCGM_FI_DEV_THERMAL_VIOLATION\{[^}]*\}\[\$__range\]\)\) \/ 1e9$/);
+    const override = (panel.fieldConfig?.overrides ?? []).find((o) => o.matcher.options === column?.legendFormat);
+    expect(override?.properties.find((p) => p.id === "unit")?.value).toBe("percentunit");
+    expect(redAt((override?.properties.find((p) => p.id === "thresholds")?.value as { steps: Threshold[] } | undefined)?.steps ?? [])).toBe(ctx.thresholds.thermalThrottleRatioMax);
+    // Every column of the merged table is named (a templated legend would leave "Value #E").
+    const organize = panel.transformations?.find((t) => t.id === "organize")?.options as { renameByName: Record<string, string> };
+    expect(Object.values(organize.renameByName)).toContain(column?.legendFormat);
+  });
+
+  it("shows a latency distribution (p50, p95, p99 per model) under the title Latency Distribution", () => {
+    const { panel } = panelOf("latencyP95ByModel");
+    expect(panel.title).toBe("Latency Distribution");
+    expect(targetsOf(panel).map((t) => t.legendFormat)).toEqual(["{{model}} p50", "{{model}} p95", "{{model}} p99"]);
+    const exprs = targetsOf(panel).map((t) => t.expr);
+    expect(exprs[0]).toMatch(/^histogram_quantile\(0\.5, sum by \(model, le\) \(model_le:infermesh_inference_latency_bucket:rate\w+\{model=~"\$model"\}\)\)$/);
+    expect(exprs[1]).toMatch(/^model:infermesh_inference_latency:p95_\w+\{model=~"\$model"\}$/);
+    expect(exprs[2]).toMatch(/^histogram_quantile\(0\.99, sum by \(model, le\) \(model_le:infermesh_inference_latency_bucket:rate\w+\{model=~"\$model"\}\)\)$/);
   });
 
   it("runs each target with the catalog's instant/range and format settings", () => {
@@ -490,7 +542,12 @@ describe("thresholds equal the alert thresholds", () => {
     const dashboards = buildDashboards(context);
     const t = context.thresholds;
     const at = (key: PanelKey) => panelOf(key, dashboards).panel;
-    expect(redAt(stepsOf(at("vramHeadroom")))).toBe(t.vramUsedRatioMax);
+    // Headroom is red below the free share at which the near-OOM alert fires.
+    expect(stepsOf(at("vramHeadroom"))).toEqual([
+      { value: null, color: "red" },
+      { value: headroomLimit(t.vramUsedRatioMax), color: "green" },
+    ]);
+    expect(headroomLimit(t.vramUsedRatioMax)).toBeCloseTo(1 - t.vramUsedRatioMax, 9);
     expect(alertCatalog(context).find((a) => a.name === "InfermeshGpuNearOom")?.expr).toMatch(new RegExp(`> ${t.vramUsedRatioMax}$`));
     expect(redAt(stepsOf(at("fleetLatency")))).toBe(t.latencyP95MaxMs);
     expect(redAt(stepsOf(at("errorRateByModel")))).toBe(t.errorRatioMax);
@@ -502,7 +559,11 @@ describe("thresholds equal the alert thresholds", () => {
     expect(redAt(stepsOf(p95))).toBe(latency.fallback);
     const p95Overrides = overrideLimits(p95);
     expect(p95Overrides).toHaveLength(Object.keys(latency.byModel).length);
-    const legend = catalog.latencyP95ByModel[0]?.legend ?? "";
+    const legend = catalog.latencyP95ByModel.find((q) => q.legend.endsWith(" p95"))?.legend ?? "";
+    // Only the p95 line turns red at a model's own limit: its p50 and p99 are not what the alert reads.
+    for (const other of catalog.latencyP95ByModel.filter((q) => q.legend !== legend))
+      for (const model of Object.keys(latency.byModel))
+        expect(p95Overrides.some((o) => new RegExp(String(o.matcher.options)).test(other.legend.replace("{{model}}", model)))).toBe(false);
     for (const [model, limit] of Object.entries(latency.byModel)) {
       const matching = p95Overrides.filter((o) => o.matcher.id === "byRegexp" && new RegExp(String(o.matcher.options)).test(legend.replace("{{model}}", model)));
       expect(
@@ -539,7 +600,7 @@ describe("links", () => {
       for (const l of headerLinks(key)) expect(Object.values(uids)).toContain(uidOf(l.url));
       for (const p of panelsOf(built[key])) {
         const seriesLabelsOfPanel = new Set(targetsOf(p).flatMap((t) => [...(outputLabels(substituteGrafana(t.expr), ctxRules) ?? [])]));
-        for (const l of [...((p.links ?? []) as DashboardLink[]), ...dataLinksOf(p)]) {
+        for (const l of [...((p.links ?? []) as DashboardLink[]).filter((x) => !x.title.startsWith("Runbook: ")), ...dataLinksOf(p)]) {
           expect(Object.values(uids), `${p.title ?? ""}: ${l.url ?? ""}`).toContain(uidOf(l.url));
           for (const [, v] of (l.url ?? "").matchAll(/var-(\w+)=/g)) expect(variables).toContain(v);
           for (const [, label] of (l.url ?? "").matchAll(/\$\{__(?:field\.labels|data\.fields)\.(\w+)\}/g))
@@ -605,6 +666,134 @@ function withoutSdkMarkers(value: unknown): unknown {
       .map(([k, v]) => [k, withoutSdkMarkers(v)]),
   );
 }
+
+/**
+ * The legend rule: a legend template is at most 40 characters as written
+ * (literal text plus each `{{label}}` reference), and names no `gpu_uuid`
+ * (40 characters once rendered; the GPU's index `gpu` names it on its node).
+ * Legends of table queries name columns and follow the same rule.
+ */
+const maxLegendLength = 40;
+
+describe("legends", () => {
+  it.each(allTargets.map(({ dashboard, panel, target }) => [dashboard, panel.title ?? "", target.refId ?? "", target]))(
+    "%s › %s › %s keeps its legend short",
+    (_d, _t, _r, target) => {
+      const legend = (target as Target).legendFormat ?? "";
+      expect(legend).toMatch(/\S/);
+      expect(legend.length, legend).toBeLessThanOrEqual(maxLegendLength);
+      expect(legend).not.toMatch(/\{\{\s*gpu_uuid\s*\}\}/);
+    },
+  );
+
+  it("fails a legend of the length the GPU panels had", () => {
+    const old = "{{node}} {{gpu_uuid}} {{mig_profile}} {{mig_instance}}";
+    expect(old.length).toBeGreaterThan(maxLegendLength);
+  });
+
+  it("names a GPU by node and index, with labels the query keeps", () => {
+    for (const key of ["gpuUtilization", "vramHeadroom", "thermalThrottling", "gpuTemperature", "gpuPower"] as const) {
+      for (const t of targetsOf(panelOf(key).panel)) {
+        expect(t.legendFormat, key).toMatch(/^\{\{node\}\} \{\{gpu\}\}/);
+        const labels = outputLabels(substituteGrafana(t.expr), ctxRules) ?? new Set();
+        for (const [, label] of (t.legendFormat ?? "").matchAll(/\{\{\s*(\w+)\s*\}\}/g)) expect(labels, `${key}: ${label}`).toContain(label);
+      }
+    }
+  });
+});
+
+describe("runbook links", () => {
+  const base = "https://git.example/ops/infermesh/RUNBOOKS.md";
+  const dashboards = buildDashboards({ ...ctx, runbookBaseUrl: base });
+  const panelsWithKeys = dashboardKeys.flatMap((d) => panelsOf(dashboards[d]).map((panel) => ({ panel, key: keysOf(panel)[0] })));
+  const runbookLinksOf = (p: Panel) => ((p.links ?? []) as DashboardLink[]).filter((l) => l.title.startsWith("Runbook: "));
+
+  it("relates only alerts of the catalog to panels that exist", () => {
+    const names = alertCatalog({ ...ctx, poolMaxSizes: { any: 1 } }).map((a) => a.name);
+    for (const alert of Object.keys(alertPanels)) expect(names).toContain(alert);
+    for (const keys of Object.values(alertPanels)) for (const key of keys) expect(panelKeys).toContain(key);
+  });
+
+  it("gives each panel that explains an alert a link to that alert's runbook, and no other", () => {
+    for (const { panel, key } of panelsWithKeys) {
+      const expected = (Object.keys(alertPanels) as AlertWithPanels[])
+        .filter((alert) => key !== undefined && (alertPanels[alert] as readonly PanelKey[]).includes(key))
+        .map((alert) => ({ title: `Runbook: ${alert}`, url: runbookUrl(base, alert) }));
+      expect(
+        runbookLinksOf(panel).map((l) => ({ title: l.title, url: l.url })),
+        panel.title,
+      ).toEqual(expected);
+      for (const l of runbookLinksOf(panel)) expect(l.targetBlank).toBe(true);
+    }
+    expect(panelsWithKeys.filter(({ panel }) => runbookLinksOf(panel).length > 0).length).toBeGreaterThanOrEqual(Object.keys(alertPanels).length);
+  });
+
+  it("links to the same URL as the alert's runbook_url annotation", async () => {
+    const { deliver } = await import("../alerts/catalog");
+    const delivered = deliver(alertCatalog({ ...ctx, poolMaxSizes: { any: 1 } }), { runbookBaseUrl: base, labels: {} });
+    const urls = new Map(delivered.map((a) => [a.name, a.annotations.runbook_url]));
+    for (const { panel } of panelsWithKeys) for (const l of runbookLinksOf(panel)) expect(l.url).toBe(urls.get(l.title.slice("Runbook: ".length)));
+  });
+});
+
+/**
+ * Panels a runbook names, in RUNBOOKS.md's documented form: within a numbered
+ * step, `<dashboard title> → *<panel title>*`, and every further `*<title>*`
+ * up to the next dashboard name belongs to the same dashboard.
+ */
+function runbookPanelRefs(markdown: string): { alert: string; dashboard: string; panel: string }[] {
+  const titles = Object.values(dashboardTitles);
+  const refs: { alert: string; dashboard: string; panel: string }[] = [];
+  for (const section of markdown.split(/^## /m).slice(1)) {
+    const alert = section.slice(0, section.indexOf("\n")).trim();
+    const steps = section
+      .split(/^\d+\. /m)
+      .slice(1)
+      .map((step) => step.replace(/\s*\n\s*/g, " "));
+    for (const step of steps) {
+      const tokens = step.matchAll(new RegExp(`(${titles.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")}) →|\\*([^*]+)\\*`, "g"));
+      let dashboard: string | undefined;
+      for (const [, name, panel] of tokens) {
+        if (name) dashboard = name;
+        else if (panel !== undefined) {
+          if (!dashboard) throw new Error(`${alert}: *${panel}* names a panel without a dashboard before it (\`<dashboard> → *<panel>*\`)`);
+          refs.push({ alert, dashboard, panel });
+        }
+      }
+    }
+  }
+  return refs;
+}
+
+describe("runbooks name panels that exist", () => {
+  const runbooks = readFileSync(join(__dirname, "..", "RUNBOOKS.md"), "utf8");
+  const refs = runbookPanelRefs(runbooks);
+
+  it("finds the panels in the documented form (and rejects an unattributed one)", () => {
+    expect(runbookPanelRefs("## A\n\n1. GPU Health → *VRAM Headroom* and\n   *XID Errors*; then Router Behavior → *Node Health & Membership*.\n")).toEqual([
+      { alert: "A", dashboard: "GPU Health", panel: "VRAM Headroom" },
+      { alert: "A", dashboard: "GPU Health", panel: "XID Errors" },
+      { alert: "A", dashboard: "Router Behavior", panel: "Node Health & Membership" },
+    ]);
+    expect(() => runbookPanelRefs("## A\n\n1. See *VRAM Headroom*.\n")).toThrow(/without a dashboard/);
+    expect(refs.length).toBeGreaterThanOrEqual(15);
+  });
+
+  it.each(refs.map((r) => [r.alert, r.dashboard, r.panel]))("%s: %s › %s", (_alert, dashboard, panel) => {
+    const key = dashboardKeys.find((k) => dashboardTitles[k] === dashboard) as DashboardKey;
+    expect(panelsOf(built[key]).map((p) => p.title)).toContain(panel);
+  });
+
+  it("sends the reader of every alert with panels to at least one of them", () => {
+    const unnamed = Object.entries(alertPanels)
+      .filter(([alert, keys]) => {
+        const titles = (keys as readonly PanelKey[]).map((k) => panelOf(k).panel.title);
+        return !refs.some((r) => r.alert === alert && titles.includes(r.panel));
+      })
+      .map(([alert]) => alert);
+    expect(unnamed).toEqual([]);
+  });
+});
 
 describe("identity and settings", () => {
   it("gives every dashboard a distinct uid, stable across builds", () => {

@@ -226,10 +226,10 @@ const cases: Case[] = [
     headline: "**3 resources changed (3 updated), 2 alert thresholds lowered, 2 panel thresholds changed, 2 dashboards changed, 2 rules changed**",
     lines: [
       "- dashboard `im-dev-gpu` (infermesh · GPU Health (dev))",
-      "  - panel `VRAM Headroom`: thresholds green@base, red@0.9 → green@base, red@0.85",
+      "  - panel `VRAM Headroom`: thresholds red@base, green@0.1 → red@base, green@0.15",
       "  - panel `Queue Depth per Model`: thresholds green@base, red@100 → green@base, red@40",
       "  - threshold > 0.9 → 0.85 (lowered; fires more often)",
-      '  - `data."im-dev-gpu.json"{}` (see Dashboards): 2 values changed',
+      '  - `data."im-dev-gpu.json"{}` (see Dashboards): 3 values changed',
     ],
   },
   {
