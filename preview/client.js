@@ -297,6 +297,18 @@
     return { header, body: body.sort((a, b) => JSON.stringify(Object.values(a)).localeCompare(JSON.stringify(Object.values(b)))) };
   }
 
+  /** The panel as one field sees it: overrides matched by the field's name replace unit, thresholds, decimals or mappings. */
+  function forField(panel, name) {
+    const defaults = { ...defaultsOf(panel) };
+    for (const o of panel.fieldConfig?.overrides ?? []) {
+      if (o.matcher?.id !== "byName" || o.matcher.options !== name) continue;
+      for (const prop of o.properties ?? []) {
+        if (["unit", "thresholds", "decimals", "mappings", "min", "max"].includes(prop.id)) defaults[prop.id] = prop.value;
+      }
+    }
+    return { ...panel, fieldConfig: { ...panel.fieldConfig, defaults } };
+  }
+
   function table(body, panel, item) {
     const { header, body: rows } = tableRows(panel, item);
     const el = document.createElement("table");
@@ -309,10 +321,11 @@
         const td = tr.insertCell();
         const v = r[h];
         if (typeof v === "number") {
-          const d = display(panel, v);
+          const field = forField(panel, h);
+          const d = display(field, v);
           td.textContent = d.text;
           td.className = "num";
-          if (steps(panel).length > 1) td.style.color = d.color;
+          if (steps(field).length > 1) td.style.color = d.color;
         } else td.textContent = v ?? "";
       }
     }
@@ -407,6 +420,12 @@
     const errors = item.results.filter((r) => r.error);
     const empty = item.results.every((r) => r.series.length === 0);
     if (errors.length > 0) report.errors.push({ title: panel.title, errors: errors.map((r) => `${r.refId}: ${r.error}`) });
+    if (empty && errors.length > 0) {
+      // A failed query is not an empty result: say what failed.
+      box.classList.add("no-data");
+      body.textContent = `query failed: ${errors.map((r) => r.error).join("; ")}`;
+      continue;
+    }
     if (empty) {
       // Grafana shows the panel's "no value" text instead of "No data" when it has one: none is the good state there.
       const noValue = defaultsOf(panel).noValue;

@@ -71,7 +71,7 @@ export async function previewSource(
       start: window.start,
       end: window.end,
       intervalSeconds: interval,
-      serve: () => startPrometheus({ config: config_, dataDir, readyTimeoutMs: 120_000, stopTimeoutMs: 30_000 }),
+      serve: () => startPrometheus({ config: config_, dataDir, readyTimeoutMs: 120_000, stopTimeoutMs: 30_000, queryTimeoutMs: 120_000 }),
       stageDone: (s, n, count) => opts.progress?.(`recording rules: stage ${s}/${n} (${count} rules) backfilled`),
     });
     return {

@@ -70,7 +70,7 @@ section.panel h2 { font-size: 12px; margin: 0; padding: 6px 8px 2px; font-weight
 .bar-row { display: grid; grid-template-columns: 30% 1fr 70px; gap: 6px; align-items: center; }
 .bar { background: #22252b; height: 12px; display: block; } .bar i { display: block; height: 100%; }
 .bar-value { text-align: right; }
-table { border-collapse: collapse; width: 100%; font-size: 11px; }
+table { border-collapse: collapse; width: 100%; table-layout: fixed; font-size: 11px; }
 td { border-bottom: 1px solid #2c3235; padding: 2px 6px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 240px; }
 thead td { color: #6e9fff; }
 td.num { text-align: right; }

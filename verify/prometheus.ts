@@ -132,6 +132,8 @@ export interface StartOptions {
   dataDir?: string;
   /** How long stop() waits after SIGTERM before SIGKILL (default 5 s; a large head takes longer to close). */
   stopTimeoutMs?: number;
+  /** How long a query may take (default 10 s; hours of backfilled data on a busy machine take longer). */
+  queryTimeoutMs?: number;
 }
 
 const httpTimeoutMs = 10_000;
@@ -252,8 +254,8 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-async function getJson(url: string): Promise<unknown> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(httpTimeoutMs) });
+async function getJson(url: string, timeoutMs = httpTimeoutMs): Promise<unknown> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   const text = await response.text();
   let body: unknown;
   try {
@@ -272,9 +274,9 @@ interface ApiEnvelope {
 }
 
 /** Calls a /api/v1 endpoint and returns `data`, throwing with Prometheus's error text on status "error". */
-async function api(base: string, path: string, params: Record<string, string> = {}): Promise<unknown> {
+async function api(base: string, path: string, params: Record<string, string> = {}, timeoutMs = httpTimeoutMs): Promise<unknown> {
   const url = `${base}${path}${Object.keys(params).length > 0 ? `?${new URLSearchParams(params)}` : ""}`;
-  const body = (await getJson(url)) as ApiEnvelope;
+  const body = (await getJson(url, timeoutMs)) as ApiEnvelope;
   if (body.status !== "success") {
     throw new Error(`Prometheus ${path} failed (${body.errorType ?? "unknown"}): ${body.error ?? JSON.stringify(body)}`);
   }
@@ -360,7 +362,7 @@ export async function startPrometheus(opts: StartOptions): Promise<PrometheusSer
       await sleep(100);
     }
 
-    if (ready) return makeServer(url, dir, kill, forgetDir);
+    if (ready) return makeServer(url, dir, kill, forgetDir, opts.queryTimeoutMs ?? httpTimeoutMs);
 
     await kill();
     const output = stderr().trim();
@@ -374,7 +376,7 @@ export async function startPrometheus(opts: StartOptions): Promise<PrometheusSer
   throw new Error(lastFailure);
 }
 
-function makeServer(url: string, dir: string, kill: () => Promise<void>, forgetDir: () => void): PrometheusServer {
+function makeServer(url: string, dir: string, kill: () => Promise<void>, forgetDir: () => void, queryTimeoutMs: number): PrometheusServer {
   let stopping: Promise<void> | undefined;
   return {
     url,
@@ -382,7 +384,7 @@ function makeServer(url: string, dir: string, kill: () => Promise<void>, forgetD
     async query(expr, time) {
       const params: Record<string, string> = { query: expr };
       if (time !== undefined) params.time = String(time);
-      const data = (await api(url, "/api/v1/query", params)) as { resultType: string; result: unknown };
+      const data = (await api(url, "/api/v1/query", params, queryTimeoutMs)) as { resultType: string; result: unknown };
       switch (data.resultType) {
         case "vector":
           return data.result as InstantSample[];
@@ -393,12 +395,17 @@ function makeServer(url: string, dir: string, kill: () => Promise<void>, forgetD
       }
     },
     async queryRange(expr, start, end, step) {
-      const data = (await api(url, "/api/v1/query_range", {
-        query: expr,
-        start: String(start),
-        end: String(end),
-        step: String(step),
-      })) as { resultType: string; result: unknown };
+      const data = (await api(
+        url,
+        "/api/v1/query_range",
+        {
+          query: expr,
+          start: String(start),
+          end: String(end),
+          step: String(step),
+        },
+        queryTimeoutMs,
+      )) as { resultType: string; result: unknown };
       if (data.resultType !== "matrix") throw new Error(`range query ${expr} returned a ${data.resultType}, not a matrix`);
       return data.result as RangeSeries[];
     },
