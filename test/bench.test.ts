@@ -8,7 +8,7 @@ import { fleetScales, missingSeries, promtoolBlockSeconds, syntheticFleet } from
 import { backfillWindow } from "../sim/openmetrics";
 import { diskPlan, type FleetMeasurement } from "../bench/fleet/measure";
 import { expandRecorded, panelPlans } from "../bench/fleet/plans";
-import { ruleStages } from "../verify/backfill";
+import { ruleBackfillStart, ruleStages } from "../verify/backfill";
 import type { QueryResult } from "../bench/fleet/prometheusApi";
 import { evaluateTargets, fleetReport, reportJson, variantSummary, type BenchReport } from "../bench/report";
 import { catalog } from "../dashboards/common";
@@ -116,6 +116,12 @@ describe("PromQL rewriting for the raw side of the comparison", () => {
   ])("ruleStages: %s", (_what, input, expected) => {
     expect(ruleStages(input).map((s) => s.map((r) => r.record))).toEqual(expected);
   });
+
+  it.each([
+    ["60 s before a 2 h boundary: the boundary before it (promtool would write nothing for a 2 m group)", 1796234340, 1796227200],
+    ["on a boundary: itself", 1796234400, 1796234400],
+    ["just after a boundary: that boundary", 1796234460, 1796234400],
+  ])("ruleBackfillStart: %s", (_what, start, expected) => expect(ruleBackfillStart(start)).toBe(expected));
 
   it("ruleStages refuses a cycle, naming the rules", () => {
     expect(() => ruleStages([rule("a:x", "b:y"), rule("b:y", "a:x")])).toThrow("recording rules depend on each other in a cycle: a:x, b:y");

@@ -9,6 +9,7 @@ import { gridHeight, headerHeight, pageWidth } from "../preview/page";
 import { drawDashboards, previewExitCode, stackDashboards, type DashboardJson, type PreviewResult } from "../preview/run";
 import { startShooter, type Shooter } from "../preview/shoot";
 import { loadStackConfig } from "../verify/run";
+import { recordingRules } from "../monitoring/recording";
 
 /** A PNG's size, from its IHDR chunk. */
 function pngSize(file: string): { width: number; height: number } {
@@ -120,6 +121,19 @@ describe("dashboard previews of dev, drawn in a real headless Chromium", () => {
       expect(readFileSync(result.dashboards[0]?.png as string).equals(readFileSync(before?.png as string))).toBe(false);
     } finally {
       await faulty.stop();
+    }
+  });
+
+  it("holds every recorded series, also when the window starts 60 s before one of promtool's 2 h rule blocks", async () => {
+    // The window's start is 60 s before a 2 h boundary: promtool alone writes nothing for the 2-minute long-window group there (verify/backfill.ts).
+    const start = 1796227200 + 7140;
+    const edge = await previewSource(config, { hours: 1, nowSeconds: start + 3600 + 30 });
+    try {
+      expect(edge.window.start).toBe(start);
+      const stored = await edge.server.query('count by (__name__) ({__name__=~".+:.+"})', edge.window.end);
+      expect(stored.map((s) => s.metric.__name__).sort()).toEqual([...new Set(recordingRules(config.telemetry.scrapeIntervalSeconds).map((r) => r.record))].sort());
+    } finally {
+      await edge.stop();
     }
   });
 

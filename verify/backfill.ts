@@ -112,6 +112,24 @@ export async function convertParts(opts: ConvertOptions): Promise<{ written: num
   return { written, peak };
 }
 
+/** promtool's block size for backfilled rules (its default, 2 h). */
+export const ruleBlockSeconds = 2 * 3600;
+
+/**
+ * Where a rule backfill must start: at the 2 h block boundary at or before the
+ * window. promtool (prometheus/prometheus v2.42.0, cmd/promtool/rules.go,
+ * importRule) walks a rule's window block by block and, in the first block,
+ * starts at the group's next evaluation slot; when that slot lies past the
+ * block's end (the window starts less than one group interval before a
+ * boundary), it `break`s out of the loop and writes nothing for the rule at
+ * all, exit code 0. A 2-minute group over a window starting 60 s before a
+ * boundary lost every sample that way. Starting on a boundary, the first block
+ * is whole; before the data starts, rules simply record nothing.
+ */
+export function ruleBackfillStart(start: number): number {
+  return Math.floor(start / ruleBlockSeconds) * ruleBlockSeconds;
+}
+
 export interface RuleBackfillOptions {
   dir: string;
   dataDir: string;
@@ -143,9 +161,12 @@ export async function backfillRules(opts: RuleBackfillOptions): Promise<Promethe
           const ruleFile = join(opts.dir, `rules-${s}-${h}.yml`);
           writeFileSync(ruleFile, YAML.stringify({ groups: prometheusRuleGroups([], half, `${opts.intervalSeconds}s`) }, { lineWidth: 0 }));
           const out = join(opts.dir, `rule-blocks-${s}-${h}`);
-          await promtoolOrThrow(["tsdb", "create-blocks-from", "rules", "--quiet", `--url=${url}`, `--start=${opts.start}`, `--end=${opts.end}`, `--output-dir=${out}`, ruleFile], {
-            timeoutMs: 3_600_000,
-          });
+          await promtoolOrThrow(
+            ["tsdb", "create-blocks-from", "rules", "--quiet", `--url=${url}`, `--start=${ruleBackfillStart(opts.start)}`, `--end=${opts.end}`, `--output-dir=${out}`, ruleFile],
+            {
+              timeoutMs: 3_600_000,
+            },
+          );
           return moveBlocks(out, opts.dataDir);
         }),
       );
