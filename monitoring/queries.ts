@@ -80,8 +80,6 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
   // Recorded router series keep the model level only; `node` is not on them, so it does not filter.
   const router = filters(modelLevel);
   const fleetQuantile = (q: number) => `histogram_quantile(${q}, sum by (le) (${r.latencyBuckets}${model}))`;
-  // The grain of the recorded p95 (per model, across revisions, tenants and zones), so the quantiles of one model sit on one footing.
-  const modelQuantile = (q: number) => `histogram_quantile(${q}, sum by (model, le) (${r.latencyBuckets}${filters(["model"])}))`;
   // SLO series are recorded per model and SLI (`slo`); only the model variable narrows them.
   const s = sloRecordedNames(scrapeIntervalSeconds);
   const sloModel = filters(["model"]);
@@ -120,9 +118,9 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
     // between the median and p99 of the same recorded buckets at the same grain,
     // so the panel shows the distribution its title names and not one quantile.
     latencyP95ByModel: [
-      { expr: modelQuantile(0.5), legend: "{{model}} p50", refId: "A" },
+      { expr: `${r.latencyP50}${filters(["model"])}`, legend: "{{model}} p50", refId: "A" },
       { expr: `${r.latencyP95}${filters(["model"])}`, legend: "{{model}} p95", refId: "B" },
-      { expr: modelQuantile(0.99), legend: "{{model}} p99", refId: "C" },
+      { expr: `${r.latencyP99}${filters(["model"])}`, legend: "{{model}} p99", refId: "C" },
     ],
     latencyHeatmap: [{ expr: `sum by (le) (${r.latencyBuckets}${model})`, legend: "{{le}}", format: "heatmap" }],
     errorRateByModel: [

@@ -434,9 +434,10 @@ describe("dashboard contents", () => {
     expect(panel.title).toBe("Latency Distribution");
     expect(targetsOf(panel).map((t) => t.legendFormat)).toEqual(["{{model}} p50", "{{model}} p95", "{{model}} p99"]);
     const exprs = targetsOf(panel).map((t) => t.expr);
-    expect(exprs[0]).toMatch(/^histogram_quantile\(0\.5, sum by \(model, le\) \(model_le:infermesh_inference_latency_bucket:rate\w+\{model=~"\$model"\}\)\)$/);
+    // Each quantile a recorded series per model, so the panel reads one series per model and quantile.
+    expect(exprs[0]).toMatch(/^model:infermesh_inference_latency:p50_\w+\{model=~"\$model"\}$/);
     expect(exprs[1]).toMatch(/^model:infermesh_inference_latency:p95_\w+\{model=~"\$model"\}$/);
-    expect(exprs[2]).toMatch(/^histogram_quantile\(0\.99, sum by \(model, le\) \(model_le:infermesh_inference_latency_bucket:rate\w+\{model=~"\$model"\}\)\)$/);
+    expect(exprs[2]).toMatch(/^model:infermesh_inference_latency:p99_\w+\{model=~"\$model"\}$/);
   });
 
   it("runs each target with the catalog's instant/range and format settings", () => {

@@ -759,6 +759,10 @@ export const recordingScenarios: RecordingScenario[] = [
       },
       // Linear interpolation inside the bucket holding the rank: 95 of 100 requests falls halfway into (2000, 4000].
       { record: rec.latencyP95, evalTime: "5m", expected: [{ labels: { model: "gpt-7b" }, value: 3000 }] },
+      // 50 of 100 is the whole first bucket, (0, 1000]: its upper bound.
+      { record: rec.latencyP50, evalTime: "5m", expected: [{ labels: { model: "gpt-7b" }, value: 1000 }] },
+      // 99 of 100 falls nine tenths into (2000, 4000].
+      { record: rec.latencyP99, evalTime: "5m", expected: [{ labels: { model: "gpt-7b" }, value: 3800 }] },
       {
         record: rec.queueDepth,
         evalTime: "5m",
