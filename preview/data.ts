@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StackConfig } from "../config";
 import { durationSeconds } from "../lib/duration";
+import type { TargetJson } from "../lib/dashboardJson";
 import { grafanaToPromql } from "../lib/promql";
 import { recordingRules } from "../monitoring/recording";
 import { fleetPods, kubeStateMetricsScrapeConfig } from "../sim/discovery";
@@ -63,7 +64,7 @@ export async function previewSource(
     opts.progress?.(
       `fleet: ${backfill.seriesCount.toLocaleString("en-US")} series over ${opts.hours} h at ${interval} s (${(written / 1e6).toFixed(0)} MB of OpenMetrics), converted by promtool`,
     );
-    const config_ = { global: { scrape_interval: `${interval}s`, evaluation_interval: `${interval}s` } };
+    const prometheusConfig = { global: { scrape_interval: `${interval}s`, evaluation_interval: `${interval}s` } };
     const server = await backfillRules({
       dir,
       dataDir,
@@ -71,7 +72,7 @@ export async function previewSource(
       start: window.start,
       end: window.end,
       intervalSeconds: interval,
-      serve: () => startPrometheus({ config: config_, dataDir, readyTimeoutMs: 120_000, stopTimeoutMs: 30_000, queryTimeoutMs: 120_000 }),
+      serve: () => startPrometheus({ config: prometheusConfig, dataDir, readyTimeoutMs: 120_000, stopTimeoutMs: 30_000, queryTimeoutMs: 120_000 }),
       stageDone: (s, n, count) => opts.progress?.(`recording rules: stage ${s}/${n} (${count} rules) backfilled`),
     });
     return {
@@ -104,14 +105,6 @@ export interface TargetResult {
   /** Each series: labels and [unix seconds, value] points (one point for an instant query). */
   series: { labels: Record<string, string>; points: [number, number][] }[];
   error?: string;
-}
-
-interface TargetJson {
-  format?: string;
-  expr?: string;
-  refId?: string;
-  legendFormat?: string;
-  instant?: boolean;
 }
 
 /** Points a range query returns for a panel: about one per 4 px of a 1,600 px wide dashboard. */

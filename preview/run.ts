@@ -7,6 +7,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { StackConfig } from "../config";
 import { dashboardsFor } from "../components/grafanaContent.plan";
+import { targetsOf } from "../lib/dashboardJson";
 import type { ScenarioName } from "../sim/scenarios";
 import { dashboardHours, evaluateTargets, previewSource, type PreviewSource } from "./data";
 import { dashboardPage, gridHeight, indexPage, pageWidth, type PanelItem } from "./page";
@@ -71,7 +72,7 @@ export async function drawDashboards(source: PreviewSource, shooter: Shooter, da
     const panels: PanelItem[] = [];
     for (const p of flatPanels(d)) {
       const { targets, panels: _children, ...panel } = p;
-      panels.push({ panel, results: p.type === "row" ? [] : await evaluateTargets(source.server, (targets ?? []) as object[], window) });
+      panels.push({ panel, results: p.type === "row" ? [] : await evaluateTargets(source.server, targetsOf(p), window) });
     }
     const html = join(opts.outDir, `${d.uid}.html`);
     const png = join(opts.outDir, `${d.uid}.png`);

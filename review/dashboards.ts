@@ -4,6 +4,7 @@
  * queries and legends; variables by name; the time range.
  */
 import { leafChanges } from "./keyed";
+import { changeText, code } from "./text";
 import type { Dashboard, Panel, Render } from "./render";
 
 export interface DashboardChange {
@@ -15,8 +16,6 @@ export interface DashboardChange {
   /** How many panels' thresholds differ. */
   thresholdChanges: number;
 }
-
-const code = (text: string) => `\`${text.replace(/`/g, "'")}\``;
 
 function panelDetails(a: Panel, b: Panel): string[] {
   const out: string[] = [];
@@ -42,13 +41,7 @@ function panelDetails(a: Panel, b: Panel): string[] {
 
 /** Whatever else changed, by path: nothing a reader would see goes unreported. */
 function restLines(prefix: string, a: Map<string, string>, b: Map<string, string>): string[] {
-  const counted = (v: string | undefined) => v !== undefined && /^\(\d+ values?\)$/.test(v);
-  const value = (v: string | undefined) => (v === undefined ? "(none)" : code(v));
-  return leafChanges(a, b).map((c) => {
-    if (counted(c.before) && c.after === undefined) return `${prefix}: ${code(c.path)} removed ${c.before}`;
-    if (counted(c.after) && c.before === undefined) return `${prefix}: ${code(c.path)} added ${c.after}`;
-    return `${prefix}: ${code(c.path)} ${value(c.before)} → ${value(c.after)}`;
-  });
+  return leafChanges(a, b).map((c) => `${prefix}: ${code(c.path)} ${changeText(c)}`);
 }
 
 function dashboardDetails(a: Dashboard, b: Dashboard): string[] {

@@ -72,10 +72,10 @@ export function flattenKeyed(value: unknown, path = "", out = new Map<string, st
     const entries = Object.entries(value);
     if (entries.length === 0 && path) out.set(path, "{}");
     for (const [key, child] of entries) flattenKeyed(child, path ? `${path}.${segment(key)}` : segment(key), out);
-  } else if (typeof value === "string" && parsedDocument(value) !== undefined) {
-    flattenKeyed(parsedDocument(value), `${path}{}`, out);
   } else {
-    out.set(path, JSON.stringify(value ?? null));
+    const document = typeof value === "string" ? parsedDocument(value) : undefined;
+    if (document !== undefined) flattenKeyed(document, `${path}{}`, out);
+    else out.set(path, JSON.stringify(value ?? null));
   }
   return out;
 }
@@ -85,6 +85,14 @@ export interface LeafChange {
   /** JSON text of the leaf, or undefined when it is new/gone. */
   before?: string;
   after?: string;
+  /** A list element added or removed whole (no `before`/`after` then), and how many values it holds. */
+  element?: "added" | "removed";
+  values?: number;
+}
+
+/** Whether `path` is `prefix` or lies under it: `prefix.x`, `prefix[k]`, `prefix{}`. */
+export function isUnder(path: string, prefix: string): boolean {
+  return path === prefix || (path.startsWith(prefix) && ".[{".includes(path[prefix.length] as string));
 }
 
 /** The list elements a path passes through, outermost first: `a[k=1].b[k=2].c` → `a[k=1]`, `a[k=1].b[k=2]`. */
@@ -109,8 +117,7 @@ function elementPrefixes(path: string): string[] {
  */
 export function leafChanges(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): LeafChange[] {
   const paths = [...new Set([...before.keys(), ...after.keys()])].sort();
-  const under = (m: ReadonlyMap<string, string>, prefix: string) =>
-    [...m.keys()].filter((k) => k === prefix || k.startsWith(`${prefix}.`) || k.startsWith(`${prefix}[`) || k.startsWith(`${prefix}{`)).length;
+  const under = (m: ReadonlyMap<string, string>, prefix: string) => [...m.keys()].filter((k) => isUnder(k, prefix)).length;
   const out: LeafChange[] = [];
   const done = new Set<string>();
   for (const path of paths) {
@@ -121,12 +128,7 @@ export function leafChanges(before: ReadonlyMap<string, string>, after: Readonly
     } else if (!done.has(whole)) {
       done.add(whole);
       const was = under(before, whole);
-      const now = under(after, whole);
-      out.push({
-        path: whole,
-        ...(was > 0 ? { before: `(${was} ${was === 1 ? "value" : "values"})` } : {}),
-        ...(now > 0 ? { after: `(${now} ${now === 1 ? "value" : "values"})` } : {}),
-      });
+      out.push(was > 0 ? { path: whole, element: "removed", values: was } : { path: whole, element: "added", values: under(after, whole) });
     }
   }
   return out;

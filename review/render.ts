@@ -8,13 +8,13 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parse } from "yaml";
 import { panelsOf } from "../lib/dashboardJson";
-import { flattenKeyed } from "./keyed";
+import { flattenKeyed, isUnder } from "./keyed";
 
 /** What Panel reads into its own fields; `rest` holds the remainder. */
 const panelFieldsRead = ["title", "type", "gridPos", "targets", "panels", "fieldConfig.defaults.unit", "fieldConfig.defaults.thresholds"];
 
 function withoutPaths(flat: Map<string, string>, prefixes: readonly string[]): Map<string, string> {
-  return new Map([...flat].filter(([path]) => !prefixes.some((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`))));
+  return new Map([...flat].filter(([path]) => !prefixes.some((p) => isUnder(path, p))));
 }
 
 export interface PlanResource {
@@ -192,15 +192,22 @@ export function readRender(dir: string): Render {
 
 /**
  * The renders under `dir`: `dir` itself when it is one, else each of its
- * sub-directories that is one (`out/` holds one per stack), by stack name.
+ * sub-directories that is one (`out/` holds one per stack), each read once,
+ * by stack name.
  */
-export function findRenders(dir: string): Map<string, string> {
+export function findRenders(dir: string): Map<string, Render> {
   if (!existsSync(dir)) throw new Error(`${dir} does not exist; ${hint}`);
-  if (existsSync(join(dir, "plan.json"))) return new Map([[readRender(dir).stack, dir]]);
-  const found = new Map<string, string>();
+  if (existsSync(join(dir, "plan.json"))) {
+    const render = readRender(dir);
+    return new Map([[render.stack, render]]);
+  }
+  const found = new Map<string, Render>();
   for (const entry of readdirSync(dir).sort()) {
     const sub = join(dir, entry);
-    if (statSync(sub).isDirectory() && existsSync(join(sub, "plan.json"))) found.set(readRender(sub).stack, sub);
+    if (statSync(sub).isDirectory() && existsSync(join(sub, "plan.json"))) {
+      const render = readRender(sub);
+      found.set(render.stack, render);
+    }
   }
   if (found.size === 0) throw new Error(`${dir} is not a render and holds none (no plan.json in it or its sub-directories); ${hint}`);
   return found;
@@ -214,7 +221,7 @@ export function findRenders(dir: string): Map<string, string> {
  */
 export function pairRenders(baseDir: string, headDir: string, opts: { stack?: string; newStack?: boolean } = {}): { stack: string; base?: Render; head: Render }[] {
   const heads = findRenders(headDir);
-  const bases = opts.newStack ? new Map<string, string>() : findRenders(baseDir);
+  const bases = opts.newStack ? new Map<string, Render>() : findRenders(baseDir);
   const stacks = opts.stack === undefined ? [...heads.keys()] : [opts.stack];
   return stacks.map((stack) => {
     const head = heads.get(stack);
@@ -224,6 +231,6 @@ export function pairRenders(baseDir: string, headDir: string, opts: { stack?: st
       throw new Error(
         `no render of stack ${JSON.stringify(stack)} in ${baseDir} (renders there: ${[...bases.keys()].join(", ")}); pass --new-stack when the base does not have it`,
       );
-    return { stack, head: readRender(head), ...(base ? { base: readRender(base) } : {}) };
+    return { stack, head, ...(base ? { base } : {}) };
   });
 }

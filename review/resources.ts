@@ -5,7 +5,7 @@
  * provider's decision; `replacingInputs` holds it for the types this stack
  * creates whose replacement matters (see the sources named there).
  */
-import { flattenKeyed, leafChanges, type LeafChange } from "./keyed";
+import { flattenKeyed, isUnder, leafChanges, type LeafChange } from "./keyed";
 import type { PlanResource, Render } from "./render";
 
 /**
@@ -79,8 +79,9 @@ export interface ResourceChange {
   changes: (LeafChange & { replaces: boolean })[];
 }
 
-function replaces(type: string, path: string): boolean {
-  return (replacingInputs[type] ?? []).some((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`));
+/** Whether changing the input at `path` makes the provider replace a resource of `type`. */
+export function replaces(type: string, path: string): boolean {
+  return (replacingInputs[type] ?? []).some((p) => isUnder(path, p));
 }
 
 function changeOf(before: PlanResource | undefined, after: PlanResource | undefined): ResourceChange | undefined {

@@ -7,10 +7,11 @@
  */
 import { durationSeconds } from "../lib/duration";
 import { diffDashboards, type DashboardChange } from "./dashboards";
-import { leafChanges } from "./keyed";
+import { isUnder, leafChanges } from "./keyed";
 import type { Render } from "./render";
 import { diffResources, type ResourceChange } from "./resources";
 import { changedSpan, diffRules, type RuleChange } from "./rules";
+import { changeText, code, plural } from "./text";
 
 /** GitHub refuses comments over 65,536 characters; the rest is headroom for the workflow's own lines. */
 export const commentLimit = 60_000;
@@ -24,34 +25,6 @@ export interface StackReview {
   headline: string;
   attention: string[];
   sections: { title: string; lines: string[] }[];
-}
-
-const code = (text: string) => `\`${text.replace(/`/g, "'").replace(/\s+/g, " ")}\``;
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-/** A leaf's JSON as code; an element's count (`(3 values)`) as is; nothing as "(none)". */
-const leaf = (json: string | undefined) => (json === undefined ? "(none)" : /^\(\d+ values?\)$/.test(json) ? json : code(json));
-/** Values longer than this show the part that changed (and the whole in the full review's diff). */
-const longValue = 120;
-
-/** `before → after`, cut to the part that changed when long, so the change itself is always visible. */
-function pair(before: string | undefined, after: string | undefined): string {
-  const counted = (v: string | undefined) => v !== undefined && /^\(\d+ values?\)$/.test(v);
-  if (counted(before) && after === undefined) return `removed ${before}`;
-  if (counted(after) && before === undefined) return `added ${after}`;
-  if (before !== undefined && after !== undefined && (before.length > longValue || after.length > longValue)) {
-    // A JSON string leaf is compared as the text it holds, not as one quoted token.
-    const text = (json: string) => {
-      try {
-        const value = JSON.parse(json) as unknown;
-        return typeof value === "string" ? value : json;
-      } catch {
-        return json;
-      }
-    };
-    const span = changedSpan(text(before), text(after));
-    return `${code(span.before)} → ${code(span.after)}`;
-  }
-  return `${leaf(before)} → ${leaf(after)}`;
 }
 
 /** Inputs another section shows in full: a resource's line only counts them. */
@@ -71,7 +44,7 @@ function resourceLines(c: ResourceChange): string[] {
   const lines = [`- ${head}`];
   const counted = new Map<string, number>();
   for (const ch of c.changes) {
-    const elsewhere = (shownElsewhere[c.type] ?? []).find(([p]) => ch.path === p || ch.path.startsWith(`${p}.`) || ch.path.startsWith(`${p}{`) || ch.path.startsWith(`${p}[`));
+    const elsewhere = (shownElsewhere[c.type] ?? []).find(([p]) => isUnder(ch.path, p));
     const doc = ch.path.includes("{}") ? ch.path.slice(0, ch.path.indexOf("{}") + 2) : undefined;
     // A document that is a dashboard or a rule file is compared in its own section.
     const inside = doc ? ch.path.slice(doc.length) : "";
@@ -87,17 +60,25 @@ function resourceLines(c: ResourceChange): string[] {
       counted.set(group, (counted.get(group) ?? 0) + 1);
       continue;
     }
-    lines.push(`  - ${code(ch.path)}: ${pair(ch.before, ch.after)}${ch.replaces ? " (forces replacement)" : ""}`);
+    lines.push(`  - ${code(ch.path)}: ${changeText(ch)}${ch.replaces ? " (forces replacement)" : ""}`);
   }
   for (const [group, n] of counted)
     lines.push(`  - ${code(group.split(" ")[0] as string)}${group.includes(" (") ? group.slice(group.indexOf(" (")) : ""}: ${plural(n, "value")} changed`);
   return lines;
 }
 
-function dashboardLines(d: DashboardChange): string[] {
-  if (d.kind === "added") return [`- added dashboard ${code(d.uid)} (${d.title}, ${d.details[0]})`];
-  if (d.kind === "removed") return [`- removed dashboard ${code(d.uid)} (${d.title})`];
-  return [`- dashboard ${code(d.uid)} (${d.title})`, ...d.details.map((x) => `  - ${x}`)];
+/** Where a stack's dashboard pictures are in the artifact (`<folder>/{base,head}/<stack>/<uid>.png`), when `npm run preview` drew them. */
+export interface Pictures {
+  folder: string;
+  stack: string;
+}
+
+function dashboardLines(d: DashboardChange, pictures: Pictures | undefined): string[] {
+  const picture = (side: "base" | "head") => (pictures ? `\`${pictures.folder}/${side}/${pictures.stack}/${d.uid}.png\`` : "");
+  const pictureLine = pictures ? [`  - pictures in the artifact: ${d.kind === "added" ? "(none)" : picture("base")} → ${d.kind === "removed" ? "(none)" : picture("head")}`] : [];
+  if (d.kind === "added") return [`- added dashboard ${code(d.uid)} (${d.title}, ${d.details[0]})`, ...pictureLine];
+  if (d.kind === "removed") return [`- removed dashboard ${code(d.uid)} (${d.title})`, ...pictureLine];
+  return [`- dashboard ${code(d.uid)} (${d.title})`, ...pictureLine, ...d.details.map((x) => `  - ${x}`)];
 }
 
 function ruleLines(r: RuleChange): string[] {
@@ -132,7 +113,7 @@ function helmLines(base: Render["helm"], head: Render["helm"]): string[] {
       for (const c of changes) {
         const multiline = [c.before, c.after].some((v) => v?.includes("\\n"));
         const lineCount = (v: string | undefined) => (v === undefined ? 0 : (JSON.parse(v) as string).split("\n").length);
-        lines.push(`  - ${code(c.path)}: ${multiline ? `text changed (${lineCount(c.before)} → ${lineCount(c.after)} lines)` : pair(c.before, c.after)}`);
+        lines.push(`  - ${code(c.path)}: ${multiline ? `text changed (${lineCount(c.before)} → ${lineCount(c.after)} lines)` : changeText(c)}`);
       }
     }
   }
@@ -157,17 +138,22 @@ function widensIam(c: ResourceChange): string | undefined {
   if (!iamTypes.test(c.type)) return undefined;
   if (c.kind === "added") return `${code(c.name)} (${c.type}) is new`;
   const grown = c.changes.filter((ch) => {
-    if (!/Action|Resource|Principal|policyArn|accessScope|Condition/.test(ch.path) || ch.after === undefined) return false;
+    if (!/Action|Resource|Principal|policyArn|accessScope|Condition/.test(ch.path)) return false;
+    if (ch.element) return ch.element === "added";
+    if (ch.after === undefined) return false;
     if (ch.before === undefined) return true;
     const a = JSON.parse(ch.before) as unknown;
     const b = JSON.parse(ch.after) as unknown;
     const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : [String(v)]);
     return list(b).some((x) => !list(a).includes(x)) || list(b).includes("*");
   });
-  return grown.length > 0 ? `${code(c.name)} (${c.type}): ${grown.map((g) => `${code(g.path)} now ${leaf(g.after)}`).join("; ")}` : undefined;
+  return grown.length > 0
+    ? `${code(c.name)} (${c.type}): ${grown.map((g) => (g.element ? `${code(g.path)} ${changeText(g)}` : `${code(g.path)} now ${code(g.after as string)}`)).join("; ")}`
+    : undefined;
 }
 
-export function reviewStack(stack: string, base: Render | undefined, head: Render): StackReview {
+/** `previews`: the artifact's folder of dashboard pictures, when they were drawn; each changed dashboard links its before and after. */
+export function reviewStack(stack: string, base: Render | undefined, head: Render, opts: { previews?: string } = {}): StackReview {
   const empty: Render = { stack, dir: "", resources: new Map(), dashboards: new Map(), rules: new Map(), helm: new Map() };
   const b = base ?? empty;
   const resources = diffResources(b.resources, head.resources);
@@ -218,7 +204,7 @@ export function reviewStack(stack: string, base: Render | undefined, head: Rende
     attention,
     sections: [
       { title: "Resources", lines: resources.flatMap(resourceLines) },
-      { title: "Dashboards", lines: dashboards.flatMap(dashboardLines) },
+      { title: "Dashboards", lines: dashboards.flatMap((d) => dashboardLines(d, opts.previews ? { folder: opts.previews, stack } : undefined)) },
       { title: "Rules", lines: rules.flatMap(ruleLines) },
       { title: "Helm values", lines: helm },
     ],
@@ -228,8 +214,6 @@ export function reviewStack(stack: string, base: Render | undefined, head: Rende
 export interface MarkdownOptions {
   /** Where the full review and both renders can be read (the workflow run's artifacts). */
   artifactUrl?: string;
-  /** The artifact's folder of dashboard pictures (`<folder>/{base,head}/<stack>/<uid>.png`), when they were drawn. */
-  previews?: string;
   /** Character budget; sections are shortened to fit it. */
   limit?: number;
 }
@@ -253,28 +237,15 @@ function render(r: StackReview, maxLines: number, opts: MarkdownOptions): string
   if (r.sections.every((s) => s.lines.length === 0)) out.push("No changes to resources, dashboards, rules or Helm values.");
   for (const s of r.sections) {
     if (s.lines.length === 0) continue;
-    const lines = s.title === "Dashboards" && opts.previews ? withPictures(s.lines, r.stack, opts.previews) : s.lines;
-    const shown = lines.slice(0, maxLines);
+    const shown = s.lines.slice(0, maxLines);
     out.push(`**${s.title}**`, "", ...shown);
-    if (lines.length > shown.length) out.push(`- … ${lines.length - shown.length} more lines in the full review${opts.artifactUrl ? ` (${opts.artifactUrl})` : ""}`);
+    if (s.lines.length > shown.length) out.push(`- … ${s.lines.length - shown.length} more lines in the full review${opts.artifactUrl ? ` (${opts.artifactUrl})` : ""}`);
     out.push("");
   }
   return out
     .join("\n")
     .replace(/\n{3,}/g, "\n\n")
     .trimEnd();
-}
-
-/** Under each dashboard line, where its pictures are: before → after. */
-function withPictures(lines: readonly string[], stack: string, folder: string): string[] {
-  return lines.flatMap((line) => {
-    const uid = /^- (?:added |removed )?dashboard `([^`]+)`/.exec(line)?.[1];
-    if (!uid) return [line];
-    const picture = (side: string) => `\`${folder}/${side}/${stack}/${uid}.png\``;
-    const before = line.startsWith("- added ") ? "(none)" : picture("base");
-    const after = line.startsWith("- removed ") ? "(none)" : picture("head");
-    return [line, `  - pictures in the artifact: ${before} → ${after}`];
-  });
 }
 
 /** The review as Markdown: whole when it fits `limit`, else each list shortened until it does. */

@@ -5,9 +5,10 @@
  *
  *   npm run preview -- <stack> [--scenario <name>] [--out <dir>]
  */
+import { join } from "node:path";
 import { exitCodes, runCommand, UsageError, type CommandSpec } from "../cli/command";
 import { requirePrerequisites, tasks } from "../cli/prerequisites";
-import { requireStack, stackHint } from "../cli/stacks";
+import { projectRoot, requireStack, stackHint } from "../cli/stacks";
 import { isScenarioName, scenarioNames } from "../sim/scenarios";
 
 export const previewCommand = {
@@ -30,8 +31,6 @@ void runCommand(previewCommand, async ({ values, positionals: [stack] }) => {
   requirePrerequisites(tasks.previews);
   const { loadStackConfig } = await import("../verify/run");
   const { previewExitCode, runPreview } = await import("../preview/run");
-  const { projectRoot } = await import("../cli/stacks");
-  const { join } = await import("node:path");
   const config = await loadStackConfig(stack as string);
   const outDir = values.out ?? join(projectRoot, "out", stack as string, "preview");
   const result = await runPreview(config, { stack: stack as string, outDir, ...(scenario ? { scenario } : {}), progress: (line) => console.log(line) });

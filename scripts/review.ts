@@ -41,8 +41,8 @@ if (process.argv[1] && /review\.[cm]?[jt]s$/.test(process.argv[1])) {
     } catch (err) {
       throw new UsageError(err instanceof Error ? err.message : String(err));
     }
-    const reviews = pairs.map((p) => reviewStack(p.stack, p.base, p.head));
-    const artifact = { ...(values["artifact-url"] ? { artifactUrl: values["artifact-url"] } : {}), ...(values.previews ? { previews: values.previews } : {}) };
+    const reviews = pairs.map((p) => reviewStack(p.stack, p.base, p.head, values.previews ? { previews: values.previews } : {}));
+    const artifact = values["artifact-url"] ? { artifactUrl: values["artifact-url"] } : {};
     const write = (file: string, text: string) => {
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, `${text}\n`);
