@@ -11,10 +11,9 @@
 import { podMonitorJob, scrapeJobNames } from "../domain/naming";
 import { absenceChecks, absenceExpr, type AbsenceCheck } from "./absence";
 import { buildDashboards } from "../dashboards/index";
-import { gpuResourceMatcher } from "../monitoring/queries";
 import type { MetricName } from "../monitoring/metrics";
 import { contractReaders, seriesReaders, type MetricReaders, type ReaderSources } from "./readers";
-import { rateWindow, recordedNames, recordingRules, type RecordedNames } from "../monitoring/recording";
+import { gpuResourceMatcher, rateWindow, recordedNames, recordingRules, type RecordedNames } from "../monitoring/recording";
 import type { AlertThresholds } from "../monitoring/thresholds";
 import { defaultSloSpec, sloAlerts, sloLatencyBuckets, sloRecordingRules, type SloSpec } from "../monitoring/slo";
 import { escapeRegexInPromqlString } from "../lib/escapeRegex";
@@ -118,7 +117,7 @@ function readerSources(ctx: AlertContext, alerts: readonly AlertRule[]): ReaderS
   const slo = ctx.slo ?? defaultSloSpec;
   return {
     alerts,
-    recording: recordingRules(ctx.scrapeIntervalSeconds, { slo }),
+    recording: recordingRules(ctx.scrapeIntervalSeconds, { slo, ...(ctx.capacity ? { idleWindow: ctx.capacity.idleWindow } : {}) }),
     // Panel titles and queries do not depend on the stack's name or environment.
     dashboards: buildDashboards({
       stack: "readers",

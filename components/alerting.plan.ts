@@ -29,7 +29,11 @@ export function alertContext(config: Pick<AlertingInputs, "alerting" | "models" 
 /** The stack's alerts as delivered (runbook links, environment label) and its rule groups, from config alone. */
 export function alertingPlan(config: AlertingInputs): { alerts: DeliveredAlert[]; groups: PrometheusRuleGroup[] } {
   const alerts = deliver(alertCatalog(alertContext(config)), { runbookBaseUrl: config.alerting.runbookBaseUrl, labels: { environment: config.environment } });
-  const recording = recordingRules(config.telemetry.scrapeIntervalSeconds, { idleUtilizationPercent: config.capacity.idleUtilizationPercent, slo: config.slo });
+  const recording = recordingRules(config.telemetry.scrapeIntervalSeconds, {
+    idleUtilizationPercent: config.capacity.idleUtilizationPercent,
+    idleWindow: config.capacity.idleWindow,
+    slo: config.slo,
+  });
   return { alerts, groups: prometheusRuleGroups(alerts, recording, config.telemetry.scrapeInterval, longWindowInterval(config.telemetry.scrapeIntervalSeconds)) };
 }
 

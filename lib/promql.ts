@@ -6,6 +6,7 @@
  * sees a dashboard query.
  */
 import { parser } from "@prometheus-io/lezer-promql";
+import { durationSeconds } from "./duration";
 
 export type SyntaxNode = ReturnType<typeof parser.parse>["topNode"];
 
@@ -44,10 +45,14 @@ export interface GrafanaMacros {
 
 /**
  * The query Grafana sends for a target with every variable at All: macros
- * become durations, and each variable its All value `.*` (dashboards/common.ts).
+ * become durations (`$__range_s` the range in seconds), and each variable its All value `.*` (dashboards/common.ts).
  */
 export function grafanaToPromql(expr: string, macros: GrafanaMacros): string {
-  return substituteVariables(expr, { __rate_interval: macros.rateInterval, __range: macros.range, __interval: macros.interval }, ".*");
+  return substituteVariables(
+    expr,
+    { __rate_interval: macros.rateInterval, __range: macros.range, __range_s: String(durationSeconds(macros.range)), __interval: macros.interval },
+    ".*",
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -172,4 +177,43 @@ export function withMatchers(expr: string, matchers: readonly string[]): string 
   let out = expr;
   for (const e of edits.sort((a, b) => b.at - a.at)) out = out.slice(0, e.at) + e.text + out.slice(e.at);
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// Selectors that match nothing
+
+/**
+ * A selector that matches no stored series whatever the data: one of its
+ * matchers is on a label no series carries (Prometheus drops every label
+ * whose name starts with `__`, the metric name aside, before storing a
+ * series, so such a label reads as the empty string) and refuses the empty
+ * string. Prometheus answers it from the index, reading no sample.
+ */
+export function matchesNothing(selector: SelectorInfo): boolean {
+  return selector.parts.some((p) => {
+    if (!p.label.startsWith("__") || p.label === "__name__") return false;
+    const empty = p.op === "=" || p.op === "!=" ? p.value === "" : new RegExp(`^(?:${p.value})$`).test("");
+    return p.op === "=" || p.op === "=~" ? !empty : empty;
+  });
+}
+
+/**
+ * The part of a query that serves it: the operands of a top-level `or`
+ * whose selectors can match something (see `matchesNothing`); the query
+ * itself when it is no `or`, or when no operand can be dropped.
+ */
+export function servedOperands(expr: string): string[] {
+  const operands: string[] = [];
+  const split = (node: SyntaxNode) => {
+    const left = node.firstChild;
+    const right = node.lastChild;
+    if (node.name !== "BinaryExpr" || node.getChild("Or") === null || !left || !right) return operands.push(expr.slice(node.from, node.to));
+    split(left);
+    split(right);
+  };
+  const top = parsePromql(expr).firstChild;
+  if (!top) return [expr];
+  split(top);
+  const served = operands.filter((o) => !selectorsIn(o).some(matchesNothing));
+  return served.length === 0 ? [expr] : served;
 }

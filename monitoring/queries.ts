@@ -6,7 +6,7 @@
  * aggregation (see recording.ts).
  */
 import { metrics } from "./metrics";
-import { modelLevel, recordedNames, type RecordedNames } from "./recording";
+import { gpuResourceMatcher, modelLevel, recordedNames, type RecordedNames } from "./recording";
 import { burnRatePairs, sloRatioWindows, sloRecordedNames, type SloWindow } from "./slo";
 
 /** Dashboard variables that filter series, each named after the label it filters. */
@@ -33,7 +33,21 @@ export interface PanelQuery {
   format?: "heatmap" | "table";
   /** Reference id within its panel. */
   refId?: string;
+  /**
+   * Why the query reads raw series rather than recorded ones (with its
+   * variables at All or picked): a test requires this of every query that
+   * does, and of no other.
+   */
+  readsRaw?: string;
 }
+
+/** Reasons a panel reads raw series, shared by the panels they hold for. */
+const rawBecause = {
+  perGpu: "one sample per GPU and point: the raw series are the panel's grain (a MIG GPU's instances repeat a device-level reading)",
+  counterNow: "instant, one sample per GPU (or MIG instance repeating it): the reading's current value is the column",
+  perNodeNow: "instant, one sample per row it shows: the seed's grain",
+  pods: "instant, a sample per GPU pod: pending pods are few and no rule would read fewer",
+} as const;
 
 const gpuLabels = metrics.DCGM_FI_DEV_FB_USED.labels;
 
@@ -69,17 +83,63 @@ export function withMig(expr: string): string {
 /** Name of the ECC table's thermal-throttling column. */
 export const thermalColumn = "thermal throttled (share)";
 
-/** GPU extended resources as kube-state-metrics names them: whole GPUs, or MIG slices of the mixed strategy. */
-export const gpuResourceMatcher = 'resource=~"nvidia_com_gpu|nvidia_com_mig_.+"';
+export { gpuResourceMatcher };
+
+/**
+ * A label no stored series carries: Prometheus drops every label whose name
+ * starts with `__` (the metric name aside) before it stores a series, so a
+ * matcher on it sees the empty string on every series.
+ */
+export const switchLabel = "__variables__";
+
+/**
+ * A panel that reads a coarse recorded series while the variables it is
+ * filtered by are at All, and filters a finer series as soon as one is not.
+ * Grafana cannot branch, but a regex can: both sides carry a matcher on
+ * `switchLabel` whose regex is the variables' values, concatenated. At All
+ * every value is `.*`, which matches the empty string, so the coarse side's
+ * `=~` keeps its series and the fine side's `!~` keeps none (Prometheus
+ * answers that from the index without reading a sample). A selected value is
+ * never empty (`label_values` lists none), so the concatenation no longer
+ * matches the empty string and the sides swap.
+ *
+ * `coarse` and `fine` take the label matchers of their selectors: the
+ * variables on the labels each carries (`filters`) and the switch.
+ * `switchOn` are the variables that turn to the fine side: by default those
+ * the fine series can be filtered by and the coarse one cannot.
+ */
+export function coarseAtAll(
+  grain: { coarse: readonly string[]; fine: readonly string[]; switchOn?: readonly FilterVariable[] },
+  coarse: (matchers: string) => string,
+  fine: (matchers: string) => string,
+): string {
+  const switchOn = grain.switchOn ?? filterVariables.filter((v) => grain.fine.includes(v) && !grain.coarse.includes(v));
+  if (switchOn.length === 0) return coarse(filters(grain.coarse));
+  const values = switchOn.map((v) => `\${${v}}`).join("");
+  return `${fine(filters(grain.fine, [`${switchLabel}!~"${values}"`]))} or ${coarse(filters(grain.coarse, [`${switchLabel}=~"${values}"`]))}`;
+}
 
 /** Every panel query, by panel key. */
 export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, sloWindow }: QueryContext) {
-  const model = filters(modelLevel);
   const gpu = filters(gpuLabels);
   const gpuWithUuid = filters(gpuLabels, ['gpu_uuid!=""']);
   // Recorded router series keep the model level only; `node` is not on them, so it does not filter.
   const router = filters(modelLevel);
-  const fleetQuantile = (q: number) => `histogram_quantile(${q}, sum by (le) (${r.latencyBuckets}${model}))`;
+  // The grains the coarse sides of `coarseAtAll` are recorded at.
+  const fleet = { coarse: [], fine: modelLevel };
+  const perModel = { coarse: ["model"], fine: modelLevel };
+  const perRevision = { coarse: ["model", "revision"], fine: modelLevel };
+  // GPU readings: one line per node at All (zone is a node's), per GPU once nodes or a workload are picked.
+  const perNode = { coarse: ["node", "zone"], fine: gpuLabels, switchOn: ["model", "revision", "node", "tenant"] as const };
+  const fleetQuantile = (q: number, recorded: string) =>
+    coarseAtAll(
+      fleet,
+      (m) => `${recorded}${m}`,
+      (m) => `histogram_quantile(${q}, sum by (le) (${r.latencyBuckets}${m}))`,
+    );
+  const errors = (m: string) => `sum by (model, error) (${r.errors}${m})`;
+  const inferences = (m: string) => `sum by (model) (${r.inferences}${m})`;
+  const withUuid = (m: string) => m.replace("{", '{gpu_uuid!="", ');
   // SLO series are recorded per model and SLI (`slo`); only the model variable narrows them.
   const s = sloRecordedNames(scrapeIntervalSeconds);
   const sloModel = filters(["model"]);
@@ -92,19 +152,56 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
     .map((p) => p.long);
   return {
     // Overview
-    fleetGpuUtilization: [{ expr: `avg(${r.gpuUtilization}${gpu})`, legend: "fleet", instant: true }],
-    totalThroughput: [{ expr: `sum(${r.inferences}${model})`, legend: "inferences/s" }],
+    fleetGpuUtilization: [
+      {
+        expr: coarseAtAll(
+          { coarse: [], fine: gpuLabels },
+          (m) => `${r.fleetGpuUtilization}${m}`,
+          (m) => `avg(${r.gpuUtilization}${m})`,
+        ),
+        legend: "fleet",
+        instant: true,
+      },
+    ],
+    totalThroughput: [
+      {
+        expr: coarseAtAll(
+          fleet,
+          (m) => `${r.fleetInferences}${m}`,
+          (m) => `sum(${r.inferences}${m})`,
+        ),
+        legend: "inferences/s",
+      },
+    ],
     fleetLatency: [
-      { expr: fleetQuantile(0.5), legend: "p50", refId: "A" },
-      { expr: fleetQuantile(0.95), legend: "p95", refId: "B" },
-      { expr: fleetQuantile(0.99), legend: "p99", refId: "C" },
+      { expr: fleetQuantile(0.5, r.fleetLatencyP50), legend: "p50", refId: "A" },
+      { expr: fleetQuantile(0.95, r.fleetLatencyP95), legend: "p95", refId: "B" },
+      { expr: fleetQuantile(0.99, r.fleetLatencyP99), legend: "p99", refId: "C" },
     ],
 
     // Seed panel 1: the seed's `rate(...[1m])` becomes the recorded rate.
-    throughputByModel: [{ expr: `sum by (model, revision) (${r.inferences}${model})`, legend: "{{model}} {{revision}}" }],
+    throughputByModel: [
+      {
+        expr: coarseAtAll(
+          perRevision,
+          (m) => `${r.revisionInferences}${m}`,
+          (m) => `sum by (model, revision) (${r.inferences}${m})`,
+        ),
+        legend: "{{model}} {{revision}}",
+      },
+    ],
     // Seed panel 2: the seed's `[30s]` window holds fewer than two samples at
     // 15-30 s scrapes (gaps, or nothing on Prometheus 3); recorded at four scrape intervals.
-    tokensByModel: [{ expr: `sum by (model, revision) (${r.tokens}${model})`, legend: "{{model}} {{revision}}" }],
+    tokensByModel: [
+      {
+        expr: coarseAtAll(
+          perRevision,
+          (m) => `${r.revisionTokens}${m}`,
+          (m) => `sum by (model, revision) (${r.tokens}${m})`,
+        ),
+        legend: "{{model}} {{revision}}",
+      },
+    ],
     // Seed panel 3: already one sample per output point; a rule would buy nothing.
     queueDepthByModelNode: [
       {
@@ -112,6 +209,7 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
         legend: "{{model}} @ {{node}}",
         format: "table",
         instant: true,
+        readsRaw: rawBecause.perNodeNow,
       },
     ],
     // Seed panel 6, recorded per model (so only the model variable narrows it),
@@ -122,24 +220,52 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
       { expr: `${r.latencyP95}${filters(["model"])}`, legend: "{{model}} p95", refId: "B" },
       { expr: `${r.latencyP99}${filters(["model"])}`, legend: "{{model}} p99", refId: "C" },
     ],
-    latencyHeatmap: [{ expr: `sum by (le) (${r.latencyBuckets}${model})`, legend: "{{le}}", format: "heatmap" }],
+    latencyHeatmap: [
+      {
+        expr: coarseAtAll(
+          fleet,
+          (m) => `${r.fleetLatencyBuckets}${m}`,
+          (m) => `sum by (le) (${r.latencyBuckets}${m})`,
+        ),
+        legend: "{{le}}",
+        format: "heatmap",
+      },
+    ],
     errorRateByModel: [
       {
-        expr: `sum by (model) (${r.errors}${model}) / sum by (model) (${r.inferences}${model})`,
+        expr: coarseAtAll(
+          perModel,
+          (m) => `sum by (model) (${r.errorRatio}${m})`,
+          (m) => `sum by (model) (${r.errors}${m}) / ${inferences(m)}`,
+        ),
         legend: "{{model}}",
       },
     ],
     // The same ratio split by error kind: what the error-rate runbook decides on (out of memory, timeout, runtime error).
     errorsByKind: [
       {
-        expr: `sum by (model, error) (${r.errors}${model}) / ignoring (error) group_left () sum by (model) (${r.inferences}${model})`,
+        expr: coarseAtAll(
+          perModel,
+          (m) => `${r.errorRatio}${m}`,
+          (m) => `${errors(m)} / ignoring (error) group_left () ${inferences(m)}`,
+        ),
         legend: "{{model}} {{error}}",
       },
     ],
 
     // Seed panel 4: MIG instances report no GPU_UTIL, so the recorded
     // utilization (graphics-engine activity there) is shown per instance.
-    gpuUtilization: [{ expr: withMig(`avg by (gpu_uuid, gpu, mig_profile, mig_instance, node) (${r.gpuUtilization}${gpuWithUuid})`), legend: gpuLegend }],
+    // With nodes and workloads at All, one line per node (1,000 GPUs as lines are no picture); per GPU once some are picked.
+    gpuUtilization: [
+      {
+        expr: coarseAtAll(
+          perNode,
+          (m) => withMig(`${r.nodeGpuUtilization}${m}`),
+          (m) => withMig(`avg by (gpu_uuid, gpu, mig_profile, mig_instance, node) (${r.gpuUtilization}${withUuid(m)})`),
+        ),
+        legend: gpuLegend,
+      },
+    ],
     // Seed panel 5, per GPU or MIG instance, recorded. The seed's query is the
     // used ratio under the title "VRAM Headroom"; the panel shows what its title
     // says, the share of memory still free (1 - used ratio).
@@ -151,51 +277,159 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
         instant: true,
       },
     ],
-    // Seed panel 10: errors over the dashboard's range read better in a table than a per-second rate.
+    // Seed panel 10: the counters as a table, now. The aggregate counter counts over the GPU's life and the
+    // volatile one since the driver loaded: their values are the two columns, one sample each.
     // ECC counters are device-level and every MIG instance of a GPU repeats them: max, not sum.
     eccErrors: [
-      { expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_DBE_AGG_TOTAL${gpu}[$__range]))`, legend: "double-bit (lifetime)", format: "table", instant: true, refId: "A" },
       {
-        expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_DBE_VOL_TOTAL${gpu}[$__range]))`,
+        expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_ECC_DBE_AGG_TOTAL${gpu})`,
+        legend: "double-bit (lifetime)",
+        format: "table",
+        instant: true,
+        refId: "A",
+        readsRaw: rawBecause.counterNow,
+      },
+      {
+        expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_ECC_DBE_VOL_TOTAL${gpu})`,
         legend: "double-bit (since driver load)",
         format: "table",
         instant: true,
         refId: "B",
+        readsRaw: rawBecause.counterNow,
       },
-      { expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_SBE_AGG_TOTAL${gpu}[$__range]))`, legend: "single-bit (lifetime)", format: "table", instant: true, refId: "C" },
       {
-        expr: `max by (gpu_uuid, node) (increase(DCGM_FI_DEV_ECC_SBE_VOL_TOTAL${gpu}[$__range]))`,
+        expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_ECC_SBE_AGG_TOTAL${gpu})`,
+        legend: "single-bit (lifetime)",
+        format: "table",
+        instant: true,
+        refId: "C",
+        readsRaw: rawBecause.counterNow,
+      },
+      {
+        expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_ECC_SBE_VOL_TOTAL${gpu})`,
         legend: "single-bit (since driver load)",
         format: "table",
         instant: true,
         refId: "D",
+        readsRaw: rawBecause.counterNow,
       },
-      // The seed's title promises thermal throttling beside the errors: the share of the range each GPU was throttled for heat.
-      { expr: `max by (gpu_uuid, node) (rate(DCGM_FI_DEV_THERMAL_VIOLATION${gpu}[$__range])) / 1e9`, legend: thermalColumn, format: "table", instant: true, refId: "E" },
+      // The seed's title promises thermal throttling beside the errors: the share of the range each GPU was throttled
+      // for heat, from the counter's two ends (two samples a GPU, not every scrape of the range; a driver reload
+      // within the range resets it, and the share then reads as 0 rather than negative). A GPU with no sample at the
+      // range's start joined within it: its counter, since its driver loaded, is all it was throttled for.
+      {
+        expr: `max by (gpu_uuid, node) (clamp_min(DCGM_FI_DEV_THERMAL_VIOLATION${gpu} - DCGM_FI_DEV_THERMAL_VIOLATION${gpu} offset $__range, 0) or DCGM_FI_DEV_THERMAL_VIOLATION${gpu}) / 1e9 / $__range_s`,
+        legend: thermalColumn,
+        format: "table",
+        instant: true,
+        refId: "E",
+        readsRaw: "instant, two samples per GPU: the counter at both ends of the range",
+      },
     ],
     // Violation counters are nanoseconds throttled; per second of wall time that is the throttled fraction.
     thermalThrottling: [
-      { expr: `max by (gpu_uuid, gpu, node) (rate(DCGM_FI_DEV_THERMAL_VIOLATION${gpu}[$__rate_interval])) / 1e9`, legend: "{{node}} {{gpu}} thermal", refId: "A" },
-      { expr: `max by (gpu_uuid, gpu, node) (rate(DCGM_FI_DEV_POWER_VIOLATION${gpu}[$__rate_interval])) / 1e9`, legend: "{{node}} {{gpu}} power", refId: "B" },
+      {
+        expr: coarseAtAll(
+          perNode,
+          (m) => `${r.nodeThermalThrottled}${m}`,
+          (m) => `max by (gpu_uuid, gpu, node) (rate(DCGM_FI_DEV_THERMAL_VIOLATION${m}[$__rate_interval])) / 1e9`,
+        ),
+        legend: "{{node}} {{gpu}} thermal",
+        refId: "A",
+        readsRaw: rawBecause.perGpu,
+      },
+      {
+        expr: coarseAtAll(
+          perNode,
+          (m) => `${r.nodePowerThrottled}${m}`,
+          (m) => `max by (gpu_uuid, gpu, node) (rate(DCGM_FI_DEV_POWER_VIOLATION${m}[$__rate_interval])) / 1e9`,
+        ),
+        legend: "{{node}} {{gpu}} power",
+        refId: "B",
+        readsRaw: rawBecause.perGpu,
+      },
     ],
-    // Device-level readings repeat on every MIG instance of a GPU: max, not sum.
-    gpuTemperature: [{ expr: `max by (gpu_uuid, gpu, node) (DCGM_FI_DEV_GPU_TEMP${gpu})`, legend: "{{node}} {{gpu}}" }],
-    gpuPower: [{ expr: `max by (gpu_uuid, gpu, node) (DCGM_FI_DEV_POWER_USAGE${gpu})`, legend: "{{node}} {{gpu}}" }],
+    // Device-level readings repeat on every MIG instance of a GPU: max, not sum. At All, each node's hottest (or
+    // hungriest) GPU.
+    gpuTemperature: [
+      {
+        expr: coarseAtAll(
+          perNode,
+          (m) => `${r.nodeGpuTemperature}${m}`,
+          (m) => `max by (gpu_uuid, gpu, node) (DCGM_FI_DEV_GPU_TEMP${m})`,
+        ),
+        legend: "{{node}} {{gpu}}",
+        readsRaw: rawBecause.perGpu,
+      },
+    ],
+    gpuPower: [
+      {
+        expr: coarseAtAll(
+          perNode,
+          (m) => `${r.nodeGpuPower}${m}`,
+          (m) => `max by (gpu_uuid, gpu, node) (DCGM_FI_DEV_POWER_USAGE${m})`,
+        ),
+        legend: "{{node}} {{gpu}}",
+        readsRaw: rawBecause.perGpu,
+      },
+    ],
     // A table: the node and GPU are columns, and the value column is named by the legend.
-    xidErrors: [{ expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_XID_ERRORS${gpu})`, legend: "Last XID", format: "table", instant: true }],
+    xidErrors: [{ expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_XID_ERRORS${gpu})`, legend: "Last XID", format: "table", instant: true, readsRaw: rawBecause.counterNow }],
 
     // Seed panel 7: the seed's `count by (target_node) (rate(...))` counts
     // routers per node; how often a node is chosen is the sum of the rates.
     targetChoices: [{ expr: `sum by (target_node) (${r.targetChoices}${router})`, legend: "{{target_node}}", instant: true }],
     // Seed panel 8, recorded.
-    rejectionsByReason: [{ expr: `sum by (reason, model) (${r.rejections}${router})`, legend: "{{reason}} {{model}}" }],
-    // Seed panel 9, as written.
-    nodeHealth: [{ expr: `max by (node) (infermesh_node_healthy${filters(metrics.infermesh_node_healthy.labels)})`, legend: "{{node}}", format: "table", instant: true }],
-    hedgeEffectiveness: [
-      { expr: `sum(${r.hedged}${router}) / sum(${r.routerRequests}${router})`, legend: "hedged share of requests", refId: "A" },
-      { expr: `sum(${r.hedgeWins}${router}) / sum(${r.hedged}${router})`, legend: "hedges that won", refId: "B" },
+    rejectionsByReason: [
+      {
+        expr: coarseAtAll(
+          perModel,
+          (m) => `${r.rejectionsByReason}${m}`,
+          (m) => `sum by (reason, model) (${r.rejections}${m})`,
+        ),
+        legend: "{{reason}} {{model}}",
+      },
     ],
-    cancellationsByReason: [{ expr: `sum by (reason) (${r.cancellations}${router})`, legend: "{{reason}}" }],
+    // Seed panel 9, as written.
+    nodeHealth: [
+      {
+        expr: `max by (node) (infermesh_node_healthy${filters(metrics.infermesh_node_healthy.labels)})`,
+        legend: "{{node}}",
+        format: "table",
+        instant: true,
+        readsRaw: rawBecause.perNodeNow,
+      },
+    ],
+    hedgeEffectiveness: [
+      {
+        expr: coarseAtAll(
+          fleet,
+          (m) => `${r.hedgedRatio}${m}`,
+          (m) => `sum(${r.hedged}${m}) / sum(${r.routerRequests}${m})`,
+        ),
+        legend: "hedged share of requests",
+        refId: "A",
+      },
+      {
+        expr: coarseAtAll(
+          fleet,
+          (m) => `${r.hedgeWinRatio}${m}`,
+          (m) => `sum(${r.hedgeWins}${m}) / sum(${r.hedged}${m})`,
+        ),
+        legend: "hedges that won",
+        refId: "B",
+      },
+    ],
+    cancellationsByReason: [
+      {
+        expr: coarseAtAll(
+          fleet,
+          (m) => `${r.cancellationsByReason}${m}`,
+          (m) => `sum by (reason) (${r.cancellations}${m})`,
+        ),
+        legend: "{{reason}}",
+      },
+    ],
 
     // SLOs: objective, SLI over the SLO window, error budget remaining and burn rates (monitoring/slo.ts).
     sloSummary: [
@@ -211,25 +445,26 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
 
     // Capacity and waste, per GPU pool (node labels from kube-state-metrics, recorded as node → pool).
     gpusByPool: [
-      { expr: `sum by (pool) (kube_node_status_allocatable{${gpuResourceMatcher}} * on (node) group_left (pool) ${r.nodePool})`, legend: "{{pool}} allocatable", refId: "A" },
-      {
-        expr: `sum by (pool) (kube_pod_container_resource_requests{${gpuResourceMatcher}} * on (namespace, pod) group_left () max by (namespace, pod) (kube_pod_status_phase{phase="Running"} == 1) * on (node) group_left (pool) ${r.nodePool})`,
-        legend: "{{pool}} requested",
-        refId: "B",
-      },
+      { expr: r.poolGpusAllocatable, legend: "{{pool}} allocatable", refId: "A" },
+      { expr: r.poolGpusRequested, legend: "{{pool}} requested", refId: "B" },
     ],
     pendingGpuPods: [
       {
         expr: `count by (namespace) (max by (namespace, pod) (kube_pod_container_resource_requests{${gpuResourceMatcher}}) * on (namespace, pod) max by (namespace, pod) (kube_pod_status_phase{phase="Pending"} == 1))`,
         legend: "{{namespace}}",
         instant: true,
+        readsRaw: rawBecause.pods,
       },
     ],
     nodesByPool: [{ expr: `count by (pool, capacity) (${r.nodePool})`, legend: "{{pool}} ({{capacity}})", instant: true }],
     // Idle: held by a pod and below the idle threshold for the whole idle window.
     idleGpus: [
       {
-        expr: `count by (pool, namespace) ((min_over_time(${r.gpuIdle}${gpu}[${idleWindow}]) == 1) * on (node) group_left (pool) ${r.nodePool})`,
+        expr: coarseAtAll(
+          { coarse: [], fine: gpuLabels },
+          (m) => `${r.poolIdleForWindow}${m}`,
+          (m) => `count by (pool, namespace) ((min_over_time(${r.gpuIdle}${m}[${idleWindow}]) == 1) * on (node) group_left (pool) ${r.nodePool})`,
+        ),
         legend: "{{pool}} {{namespace}}",
         format: "table",
         instant: true,
@@ -238,7 +473,11 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
     // Each idle sample stands for one scrape interval of one GPU.
     gpuHoursWasted: [
       {
-        expr: `sum by (pool, namespace) (sum_over_time(${r.gpuIdle}${gpu}[$__range]) * on (node) group_left (pool) ${r.nodePool}) * ${scrapeIntervalSeconds} / 3600`,
+        expr: `(${coarseAtAll(
+          { coarse: [], fine: gpuLabels },
+          (m) => `sum by (pool, namespace) (sum_over_time(${r.poolIdleGpus}${m}[$__range]))`,
+          (m) => `sum by (pool, namespace) (sum_over_time(${r.gpuIdle}${m}[$__range]) * on (node) group_left (pool) ${r.nodePool})`,
+        )}) * ${scrapeIntervalSeconds} / 3600`,
         legend: "{{pool}} {{namespace}}",
         format: "table",
         instant: true,

@@ -8,18 +8,30 @@
  * |--------------|----------------------------------------------------|
  * | `model`      | model, revision, tenant, zone                      |
  * | `model_le`   | model, revision, tenant, zone, le                  |
- * | `model` (p95, queue depth) | model only: the grain of the seed's panel and of the alerts |
+ * | `model` (p50/p95/p99, queue depth) | model only: the grain of the seed's panel and of the alerts |
+ * | `model_revision` | model, revision                                |
+ * | `model_error`, `model_reason` | model and the metric's own label      |
+ * | `reason`, `le` | the metric's own label only                      |
+ * | `fleet`      | none: the whole fleet                              |
  * | `router`     | model, revision, tenant, zone (+ the metric's own) |
  * | `gpu`        | every GPU label (one series per GPU or MIG instance) |
- * | `node`       | node, pool, capacity (GPU nodes only)              |
+ * | `node`       | node, zone (GPU readings: one series per GPU node); node, pool, capacity (`node:infermesh_gpu_pool:info`) |
+ * | `pool`, `pool_namespace` | the GPU pool (and the namespace holding the GPUs) |
  * | `model` (SLO) | model, slo (monitoring/slo.ts)                    |
+ *
+ * The coarse levels (`fleet`, `le`, `reason`, `model_revision`, `model_error`,
+ * `model_reason`, `node`, `pool`) are each the exact grain of one dashboard
+ * panel with its variables at All, so a full load reads one sample per point
+ * it draws; a selected variable filters the finer level instead
+ * (`coarseAtAll` in queries.ts). Each is an aggregation of a finer recorded
+ * series, so evaluating it reads hundreds of samples, not the raw fleet.
  *
  * `node` is not kept on request-level rules: a request rate per node and per
  * GPU is what the raw series already are, and keeping it would leave nothing
  * to precompute. Node-level panels read raw series (cheap: one sample each).
  */
 
-import { defaultSloSpec, sloRecordingRules, type SloSpec } from "./slo";
+import { defaultSloSpec, longWindowInterval, sloRecordingRules, type SloSpec } from "./slo";
 
 export interface RecordingRule {
   record: string;
@@ -61,7 +73,30 @@ export function recordedNames(window: string) {
     hedged: `router:infermesh_router_hedged_requests:rate${window}`,
     hedgeWins: `router:infermesh_router_hedge_wins:rate${window}`,
     cancellations: `router:infermesh_router_cancellations:rate${window}`,
+    fleetInferences: `fleet:infermesh_inferences:rate${window}`,
+    fleetLatencyBuckets: `le:infermesh_inference_latency_bucket:rate${window}`,
+    fleetLatencyP50: `fleet:infermesh_inference_latency:p50_${window}`,
+    fleetLatencyP95: `fleet:infermesh_inference_latency:p95_${window}`,
+    fleetLatencyP99: `fleet:infermesh_inference_latency:p99_${window}`,
+    revisionInferences: `model_revision:infermesh_inferences:rate${window}`,
+    revisionTokens: `model_revision:infermesh_tokens_generated:rate${window}`,
+    errorRatio: `model_error:infermesh_inference_errors:ratio_rate${window}`,
+    rejectionsByReason: `model_reason:infermesh_requests_rejected:rate${window}`,
+    cancellationsByReason: `reason:infermesh_router_cancellations:rate${window}`,
+    hedgedRatio: `fleet:infermesh_router_hedged_requests:ratio_rate${window}`,
+    hedgeWinRatio: `fleet:infermesh_router_hedge_wins:ratio_rate${window}`,
     gpuUtilization: "gpu:infermesh_gpu_utilization:percent",
+    fleetGpuUtilization: "fleet:infermesh_gpu_utilization:avg",
+    nodeGpuUtilization: "node:infermesh_gpu_utilization:avg",
+    nodeGpuTemperature: "node:infermesh_gpu_temperature:max",
+    nodeGpuPower: "node:infermesh_gpu_power:max",
+    nodeThermalThrottled: `node:infermesh_gpu_thermal_throttled:ratio_rate${window}`,
+    nodePowerThrottled: `node:infermesh_gpu_power_throttled:ratio_rate${window}`,
+    poolGpusAllocatable: "pool:infermesh_gpus_allocatable:sum",
+    poolGpusRequested: "pool:infermesh_gpus_requested:sum",
+    poolIdleGpus: "pool_namespace:infermesh_gpus_idle:count",
+    gpuIdleLong: "gpu:infermesh_gpu_idle:min_long",
+    poolIdleForWindow: "pool_namespace:infermesh_gpus_idle_for_window:count",
     gpuIdle: "gpu:infermesh_gpu_idle:bool",
     nodePool: "node:infermesh_gpu_pool:info",
     vramRatio: "gpu:infermesh_gpu_memory_used:ratio",
@@ -77,7 +112,7 @@ export const defaultIdleUtilizationPercent = 5;
 export const nodePoolExpr =
   'max by (node, pool, capacity) (label_replace(label_replace(kube_node_labels{label_infermesh_io_node_class="gpu"}, "pool", "$1", "label_infermesh_io_pool", "(.+)"), "capacity", "$1", "label_infermesh_io_capacity", "(.+)"))';
 
-export function recordingRules(scrapeIntervalSeconds: number, opts: { idleUtilizationPercent?: number; slo?: SloSpec } = {}): RecordingRule[] {
+export function recordingRules(scrapeIntervalSeconds: number, opts: { idleUtilizationPercent?: number; idleWindow?: string; slo?: SloSpec } = {}): RecordingRule[] {
   const w = rateWindow(scrapeIntervalSeconds);
   const n = recordedNames(w);
   const model = by(modelLevel);
@@ -116,6 +151,64 @@ export function recordingRules(scrapeIntervalSeconds: number, opts: { idleUtiliz
       purpose: "idle-GPU panels and GPU-hours wasted",
     },
     { record: n.nodePool, expr: nodePoolExpr, purpose: "capacity panels per pool, pool-at-max alert" },
+    ...coarseRules(n, w, opts.idleWindow ?? "1h", longWindowInterval(scrapeIntervalSeconds)),
     ...sloRecordingRules(opts.slo ?? defaultSloSpec, scrapeIntervalSeconds),
+  ];
+}
+
+/** GPU extended resources as kube-state-metrics names them: whole GPUs, or MIG slices of the mixed strategy. */
+export const gpuResourceMatcher = 'resource=~"nvidia_com_gpu|nvidia_com_mig_.+"';
+
+/**
+ * The coarse levels: each the grain of one panel with its variables at All,
+ * each read from a finer recorded series (or, for GPU readings, from the
+ * node's own handful of series), so an evaluation reads hundreds of samples.
+ */
+function coarseRules(n: RecordedNames, w: string, idleWindow: string, longInterval: string): RecordingRule[] {
+  // One series per node, its `gpu` label naming what it shows of the node's GPUs (the legend names a GPU there).
+  const perNode = (how: "avg" | "max", expr: string) => `label_replace(${how} by (node, zone) (${expr}), "gpu", "${how}", "", "")`;
+  const onPool = `* on (node) group_left (pool) ${n.nodePool}`;
+  return [
+    { record: n.fleetInferences, expr: `sum(${n.inferences})`, purpose: "total throughput (Overview)" },
+    { record: n.fleetLatencyBuckets, expr: `sum by (le) (${n.latencyBuckets})`, purpose: "fleet quantiles, latency heatmap" },
+    { record: n.fleetLatencyP50, expr: `histogram_quantile(0.5, ${n.fleetLatencyBuckets})`, purpose: "fleet latency (Overview)" },
+    { record: n.fleetLatencyP95, expr: `histogram_quantile(0.95, ${n.fleetLatencyBuckets})`, purpose: "fleet latency (Overview)" },
+    { record: n.fleetLatencyP99, expr: `histogram_quantile(0.99, ${n.fleetLatencyBuckets})`, purpose: "fleet latency (Overview)" },
+    { record: n.revisionInferences, expr: `sum by (model, revision) (${n.inferences})`, purpose: "throughput per model and revision" },
+    { record: n.revisionTokens, expr: `sum by (model, revision) (${n.tokens})`, purpose: "token rate per model and revision" },
+    {
+      record: n.errorRatio,
+      // Per kind, so the error-rate panel is the sum over kinds and the errors-by-kind panel reads it as it is.
+      expr: `sum by (model, error) (${n.errors}) / ignoring (error) group_left () sum by (model) (${n.inferences})`,
+      purpose: "error rate and errors by kind",
+    },
+    { record: n.rejectionsByReason, expr: `sum by (model, reason) (${n.rejections})`, purpose: "admission control panel" },
+    { record: n.cancellationsByReason, expr: `sum by (reason) (${n.cancellations})`, purpose: "cancellations by reason" },
+    { record: n.hedgedRatio, expr: `sum(${n.hedged}) / sum(${n.routerRequests})`, purpose: "hedge effectiveness" },
+    { record: n.hedgeWinRatio, expr: `sum(${n.hedgeWins}) / sum(${n.hedged})`, purpose: "hedge effectiveness" },
+    { record: n.fleetGpuUtilization, expr: `avg(${n.gpuUtilization})`, purpose: "fleet GPU utilization (Overview)" },
+    { record: n.nodeGpuUtilization, expr: perNode("avg", n.gpuUtilization), purpose: "GPU utilization per node" },
+    // Device-level readings repeat on every MIG instance of a GPU: max, never sum.
+    { record: n.nodeGpuTemperature, expr: perNode("max", "DCGM_FI_DEV_GPU_TEMP"), purpose: "hottest GPU per node" },
+    { record: n.nodeGpuPower, expr: perNode("max", "DCGM_FI_DEV_POWER_USAGE"), purpose: "highest GPU power draw per node" },
+    // Violation counters are nanoseconds throttled; per second of wall time that is the throttled fraction.
+    { record: n.nodeThermalThrottled, expr: `${perNode("max", `rate(DCGM_FI_DEV_THERMAL_VIOLATION[${w}])`)} / 1e9`, purpose: "thermal throttling per node" },
+    { record: n.nodePowerThrottled, expr: `${perNode("max", `rate(DCGM_FI_DEV_POWER_VIOLATION[${w}])`)} / 1e9`, purpose: "power throttling per node" },
+    { record: n.poolGpusAllocatable, expr: `sum by (pool) (kube_node_status_allocatable{${gpuResourceMatcher}} ${onPool})`, purpose: "GPUs allocatable per pool" },
+    {
+      record: n.poolGpusRequested,
+      expr: `sum by (pool) (kube_pod_container_resource_requests{${gpuResourceMatcher}} * on (namespace, pod) group_left () max by (namespace, pod) (kube_pod_status_phase{phase="Running"} == 1) ${onPool})`,
+      purpose: "GPUs requested by running pods per pool",
+    },
+    { record: n.poolIdleGpus, expr: `count by (pool, namespace) ((${n.gpuIdle} == 1) ${onPool})`, purpose: "GPU-hours wasted (one sample per pool, namespace and interval)" },
+    // Idle for the whole idle window, in two steps of the long group: the least of each interval, then the least of those
+    // over the window, so an evaluation reads a sample per GPU and interval rather than every scrape of the window.
+    { record: n.gpuIdleLong, expr: `min_over_time(${n.gpuIdle}[${longInterval}])`, purpose: "idle GPUs over the idle window", cadence: "long" },
+    {
+      record: n.poolIdleForWindow,
+      expr: `count by (pool, namespace) ((min_over_time(${n.gpuIdleLong}[${idleWindow}]) == 1) ${onPool})`,
+      purpose: `idle GPUs panel: held and idle for the whole idle window`,
+      cadence: "long",
+    },
   ];
 }

@@ -10,7 +10,7 @@ import { diskPlan, type FleetMeasurement } from "../bench/fleet/measure";
 import { expandRecorded, panelPlans } from "../bench/fleet/plans";
 import { ruleBackfillStart, ruleStages } from "../verify/backfill";
 import type { QueryResult } from "../bench/fleet/prometheusApi";
-import { evaluateTargets, fleetReport, reportJson, variantSummary, type BenchReport } from "../bench/report";
+import { evaluateTargets, fleetReport, fleetTargets, reportJson, variantSummary, type BenchReport, type TargetResult } from "../bench/report";
 import { catalog } from "../dashboards/common";
 import { recordingRules, type RecordingRule } from "../monitoring/recording";
 import { escapeRegex, escapeRegexInPromqlString } from "../lib/escapeRegex";
@@ -199,21 +199,55 @@ describe("disk bound", () => {
 // ---------------------------------------------------------------------------
 // Report
 
-const q = (over: Partial<QueryResult>): QueryResult => ({ ms: 10, samples: 100, peak: 50, execMs: 5, series: 1, bytes: 1000, ...over });
-const load = (ms: number, samples: number[]) => ({ ms, perQuery: samples.map((s) => q({ samples: s })) });
+const q = (over: Partial<QueryResult>): QueryResult => ({ ms: 10, samples: 100, peak: 50, execMs: 5, series: 1, points: 100, bytes: 1000, ...over });
+const load = (ms: number, samples: number[], cpuMs = 0) => ({ ms, cpuMs, perQuery: samples.map((s) => q({ samples: s })) });
 
-function measurement(gpus: number, stackLoads: number[]): FleetMeasurement {
+/** One variant of a dashboard: each query alone (samples read, points returned), and full loads (wall, CPU). */
+const variant = (alone: { samples: number; points: number }[], loads: { ms: number; cpuMs: number }[]) => ({
+  alone: alone.map((a) => q(a)),
+  loads: loads.map((l) =>
+    load(
+      l.ms,
+      alone.map((a) => a.samples),
+      l.cpuMs,
+    ),
+  ),
+});
+const loads = (ms: number[], cpuMs: number) => ms.map((m) => ({ ms: m, cpuMs }));
+const panel = (dashboard: "overview" | "modelDrilldown" | "gpuHealth" | "routerBehavior", title: string) => ({
+  dashboard,
+  title,
+  rawSource: "derived",
+  stack: [{ expr: `${title}:stack`, instant: false }],
+  raw: [{ expr: `${title}_raw`, instant: false }],
+});
+
+/**
+ * The four seed dashboards with fixed costs. Samples, raw ÷ stack: overview
+ * 1,000,010 ÷ 60, drilldown 90,000 ÷ 300, GPU Health 1,000 ÷ 1,200 (1,000
+ * points returned), router 5,000 ÷ 100; each raw load 200 ms (median of 300,
+ * 100, 200) and 400 ms of CPU, each stack load 10 ms and 20 ms of CPU.
+ */
+function measurement(gpus: number, over: Partial<FleetMeasurement["runs"]> = {}): FleetMeasurement {
   const plans = [
-    {
-      dashboard: "overview" as const,
-      title: "A",
-      key: "totalThroughput" as const,
-      rawSource: "derived",
-      stack: [{ expr: "a:b", instant: false }],
-      raw: [{ expr: "sum(rate(x[1m]))", instant: false }],
-    },
+    { ...panel("overview", "A"), key: "totalThroughput" as const },
     { dashboard: "overview" as const, title: "B", rawSource: "raw already", stack: [{ expr: "up", instant: true }], raw: [{ expr: "up", instant: true }] },
+    panel("modelDrilldown", "C"),
+    panel("gpuHealth", "D"),
+    panel("routerBehavior", "E"),
   ];
+  const raw = (samples: number[]) =>
+    variant(
+      samples.map((s) => ({ samples: s, points: 10 })),
+      loads([300, 100, 200], 400),
+    );
+  const stack = (samples: number[], points = samples) =>
+    variant(
+      samples.map((s, i) => ({ samples: s, points: points[i] as number })),
+      loads([5, 15, 10], 20),
+    );
+  const overviewRaw = raw([1_000_000, 10]);
+  (overviewRaw.alone[1] as QueryResult).series = 0;
   return {
     fleet: {
       scale: "t",
@@ -242,70 +276,138 @@ function measurement(gpus: number, stackLoads: number[]): FleetMeasurement {
     window: { start: 0, end: 3600, step: 30 },
     plans,
     runs: {
-      "overview/raw": {
-        alone: [q({ samples: 1000, ms: 100, peak: 700 }), q({ samples: 10, series: 0 })],
-        loads: [load(300, [1000, 10]), load(100, [1000, 10]), load(200, [1000, 10])],
-      },
-      "overview/stack": { alone: [q({ samples: 50 }), q({ samples: 10 })], loads: stackLoads.map((ms) => load(ms, [50, 10])) },
-    },
+      "overview/raw": overviewRaw,
+      "overview/stack": stack([50, 10]),
+      "modelDrilldown/raw": raw([90_000]),
+      "modelDrilldown/stack": stack([300]),
+      "gpuHealth/raw": raw([1_000]),
+      "gpuHealth/stack": stack([1_200], [1_000]),
+      "routerBehavior/raw": raw([5_000]),
+      "routerBehavior/stack": stack([100]),
+      ...over,
+    } as FleetMeasurement["runs"],
     failures: [],
     tsdb: { series: 30, recordedSeries: 6, dcgmSeries: 8, blocks: 1, samples: 5000 },
+    rules: { count: 2, longCount: 1, longInterval: "2m", samplesPerEvaluation: 10, samplesPerLongEvaluation: 4, execMs: 1, series: 6, perRule: [] },
     unreadRecorded: { records: [], series: 0 },
     phases: [{ what: "x", ms: 1 }],
     ms: 1234,
   };
 }
 
+const settings = { reps: 3, step: 30, maxSamples: null, partBytes: 5e8 };
+const statusOf = (targets: TargetResult[], fragment: string) => targets.find((t) => t.target.includes(fragment));
+
 describe("fleet report", () => {
-  it("summarises a variant: median load, samples of the run alone, peak, stability", () => {
-    const m = measurement(1024, [10, 30, 20]);
-    expect(variantSummary(m.runs["overview/raw"])).toEqual({ loadMs: 200, execMs: 10, samples: 1010, peakSamples: 700, stable: true });
-    expect(variantSummary(undefined)).toEqual({ loadMs: Number.NaN, execMs: Number.NaN, samples: Number.NaN, peakSamples: Number.NaN, stable: true });
+  it("summarises a variant: median load and CPU, samples and points of the run alone, peak, stability", () => {
+    const v = variant(
+      [
+        { samples: 1000, points: 40 },
+        { samples: 10, points: 10 },
+      ],
+      [
+        { ms: 300, cpuMs: 50 },
+        { ms: 100, cpuMs: 30 },
+        { ms: 200, cpuMs: 70 },
+      ],
+    );
+    expect(variantSummary(v)).toEqual({ loadMs: 200, execMs: 10, cpuMs: 50, points: 50, samples: 1010, peakSamples: 50, stable: true });
+    expect(variantSummary(undefined)).toEqual({
+      loadMs: Number.NaN,
+      execMs: Number.NaN,
+      cpuMs: Number.NaN,
+      points: Number.NaN,
+      samples: Number.NaN,
+      peakSamples: Number.NaN,
+      stable: true,
+    });
     expect(variantSummary({ alone: [q({ samples: 5 })], loads: [load(1, [5]), load(1, [6])] }).stable).toBe(false);
   });
 
-  it("compares dashboards and panels, and lists queries with no series", () => {
-    const r = fleetReport(measurement(1024, [10, 30, 20]), { reps: 3, step: 30, maxSamples: null, partBytes: 5e8 });
-    expect(r.dashboards).toEqual([expect.objectContaining({ dashboard: "overview", speedUp: 10, samplesRatio: 1010 / 60 })]);
-    expect(r.panels.map((p) => [p.title, p.type, p.raw.ms, p.stack.ms, p.speedUp])).toEqual([
-      ["A", "range", 100, 10, 10],
-      ["B", "instant", 10, 10, 1],
+  it("compares each dashboard, the four together and each panel, with exact figures", () => {
+    const r = fleetReport(measurement(1024), settings);
+    expect(r.dashboards.map((d) => [d.dashboard, d.raw.samples, d.stack.samples, d.samplesRatio, d.speedUp, d.cpuRatio, d.floorRatio])).toEqual([
+      ["overview", 1_000_010, 60, 1_000_010 / 60, 20, 20, 1],
+      ["modelDrilldown", 90_000, 300, 300, 20, 20, 1],
+      ["gpuHealth", 1_000, 1_200, 1_000 / 1_200, 20, 20, 1.2],
+      ["routerBehavior", 5_000, 100, 50, 20, 20, 1],
+    ]);
+    expect(r.seedFour).toEqual({ samplesRatio: 1_096_010 / 1_660, wallRatio: 20, cpuRatio: 20 });
+    expect(r.panels.map((p) => [p.dashboard, p.title, p.type, p.raw.samples, p.stack.samples, p.stack.points])).toEqual([
+      ["overview", "A", "range", 1_000_000, 50, 50],
+      ["overview", "B", "instant", 10, 10, 10],
+      ["modelDrilldown", "C", "range", 90_000, 300, 300],
+      ["gpuHealth", "D", "range", 1_000, 1_200, 1_000],
+      ["routerBehavior", "E", "range", 5_000, 100, 100],
     ]);
     expect(r.emptyResults).toEqual(['overview raw "B": up']);
     expect(r.tsdb.rawSeriesPerGpu).toBeCloseTo(24 / 1024);
   });
 
+  it("checks every query-cost target at 1,024 GPUs: all met at the fixture's figures", () => {
+    const targets = fleetTargets(fleetReport(measurement(1024), settings));
+    expect(targets.map((t) => [t.target.split(":")[0], t.status, t.detail])).toEqual([
+      ["overview", "met", "16667x"],
+      ["modelDrilldown", "met", "300x"],
+      ["routerBehavior", "met", "50.0x"],
+      ["gpuHealth", "met", "1.200 samples per point (1,200 read, 1,000 returned)"],
+      ["all four seed dashboards", "met", "660x"],
+      ["all four seed dashboards", "met", "20.0x"],
+      ["all four seed dashboards", "met", "20.0x"],
+    ]);
+  });
+
+  const slower = (ms: number, cpuMs: number, samples: number, points = samples) => variant([{ samples, points }], loads([ms, ms, ms], cpuMs));
   it.each([
-    ["met at 1,024 GPUs", 1024, [10, 30, 20], "met"],
-    ["missed at 1,024 GPUs", 1024, [50, 40, 60], "missed"],
-    ["not checked below 1,024 GPUs", 64, [50, 40, 60], "not checked"],
-  ])("speed-up target %s", (_what, gpus, stackLoads, status) => {
-    const fleet = fleetReport(measurement(gpus, stackLoads), { reps: 3, step: 30, maxSamples: null, partBytes: 5e8 });
-    const target = evaluateTargets({ fleet }).find((t) => t.target.includes("faster"));
-    expect(target?.status).toBe(status);
+    [
+      "overview reads 5,000x fewer",
+      {
+        "overview/stack": variant(
+          [
+            { samples: 190, points: 190 },
+            { samples: 10, points: 10 },
+          ],
+          loads([10], 20),
+        ),
+      },
+      "overview: a full load",
+      "5000x",
+    ],
+    ["drilldown reads 299x fewer", { "modelDrilldown/stack": slower(10, 20, 90_000 / 299) }, "modelDrilldown", "299x"],
+    ["router reads 49x fewer", { "routerBehavior/stack": slower(10, 20, 5_000 / 49) }, "routerBehavior", "49.0x"],
+    ["GPU Health reads 1.3 samples per point", { "gpuHealth/stack": slower(10, 20, 1_300, 1_000) }, "gpuHealth", "1.300 samples per point (1,300 read, 1,000 returned)"],
+    ["the four take 10x less wall time", { "routerBehavior/stack": slower(50, 20, 100) }, "less Prometheus wall time", "10.0x"],
+    ["the four take 16x less CPU", { "routerBehavior/stack": slower(10, 40, 100) }, "less Prometheus CPU time", "16.0x"],
+  ])("misses a target when %s", (_what, over, target, detail) => {
+    const targets = fleetTargets(fleetReport(measurement(1024, over), settings));
+    expect(statusOf(targets, target)).toEqual(expect.objectContaining({ status: "missed", detail }));
+    expect(targets.filter((t) => t.status === "missed")).toHaveLength(1);
+  });
+
+  it("checks nothing below 1,024 GPUs, and an unmeasured dashboard never meets a target", () => {
+    expect(new Set(fleetTargets(fleetReport(measurement(64), settings)).map((t) => t.status))).toEqual(new Set(["not checked"]));
+    const m = measurement(1024);
+    delete m.runs["overview/stack"];
+    expect(statusOf(fleetTargets(fleetReport(m, settings)), "overview")?.status).toBe("missed");
   });
 
   it("a failed query misses a target", () => {
-    const m = { ...measurement(1024, [10, 10, 10]), failures: [{ id: "overview/raw", message: "boom" }] };
-    const targets = evaluateTargets({ fleet: fleetReport(m, { reps: 3, step: 30, maxSamples: null, partBytes: 5e8 }) });
-    expect(targets.find((t) => t.target.includes("without error"))).toEqual(expect.objectContaining({ status: "missed", detail: "failed: overview/raw" }));
+    const m = { ...measurement(1024), failures: [{ id: "overview/raw", message: "boom" }] };
+    const targets = evaluateTargets({ fleet: fleetReport(m, settings) });
+    expect(statusOf(targets, "without error")).toEqual(expect.objectContaining({ status: "missed", detail: "failed: overview/raw" }));
   });
 
   it("a query that returns no series misses the same target (an empty result compares nothing)", () => {
-    const fleet = fleetReport(measurement(1024, [10, 30, 20]), { reps: 3, step: 30, maxSamples: null, partBytes: 5e8 });
-    expect(evaluateTargets({ fleet }).find((t) => t.target.includes("returns series"))).toEqual(
+    expect(statusOf(evaluateTargets({ fleet: fleetReport(measurement(1024), settings) }), "returns series")).toEqual(
       expect.objectContaining({ status: "missed", detail: "1 returned no series (listed above)" }),
     );
-    const full = measurement(1024, [10, 30, 20]);
-    const alone = full.runs["overview/raw"]?.alone ?? [];
-    alone[1] = q({ samples: 10 });
-    expect(evaluateTargets({ fleet: fleetReport(full, { reps: 3, step: 30, maxSamples: null, partBytes: 5e8 }) }).find((t) => t.target.includes("returns series"))?.status).toBe(
-      "met",
-    );
+    const full = measurement(1024);
+    (full.runs["overview/raw"]?.alone[1] as QueryResult).series = 1;
+    expect(statusOf(evaluateTargets({ fleet: fleetReport(full, settings) }), "returns series")?.status).toBe("met");
   });
 
   it("writes the report as JSON of a fixed shape, unmeasured numbers as null", () => {
-    const fleet = fleetReport(measurement(1024, [10, 30, 20]), { reps: 3, step: 30, maxSamples: null, partBytes: 5e8 });
+    const fleet = fleetReport(measurement(1024), settings);
     const report: BenchReport = {
       schemaVersion: 1,
       startedAt: "2026-12-01T00:00:00.000Z",
@@ -322,9 +424,24 @@ describe("fleet report", () => {
       mock: { cases: Record<string, unknown>[] };
     };
     expect(Object.keys(json)).toEqual(["schemaVersion", "startedAt", "machine", "sections", "mock", "fleet", "targets", "ok", "ms"]);
-    expect(Object.keys(json.fleet)).toEqual(["fleet", "settings", "disk", "phases", "dashboards", "total", "panels", "emptyResults", "failures", "tsdb", "unreadRecorded", "ms"]);
-    expect(Object.keys(json.fleet.dashboards[0] ?? {})).toEqual(["dashboard", "raw", "stack", "speedUp", "samplesRatio"]);
-    expect(Object.keys((json.fleet.dashboards[0]?.raw ?? {}) as object)).toEqual(["loadMs", "execMs", "samples", "peakSamples", "stable"]);
+    expect(Object.keys(json.fleet)).toEqual([
+      "fleet",
+      "settings",
+      "disk",
+      "phases",
+      "dashboards",
+      "total",
+      "seedFour",
+      "rules",
+      "panels",
+      "emptyResults",
+      "failures",
+      "tsdb",
+      "unreadRecorded",
+      "ms",
+    ]);
+    expect(Object.keys(json.fleet.dashboards[0] ?? {})).toEqual(["dashboard", "raw", "stack", "speedUp", "samplesRatio", "cpuRatio", "floorRatio"]);
+    expect(Object.keys((json.fleet.dashboards[0]?.raw ?? {}) as object)).toEqual(["loadMs", "execMs", "cpuMs", "points", "samples", "peakSamples", "stable"]);
     expect(Object.keys(json.fleet.disk as object)).toEqual([
       "openMetricsBytes",
       "partBytes",
@@ -335,7 +452,7 @@ describe("fleet report", () => {
       "openMetricsPeakBytes",
       "tsdbBytes",
     ]);
-    expect(json.targets).toEqual([expect.objectContaining({ section: "fleet", status: "missed" }), expect.objectContaining({ section: "fleet", status: "met" })]);
+    expect(json.targets).toHaveLength(8);
     expect(json.mock.cases[0]?.msPerResource).toBeNull();
     expect((json.mock as Record<string, unknown>).largeOverDev).toBeNull();
   });

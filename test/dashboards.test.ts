@@ -2,7 +2,7 @@ import type { DataSourceRef } from "@grafana/grafana-foundation-sdk/common";
 import type { Dashboard, DashboardLink, Panel, RowPanel, Threshold } from "@grafana/grafana-foundation-sdk/dashboard";
 import { parser } from "@prometheus-io/lezer-promql";
 import { catalogKeysOf, panelsOf } from "../lib/dashboardJson";
-import { descendants, grafanaToPromql, labelNameText as labelName, syntaxErrors, variablesIn, type SyntaxNode } from "../lib/promql";
+import { descendants, grafanaToPromql, labelNameText as labelName, servedOperands, substituteVariables, syntaxErrors, variablesIn, type SyntaxNode } from "../lib/promql";
 import { describe, expect, it } from "vitest";
 import { alertCatalog } from "../alerts/catalog";
 import { defaultThresholds } from "../monitoring/thresholds";
@@ -10,7 +10,7 @@ import { seedDescriptions } from "../dashboards/common";
 import { dashboardKeys, dashboardUid, type DashboardContext } from "../dashboards/context";
 import { buildDashboards, dashboardTitles } from "../dashboards/index";
 import { contractLabels, metricOfSeries, metrics } from "../monitoring/metrics";
-import { filterVariables, panelQueries, queryContext, type PanelKey, type PanelQuery } from "../monitoring/queries";
+import { filterVariables, panelQueries, queryContext, switchLabel, type PanelKey, type PanelQuery } from "../monitoring/queries";
 import { rateWindow, recordingRules } from "../monitoring/recording";
 import { seedAlerts, seedPanels, type DashboardKey } from "../dashboards/seed";
 import { sloRecordedNames } from "../monitoring/slo";
@@ -86,7 +86,7 @@ const allTargets = allPanels.flatMap(({ dashboard, panel }) => targetsOf(panel).
 // ---------------------------------------------------------------------------
 // PromQL through Prometheus' own parser
 
-const grafanaMacros = ["__rate_interval", "__interval", "__range"];
+const grafanaMacros = ["__rate_interval", "__interval", "__range", "__range_s"];
 /** What Grafana sends Prometheus: macros become durations and variables (all values `.*`) become regexes. */
 const substituteGrafana = (expr: string): string => grafanaToPromql(expr, { rateInterval: "5m", range: "5m", interval: "5m" });
 
@@ -246,7 +246,8 @@ function contractViolations(expr: string, rules: Map<string, string>): string[] 
     }
     // Stricter than the contract: a filter on a label the series lacks silently matches nothing
     // once a value is chosen (e.g. `node` on a recorded series that aggregated it away).
-    const own = new Set<string>(["le", ...(seriesLabels(metric, rules) ?? [])]);
+    // The switch between a coarse and a fine series (`coarseAtAll`) is on a label no series carries, on purpose.
+    const own = new Set<string>(["le", switchLabel, ...(seriesLabels(metric, rules) ?? [])]);
     for (const label of matchedLabels) if (!own.has(label)) problems.push(`filters ${metric} by ${label}, a label it does not carry`);
   }
   for (const grouping of descendants(top, "GroupingLabels")) {
@@ -391,7 +392,11 @@ describe("dashboard contents", () => {
     for (const key of ["gpuUtilization", "vramHeadroom"] as const) {
       for (const t of targetsOf(panelOf(key).panel)) {
         expect(t.legendFormat, key).toContain("{{mig}}");
-        expect(t.expr, key).toMatch(/^label_join\(.*, "mig", " ", "mig_profile", "mig_instance"\)$/);
+        // Each side of the switch between a node-level and a per-GPU series (`coarseAtAll`), at All and with values picked.
+        for (const values of [{}, { node: "n1" }] as Record<string, string>[]) {
+          for (const side of servedOperands(substituteGrafana(substituteVariables(t.expr, values))))
+            expect(side, key).toMatch(/^label_join\(.*, "mig", " ", "mig_profile", "mig_instance"\)$/);
+        }
       }
     }
   });
@@ -419,8 +424,10 @@ describe("dashboard contents", () => {
     const thermal = targetsOf(panel).filter((t) => t.expr.includes("DCGM_FI_DEV_THERMAL_VIOLATION"));
     expect(thermal).toHaveLength(1);
     const [column] = thermal;
-    // Nanoseconds throttled per second over the range: the share of the range spent throttled.
-    expect(column?.expr).toMatch(/^max by \(gpu_uuid, node\) \(rate\(DCGM_FI_DEV_THERMAL_VIOLATION\{[^}]*\}\[\$__range\]\)\) \/ 1e9$/);
+    // Nanoseconds throttled over the range (the counter's two ends) per second of the range: the share spent throttled.
+    expect(column?.expr).toMatch(
+      /^max by \(gpu_uuid, node\) \(clamp_min\(DCGM_FI_DEV_THERMAL_VIOLATION\{[^}]*\} - DCGM_FI_DEV_THERMAL_VIOLATION\{[^}]*\} offset \$__range, 0\) or DCGM_FI_DEV_THERMAL_VIOLATION\{[^}]*\}\) \/ 1e9 \/ \$__range_s$/,
+    );
     const override = (panel.fieldConfig?.overrides ?? []).find((o) => o.matcher.options === column?.legendFormat);
     expect(override?.properties.find((p) => p.id === "unit")?.value).toBe("percentunit");
     expect(redAt((override?.properties.find((p) => p.id === "thresholds")?.value as { steps: Threshold[] } | undefined)?.steps ?? [])).toBe(ctx.thresholds.thermalThrottleRatioMax);

@@ -763,6 +763,39 @@ export const recordingScenarios: RecordingScenario[] = [
       { record: rec.latencyP50, evalTime: "5m", expected: [{ labels: { model: "gpt-7b" }, value: 1000 }] },
       // 99 of 100 falls nine tenths into (2000, 4000].
       { record: rec.latencyP99, evalTime: "5m", expected: [{ labels: { model: "gpt-7b" }, value: 3800 }] },
+      // The coarse levels: the fleet, and model and revision, from the recorded series above.
+      { record: rec.fleetInferences, evalTime: "5m", expected: [{ labels: {}, value: 110 }] },
+      {
+        record: rec.revisionInferences,
+        evalTime: "5m",
+        expected: [
+          { labels: pick(gpt7bA, ["model", "revision"]), value: 100 },
+          { labels: pick(llama70b, ["model", "revision"]), value: 10 },
+        ],
+      },
+      { record: rec.revisionTokens, evalTime: "5m", expected: [{ labels: pick(gpt7bA, ["model", "revision"]), value: 1500 }] },
+      // 3 timeouts and 3 out-of-memory errors a second against gpt-7b's 100 inferences a second.
+      {
+        record: rec.errorRatio,
+        evalTime: "5m",
+        expected: [
+          { labels: { model: "gpt-7b", error: "timeout" }, value: 0.03 },
+          { labels: { model: "gpt-7b", error: "out_of_memory" }, value: 0.03 },
+        ],
+      },
+      {
+        record: rec.fleetLatencyBuckets,
+        evalTime: "5m",
+        expected: [
+          { labels: { le: "1000" }, value: 50 },
+          { labels: { le: "2000" }, value: 90 },
+          { labels: { le: "4000" }, value: 100 },
+          { labels: { le: "+Inf" }, value: 100 },
+        ],
+      },
+      { record: rec.fleetLatencyP50, evalTime: "5m", expected: [{ labels: {}, value: 1000 }] },
+      { record: rec.fleetLatencyP95, evalTime: "5m", expected: [{ labels: {}, value: 3000 }] },
+      { record: rec.fleetLatencyP99, evalTime: "5m", expected: [{ labels: {}, value: 3800 }] },
       {
         record: rec.queueDepth,
         evalTime: "5m",
@@ -820,6 +853,25 @@ export const recordingScenarios: RecordingScenario[] = [
           { labels: { ...modelKey(routerA), reason: "client_gone" }, value: 2 },
         ],
       },
+      {
+        record: rec.rejectionsByReason,
+        evalTime: "5m",
+        expected: [
+          { labels: { model: "gpt-7b", reason: "queue_full" }, value: 5 },
+          { labels: { model: "gpt-7b", reason: "rate_limited" }, value: 1 },
+        ],
+      },
+      {
+        record: rec.cancellationsByReason,
+        evalTime: "5m",
+        expected: [
+          { labels: { reason: "hedge_lost" }, value: 3 },
+          { labels: { reason: "client_gone" }, value: 2 },
+        ],
+      },
+      // 10 hedged of 100 requests a second; 3 of the 10 won.
+      { record: rec.hedgedRatio, evalTime: "5m", expected: [{ labels: {}, value: 0.1 }] },
+      { record: rec.hedgeWinRatio, evalTime: "5m", expected: [{ labels: {}, value: 0.3 }] },
     ],
   },
   {
@@ -833,9 +885,36 @@ export const recordingScenarios: RecordingScenario[] = [
       input("DCGM_FI_DEV_FB_TOTAL", wholeGpu, "81920x20"),
       input("DCGM_FI_DEV_FB_USED", migGpu, "20480x20"),
       input("DCGM_FI_DEV_FB_TOTAL", migGpu, "40960x20"),
-      input("DCGM_FI_DEV_GPU_UTIL", idleHeld, "3x20"),
+      input("DCGM_FI_DEV_GPU_UTIL", idleHeld, "2x20"),
+      input("DCGM_FI_DEV_GPU_TEMP", wholeGpu, "70x20"),
+      input("DCGM_FI_DEV_GPU_TEMP", idleHeld, "60x20"),
+      input("DCGM_FI_DEV_GPU_TEMP", migGpu, "50x20"),
+      input("DCGM_FI_DEV_POWER_USAGE", wholeGpu, "500x20"),
+      input("DCGM_FI_DEV_POWER_USAGE", idleHeld, "100x20"),
+      input("DCGM_FI_DEV_POWER_USAGE", migGpu, "250x20"),
+      // Nanoseconds throttled: 3 s, 1.5 s and 6 s in every 30 s scrape are a tenth, a twentieth and a fifth of the time.
+      input("DCGM_FI_DEV_THERMAL_VIOLATION", wholeGpu, "0+3000000000x20"),
+      input("DCGM_FI_DEV_THERMAL_VIOLATION", idleHeld, "0x20"),
+      input("DCGM_FI_DEV_THERMAL_VIOLATION", migGpu, "0+1500000000x20"),
+      input("DCGM_FI_DEV_POWER_VIOLATION", wholeGpu, "0+6000000000x20"),
+      input("DCGM_FI_DEV_POWER_VIOLATION", migGpu, "0x20"),
       input("kube_node_labels", kubeNode("gpu-node-a", "gpu", zoneA), "1x20"),
       input("kube_node_labels", kubeNode("system-node-a", "system", zoneA), "1x20"),
+      input("kube_node_status_allocatable", { node: "gpu-node-a", resource: "nvidia_com_gpu", unit: "integer" }, "8x20"),
+      input("kube_node_status_allocatable", { node: "gpu-node-a", resource: "cpu", unit: "core" }, "96x20"),
+      // Two running pods hold 1 and 2 GPUs on gpu-node-a; a pending one asks for 4 and counts nowhere.
+      ...[
+        ["gpt-7b-r1-0", "Running", 1],
+        ["qwen-14b-r1-0", "Running", 2],
+        ["qwen-14b-r1-1", "Pending", 4],
+      ].flatMap(([pod, phase, gpus]) => [
+        input("kube_pod_status_phase", { namespace: "serving", pod: String(pod), phase: String(phase) }, "1x20"),
+        input(
+          "kube_pod_container_resource_requests",
+          { namespace: "serving", pod: String(pod), container: "runtime", node: "gpu-node-a", resource: "nvidia_com_gpu", unit: "integer" },
+          `${gpus}x20`,
+        ),
+      ]),
     ],
     cases: [
       {
@@ -844,9 +923,64 @@ export const recordingScenarios: RecordingScenario[] = [
         expected: [
           { labels: wholeGpu, value: 87 },
           { labels: migGpu, value: 25 },
-          { labels: idleHeld, value: 3 },
+          { labels: idleHeld, value: 2 },
         ],
       },
+      { record: rec.fleetGpuUtilization, evalTime: "5m", expected: [{ labels: {}, value: 38 }] },
+      {
+        record: rec.nodeGpuUtilization,
+        evalTime: "5m",
+        expected: [
+          { labels: { node: "gpu-node-a", zone: zoneA, gpu: "avg" }, value: 44.5 },
+          { labels: { node: "gpu-node-b", zone: zoneB, gpu: "avg" }, value: 25 },
+        ],
+      },
+      {
+        record: rec.nodeGpuTemperature,
+        evalTime: "5m",
+        expected: [
+          { labels: { node: "gpu-node-a", zone: zoneA, gpu: "max" }, value: 70 },
+          { labels: { node: "gpu-node-b", zone: zoneB, gpu: "max" }, value: 50 },
+        ],
+      },
+      {
+        record: rec.nodeGpuPower,
+        evalTime: "5m",
+        expected: [
+          { labels: { node: "gpu-node-a", zone: zoneA, gpu: "max" }, value: 500 },
+          { labels: { node: "gpu-node-b", zone: zoneB, gpu: "max" }, value: 250 },
+        ],
+      },
+      {
+        record: rec.nodeThermalThrottled,
+        evalTime: "5m",
+        expected: [
+          { labels: { node: "gpu-node-a", zone: zoneA, gpu: "max" }, value: 0.1 },
+          { labels: { node: "gpu-node-b", zone: zoneB, gpu: "max" }, value: 0.05 },
+        ],
+      },
+      {
+        record: rec.nodePowerThrottled,
+        evalTime: "5m",
+        expected: [
+          { labels: { node: "gpu-node-a", zone: zoneA, gpu: "max" }, value: 0.2 },
+          { labels: { node: "gpu-node-b", zone: zoneB, gpu: "max" }, value: 0 },
+        ],
+      },
+      // gpu-node-b has no pool label (no kube_node_labels here), so only gpu-node-a's pool counts.
+      { record: rec.poolGpusAllocatable, evalTime: "5m", expected: [{ labels: { pool: "h100-spot" }, value: 8 }] },
+      { record: rec.poolGpusRequested, evalTime: "5m", expected: [{ labels: { pool: "h100-spot" }, value: 3 }] },
+      { record: rec.poolIdleGpus, evalTime: "5m", expected: [{ labels: { pool: "h100-spot", namespace: "serving" }, value: 1 }] },
+      {
+        record: rec.gpuIdleLong,
+        evalTime: "5m",
+        expected: [
+          { labels: wholeGpu, value: 0 },
+          { labels: migGpu, value: 0 },
+          { labels: idleHeld, value: 1 },
+        ],
+      },
+      { record: rec.poolIdleForWindow, evalTime: "5m", expected: [{ labels: { pool: "h100-spot", namespace: "serving" }, value: 1 }] },
       {
         record: rec.gpuIdle,
         evalTime: "5m",

@@ -28,6 +28,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recordingRules } from "../../monitoring/recording";
+import { longWindowInterval } from "../../monitoring/slo";
 import { sum } from "../../lib/stats";
 import { escapeRegexInPromqlString } from "../../lib/escapeRegex";
 import { metricNamesIn, type GrafanaMacros } from "../../lib/promql";
@@ -94,6 +95,21 @@ export interface FleetMeasurement {
   runs: Record<string, VariantRuns>;
   failures: { id: string; message: string }[];
   tsdb: { series: number; recordedSeries: number; dcgmSeries: number; blocks: number; samples: number };
+  /**
+   * What the recording rules cost Prometheus: each rule's expression as one
+   * evaluation at the window's end (the samples it reads, Prometheus' time),
+   * summed per group, and the series they store.
+   */
+  rules: {
+    count: number;
+    longCount: number;
+    longInterval: string;
+    samplesPerEvaluation: number;
+    samplesPerLongEvaluation: number;
+    execMs: number;
+    series: number;
+    perRule: { record: string; samples: number; execMs: number }[];
+  };
   /** Recorded series no panel, alert or other rule reads, and how many series they are. */
   unreadRecorded: { records: string[]; series: number };
   phases: { what: string; ms: number }[];
@@ -215,6 +231,13 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetMeasurement
       phase(`full load ${rep}/${opts.reps} of ${dashboards.length} dashboards x 2 variants`);
     }
 
+    const perRule: FleetMeasurement["rules"]["perRule"] = [];
+    for (const r of rules) {
+      const q = await runQuery(url, { expr: r.expr, instant: true }, window);
+      perRule.push({ record: r.record, samples: q.samples, execMs: q.execMs });
+    }
+    const isLong = new Set(rules.filter((r) => r.cadence === "long").map((r) => r.record));
+    phase(`evaluated each of ${rules.length} recording rules once`);
     const series = await instantValue(url, 'count({__name__=~".+"})', shape.end);
     const recordedSeries = await instantValue(url, 'count({__name__=~".+:.+"})', shape.end);
     const dcgmSeries = await instantValue(url, 'count({__name__=~"DCGM_.+"})', shape.end);
@@ -235,6 +258,16 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetMeasurement
       failures: [...failures].map(([id, message]) => ({ id, message })),
       tsdb: { series, recordedSeries, dcgmSeries, blocks: blocks.length, samples: sum(blocks.map((b) => b.samples)) },
       unreadRecorded: { records: unread, series: unreadSeries },
+      rules: {
+        count: rules.length,
+        longCount: isLong.size,
+        longInterval: longWindowInterval(benchContext.scrapeIntervalSeconds),
+        samplesPerEvaluation: sum(perRule.filter((r) => !isLong.has(r.record)).map((r) => r.samples)),
+        samplesPerLongEvaluation: sum(perRule.filter((r) => isLong.has(r.record)).map((r) => r.samples)),
+        execMs: sum(perRule.map((r) => r.execMs)),
+        series: recordedSeries,
+        perRule,
+      },
       phases,
       ms: performance.now() - started,
     };

@@ -68,6 +68,8 @@ export interface QueryResult {
   /** Prometheus' own execution time (no JSON encoding), ms. */
   execMs: number;
   series: number;
+  /** Points returned (one per series for an instant query): what the panel draws, the floor of samples to read. */
+  points: number;
   bytes: number;
 }
 
@@ -112,26 +114,43 @@ export async function runQuery(url: string, q: Query, window: { start: number; e
   const stats = (at < 0 ? {} : JSON.parse(objectAt(body, at + 8))) as QueryStats;
   let series = 0;
   for (let i = body.indexOf('{"metric":'); i >= 0; i = body.indexOf('{"metric":', i + 10)) series++;
+  // Every point is `[<time>,"<value>"]`; nothing else in a vector or matrix result ends in `"]`.
+  let points = 0;
+  const end = at < 0 ? body.length : at;
+  for (let i = body.indexOf('"]'); i >= 0 && i < end; i = body.indexOf('"]', i + 2)) points++;
   return {
     ms,
     samples: stats.samples?.totalQueryableSamples ?? Number.NaN,
     peak: stats.samples?.peakSamples ?? Number.NaN,
     execMs: 1000 * (stats.timings?.execTotalTime ?? Number.NaN),
     series,
+    points,
     bytes: body.length,
   };
 }
 
 export interface LoadResult {
   ms: number;
+  /** CPU time Prometheus spent meanwhile (its `process_cpu_seconds_total`, 10 ms resolution), ms. */
+  cpuMs: number;
   perQuery: QueryResult[];
+}
+
+/** Prometheus' own CPU time so far, from its /metrics. */
+export async function cpuSeconds(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(60_000) })).text();
+  const line = /^process_cpu_seconds_total (\S+)$/m.exec(text);
+  if (!line) throw new Error(`${url}/metrics has no process_cpu_seconds_total`);
+  return Number(line[1]);
 }
 
 /** A full dashboard load: every query of every panel at once, as Grafana does; done when the last one is. */
 export async function loadDashboard(url: string, queries: Query[], window: { start: number; end: number; step: number }): Promise<LoadResult> {
+  const cpuBefore = await cpuSeconds(url);
   const started = performance.now();
   const perQuery = await Promise.all(queries.map((q) => runQuery(url, q, window)));
-  return { ms: performance.now() - started, perQuery };
+  const ms = performance.now() - started;
+  return { ms, cpuMs: 1000 * ((await cpuSeconds(url)) - cpuBefore), perQuery };
 }
 
 export async function instantValue(url: string, expr: string, time: number): Promise<number> {
