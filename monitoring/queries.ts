@@ -104,19 +104,23 @@ export const switchLabel = "__variables__";
  * matches the empty string and the sides swap.
  *
  * `coarse` and `fine` take the label matchers of their selectors: the
- * variables on the labels each carries (`filters`) and the switch.
+ * variables on the labels each carries (`filters`) and the switch; and the
+ * switch alone, for a selector the variables do not filter (every selector
+ * of a side must carry it, or it is read while the side is off).
  * `switchOn` are the variables that turn to the fine side: by default those
  * the fine series can be filtered by and the coarse one cannot.
  */
 export function coarseAtAll(
   grain: { coarse: readonly string[]; fine: readonly string[]; switchOn?: readonly FilterVariable[] },
-  coarse: (matchers: string) => string,
-  fine: (matchers: string) => string,
+  coarse: (matchers: string, switchOnly: string) => string,
+  fine: (matchers: string, switchOnly: string) => string,
 ): string {
   const switchOn = grain.switchOn ?? filterVariables.filter((v) => grain.fine.includes(v) && !grain.coarse.includes(v));
-  if (switchOn.length === 0) return coarse(filters(grain.coarse));
+  if (switchOn.length === 0) return coarse(filters(grain.coarse), "");
   const values = switchOn.map((v) => `\${${v}}`).join("");
-  return `${fine(filters(grain.fine, [`${switchLabel}!~"${values}"`]))} or ${coarse(filters(grain.coarse, [`${switchLabel}=~"${values}"`]))}`;
+  const off = `${switchLabel}!~"${values}"`;
+  const on = `${switchLabel}=~"${values}"`;
+  return `${fine(filters(grain.fine, [off]), `{${off}}`)} or ${coarse(filters(grain.coarse, [on]), `{${on}}`)}`;
 }
 
 /** Every panel query, by panel key. */
@@ -462,8 +466,9 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
       {
         expr: coarseAtAll(
           { coarse: [], fine: gpuLabels },
-          (m) => `${r.poolIdleForWindow}${m}`,
-          (m) => `count by (pool, namespace) ((min_over_time(${r.gpuIdle}${m}[${idleWindow}]) == 1) * on (node) group_left (pool) ${r.nodePool})`,
+          // Pools and namespaces with an idle GPU only, as the fine side counts them.
+          (m) => `${r.poolIdleForWindow}${m} > 0`,
+          (m, off) => `count by (pool, namespace) ((min_over_time(${r.gpuIdle}${m}[${idleWindow}]) == 1) * on (node) group_left (pool) ${r.nodePool}${off})`,
         ),
         legend: "{{pool}} {{namespace}}",
         format: "table",
@@ -476,7 +481,7 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
         expr: `(${coarseAtAll(
           { coarse: [], fine: gpuLabels },
           (m) => `sum by (pool, namespace) (sum_over_time(${r.poolIdleGpus}${m}[$__range]))`,
-          (m) => `sum by (pool, namespace) (sum_over_time(${r.gpuIdle}${m}[$__range]) * on (node) group_left (pool) ${r.nodePool})`,
+          (m, off) => `sum by (pool, namespace) (sum_over_time(${r.gpuIdle}${m}[$__range]) * on (node) group_left (pool) ${r.nodePool}${off})`,
         )}) * ${scrapeIntervalSeconds} / 3600`,
         legend: "{{pool}} {{namespace}}",
         format: "table",

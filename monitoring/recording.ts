@@ -200,13 +200,14 @@ function coarseRules(n: RecordedNames, w: string, idleWindow: string, longInterv
       expr: `sum by (pool) (kube_pod_container_resource_requests{${gpuResourceMatcher}} * on (namespace, pod) group_left () max by (namespace, pod) (kube_pod_status_phase{phase="Running"} == 1) ${onPool})`,
       purpose: "GPUs requested by running pods per pool",
     },
-    { record: n.poolIdleGpus, expr: `count by (pool, namespace) ((${n.gpuIdle} == 1) ${onPool})`, purpose: "GPU-hours wasted (one sample per pool, namespace and interval)" },
+    // Sums of 0/1 rather than counts of the idle ones: a pool and namespace holding GPUs has a series, 0 when none idles.
+    { record: n.poolIdleGpus, expr: `sum by (pool, namespace) (${n.gpuIdle} ${onPool})`, purpose: "GPU-hours wasted (one sample per pool, namespace and interval)" },
     // Idle for the whole idle window, in two steps of the long group: the least of each interval, then the least of those
     // over the window, so an evaluation reads a sample per GPU and interval rather than every scrape of the window.
     { record: n.gpuIdleLong, expr: `min_over_time(${n.gpuIdle}[${longInterval}])`, purpose: "idle GPUs over the idle window", cadence: "long" },
     {
       record: n.poolIdleForWindow,
-      expr: `count by (pool, namespace) ((min_over_time(${n.gpuIdleLong}[${idleWindow}]) == 1) ${onPool})`,
+      expr: `sum by (pool, namespace) (min_over_time(${n.gpuIdleLong}[${idleWindow}]) ${onPool})`,
       purpose: `idle GPUs panel: held and idle for the whole idle window`,
       cadence: "long",
     },
