@@ -94,6 +94,8 @@ export interface FleetReport {
   /** The four seed dashboards together, raw ÷ stack. */
   seedFour: { samplesRatio: number; wallRatio: number; cpuRatio: number };
   rules: FleetMeasurement["rules"];
+  /** Each dashboard with one model or one node picked: every query alone, summed. */
+  picked: { variable: string; value: string; dashboard: string; rawSamples: number; stackSamples: number; samplesRatio: number; rawMs: number; stackMs: number }[];
   panels: PanelComparison[];
   /** Queries that returned no series: `<dashboard> <variant> "<panel>": <expr>`. */
   emptyResults: string[];
@@ -221,6 +223,20 @@ export function fleetReport(m: FleetMeasurement, settings: FleetReport["settings
       cpuRatio: ratio(total4("raw", "cpuMs"), total4("stack", "cpuMs")),
     },
     rules: m.rules,
+    picked: m.picked.map((p) => {
+      const rawSamples = sum(p.raw.map((q) => q.samples));
+      const stackSamples = sum(p.stack.map((q) => q.samples));
+      return {
+        variable: p.variable,
+        value: p.value,
+        dashboard: p.dashboard,
+        rawSamples,
+        stackSamples,
+        samplesRatio: ratio(rawSamples, stackSamples),
+        rawMs: sum(p.raw.map((q) => q.ms)),
+        stackMs: sum(p.stack.map((q) => q.ms)),
+      };
+    }),
     panels,
     emptyResults,
     failures: m.failures,
@@ -397,6 +413,16 @@ export function formatFleetReport(r: FleetReport): string {
       `(${fmt(r.rules.samplesPerLongEvaluation)} more per long-group evaluation) and takes ${fmt(r.rules.execMs)} ms of Prometheus' execution; they store ${fmt(r.rules.series)} series`,
   );
   for (const d of r.dashboards) if (!d.raw.stable || !d.stack.stable) out.push(`  note: samples processed differed between repetitions for ${d.dashboard}`);
+  if (r.picked.length > 0)
+    out.push(
+      "",
+      "One model or one node picked (the other variables at All; raw = the stack's queries with recorded series expanded, same pick; each query alone, summed):",
+      textTable(
+        ["picked", "dashboard", "raw ms", "stack ms", "raw samples", "stack samples", "samples x"],
+        r.picked.map((p) => [`${p.variable}=${p.value}`, p.dashboard, fmt(p.rawMs), fmt(p.stackMs), fmt(p.rawSamples), fmt(p.stackSamples), times(p.samplesRatio)]),
+        { align: ["left", "left"] },
+      ),
+    );
   for (const f of r.failures) out.push(`FAILED ${f.id}: ${f.message}`);
   out.push(
     "",

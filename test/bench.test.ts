@@ -289,6 +289,15 @@ function measurement(gpus: number, over: Partial<FleetMeasurement["runs"]> = {})
     failures: [],
     tsdb: { series: 30, recordedSeries: 6, dcgmSeries: 8, blocks: 1, samples: 5000 },
     rules: { count: 2, longCount: 1, longInterval: "2m", samplesPerEvaluation: 10, samplesPerLongEvaluation: 4, execMs: 1, series: 6, perRule: [] },
+    picked: [
+      {
+        variable: "model",
+        value: "m1",
+        dashboard: "overview",
+        raw: [q({ samples: 9_000, ms: 30 }), q({ samples: 1_000 })],
+        stack: [q({ samples: 90, ms: 3 }), q({ samples: 10 })],
+      },
+    ],
     unreadRecorded: { records: [], series: 0 },
     phases: [{ what: "x", ms: 1 }],
     ms: 1234,
@@ -333,6 +342,7 @@ describe("fleet report", () => {
       ["routerBehavior", 5_000, 100, 50, 20, 20, 1],
     ]);
     expect(r.seedFour).toEqual({ samplesRatio: 1_096_010 / 1_660, wallRatio: 20, cpuRatio: 20 });
+    expect(r.picked).toEqual([{ variable: "model", value: "m1", dashboard: "overview", rawSamples: 10_000, stackSamples: 100, samplesRatio: 100, rawMs: 40, stackMs: 13 }]);
     expect(r.panels.map((p) => [p.dashboard, p.title, p.type, p.raw.samples, p.stack.samples, p.stack.points])).toEqual([
       ["overview", "A", "range", 1_000_000, 50, 50],
       ["overview", "B", "instant", 10, 10, 10],
@@ -433,6 +443,7 @@ describe("fleet report", () => {
       "total",
       "seedFour",
       "rules",
+      "picked",
       "panels",
       "emptyResults",
       "failures",

@@ -36,7 +36,7 @@ import { removeOnExit, startPrometheus, type PrometheusServer } from "../../veri
 import { benchContext, stackQueries } from "../context";
 import { syntheticFleet, type FleetScale, type FleetShape } from "./model";
 import { panelPlans, type PanelPlan } from "./plans";
-import { blocksOnDisk, instantValue, loadDashboard, runQuery, settle, type LoadResult, type QueryResult } from "./prometheusApi";
+import { blocksOnDisk, instantValue, instantVector, loadDashboard, runQuery, settle, type LoadResult, type QueryResult } from "./prometheusApi";
 import { backfillRules, convertParts, parallelConversions } from "../../verify/backfill";
 
 export interface FleetOptions {
@@ -110,6 +110,11 @@ export interface FleetMeasurement {
     series: number;
     perRule: { record: string; samples: number; execMs: number }[];
   };
+  /**
+   * Each dashboard with one model, then one GPU node picked (the others at
+   * All): every query alone, raw (expanded, with the same pick) and stack.
+   */
+  picked: { variable: "model" | "node"; value: string; dashboard: string; raw: QueryResult[]; stack: QueryResult[] }[];
   /** Recorded series no panel, alert or other rule reads, and how many series they are. */
   unreadRecorded: { records: string[]; series: number };
   phases: { what: string; ms: number }[];
@@ -231,6 +236,26 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetMeasurement
       phase(`full load ${rep}/${opts.reps} of ${dashboards.length} dashboards x 2 variants`);
     }
 
+    const picked: FleetMeasurement["picked"] = [];
+    const [model] = (await instantVector(url, "topk(1, count by (model) (infermesh_inferences_total))", shape.end)).map((s) => s.metric.model ?? "");
+    const [node] = (await instantVector(url, "topk(1, count by (node) (DCGM_FI_DEV_GPU_UTIL))", shape.end)).map((s) => s.metric.node ?? "");
+    for (const [variable, value] of [
+      ["model", model],
+      ["node", node],
+    ] as const) {
+      if (!value) throw new Error(`the fleet has no ${variable} to pick`);
+      const pickedPlans = panelPlans(macros, scale.hours * 3600, { [variable]: escapeRegexInPromqlString(value) });
+      for (const d of dashboards) {
+        const mine = pickedPlans.filter((p) => p.dashboard === d);
+        const run = async (v: "raw" | "stack") => {
+          const out: QueryResult[] = [];
+          for (const q of mine.flatMap((p) => p[v])) out.push(await runQuery(url, q, window));
+          return out;
+        };
+        picked.push({ variable, value, dashboard: d, raw: await run("raw"), stack: await run("stack") });
+      }
+    }
+    phase(`ran each dashboard's queries alone with one model (${model}) and one node (${node}) picked`);
     const perRule: FleetMeasurement["rules"]["perRule"] = [];
     for (const r of rules) {
       const q = await runQuery(url, { expr: r.expr, instant: true }, window);
@@ -258,6 +283,7 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetMeasurement
       failures: [...failures].map(([id, message]) => ({ id, message })),
       tsdb: { series, recordedSeries, dcgmSeries, blocks: blocks.length, samples: sum(blocks.map((b) => b.samples)) },
       unreadRecorded: { records: unread, series: unreadSeries },
+      picked,
       rules: {
         count: rules.length,
         longCount: isLong.size,

@@ -12,7 +12,7 @@ import type { PanelKey } from "../../monitoring/queries";
 import { recordingRules } from "../../monitoring/recording";
 import { catalogKeysOf, dashboardPanels } from "../../lib/dashboardJson";
 import { durationSeconds } from "../../lib/duration";
-import { grafanaToPromql, madeLabels, selectorsIn, withMatchers, type GrafanaMacros, type SelectorInfo } from "../../lib/promql";
+import { grafanaToPromql, madeLabels, selectorsIn, substituteVariables, withMatchers, type GrafanaMacros, type SelectorInfo } from "../../lib/promql";
 import { benchContext } from "../context";
 
 /**
@@ -78,8 +78,13 @@ export interface PanelPlan {
   raw: Query[];
 }
 
-/** `maxRangeSeconds`: the data the bench holds; see `expandRecorded`. */
-export function panelPlans(macros: GrafanaMacros, maxRangeSeconds = Number.POSITIVE_INFINITY): PanelPlan[] {
+/**
+ * `maxRangeSeconds`: the data the bench holds; see `expandRecorded`.
+ * `picked`: dashboard variables set to a value (the rest at All); the raw
+ * side is then the stack's expanded for every panel, since the seed's
+ * expressions cannot be filtered.
+ */
+export function panelPlans(macros: GrafanaMacros, maxRangeSeconds = Number.POSITIVE_INFINITY, picked: Readonly<Record<string, string>> = {}): PanelPlan[] {
   const ruleIntervalSeconds = benchContext.scrapeIntervalSeconds;
   const rules = new Map(recordingRules(benchContext.scrapeIntervalSeconds).map((r) => [r.record, r.expr]));
   const queriesByKey = catalog(benchContext);
@@ -90,10 +95,10 @@ export function panelPlans(macros: GrafanaMacros, maxRangeSeconds = Number.POSIT
     );
     const seed = key === undefined ? undefined : seedPanels.find((s) => s.panel === key);
     if (seed && seed.dashboard !== p.dashboard) throw new Error(`seed panel ${seed.number} belongs to ${seed.dashboard} but ${p.dashboard} shows it`);
-    const stack = p.targets.map((t) => ({ expr: grafanaToPromql(t.expr, macros), instant: t.instant }));
+    const stack = p.targets.map((t) => ({ expr: grafanaToPromql(substituteVariables(t.expr, picked), macros), instant: t.instant }));
     const instant = p.targets[0]?.instant ?? false;
     const common = { dashboard: p.dashboard, title: p.title, ...(key === undefined ? {} : { key }), stack };
-    if (seed) return { ...common, rawSource: `seed #${seed.number}`, raw: [{ expr: seed.expr, instant }] };
+    if (seed && Object.keys(picked).length === 0) return { ...common, rawSource: `seed #${seed.number}`, raw: [{ expr: seed.expr, instant }] };
     const raw = stack.map((q) => ({ expr: expandRecorded(q.expr, rules, `${ruleIntervalSeconds}s`, maxRangeSeconds), instant: q.instant }));
     const same = raw.every((q, i) => q.expr === stack[i]?.expr);
     return { ...common, rawSource: same ? "raw already" : "derived", raw };
