@@ -22,11 +22,11 @@ import {
 import type { DashboardContext } from "./context";
 import { thermalColumn, type PanelQuery } from "../monitoring/queries";
 
-/**
- * `increase()` extrapolates to the edges of the range, so a single error can
- * read as 0.9; half an error or more is an error.
- */
+/** The counters are whole numbers: red (or orange) from the first error. */
 const oneError = 0.5;
+
+/** What the per-GPU time series show while no node, model, revision or tenant is picked (`coarseAtAll`). */
+const perNodeAtAll = "With no node, model, revision or tenant picked, one line per node (legend `avg` or `max` where a GPU index would be); pick some for one line per GPU.";
 
 /** Single-bit errors were corrected: worth watching (orange), unlike double-bit ones (red). */
 function correctableColumns(queries: readonly PanelQuery[]): FieldOverride[] {
@@ -61,7 +61,10 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
     .withRow(new RowBuilder("Utilization and memory"))
     .withPanel(
       timeseriesPanel({
-        ...seedText("gpuUtilization", "Per GPU or MIG instance (the legend shows its MIG profile); MIG instances report no GPU_UTIL, so their graphics-engine activity stands in."),
+        ...seedText(
+          "gpuUtilization",
+          `Per GPU or MIG instance (the legend shows its MIG profile); MIG instances report no GPU_UTIL, so their graphics-engine activity stands in. ${perNodeAtAll}`,
+        ),
         unit: units.percent,
         queries: q.gpuUtilization,
         width: 16,
@@ -91,7 +94,7 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
       tablePanel({
         ...seedText(
           "eccErrors",
-          "Counted over the dashboard's time range: double-bit (uncorrectable, red) and single-bit (corrected, orange), over the GPU's life and since the last driver load; and the share of the range each GPU was thermally throttled, red at the thermal-throttling alert limit.",
+          "Errors each GPU has counted: double-bit (uncorrectable, red) and single-bit (corrected, orange), over the GPU's life and since the last driver load; and the share of the dashboard's time range each GPU was thermally throttled, red at the thermal-throttling alert limit.",
         ),
         unit: units.count,
         queries: q.eccErrors,
@@ -119,7 +122,7 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
     .withPanel(
       timeseriesPanel({
         title: "Thermal Throttling",
-        description: "Share of time each GPU was slowed down for heat (thermal) or power draw (power). The dashed line is the thermal-throttling alert limit.",
+        description: `Share of time each GPU was slowed down for heat (thermal) or power draw (power). The dashed line is the thermal-throttling alert limit. ${perNodeAtAll}`,
         unit: units.ratio,
         queries: q.thermalThrottling,
         panelLinks: runbookLinks(ctx, "thermalThrottling"),
@@ -131,10 +134,25 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
       }),
     )
     .withPanel(
-      timeseriesPanel({ title: "GPU Temperature", description: "Temperature of each GPU.", unit: units.celsius, queries: q.gpuTemperature, width: 8, dataLinks: nodeOfSeries }),
+      timeseriesPanel({
+        title: "GPU Temperature",
+        description: `Temperature of each GPU. ${perNodeAtAll}`,
+        unit: units.celsius,
+        queries: q.gpuTemperature,
+        width: 8,
+        dataLinks: nodeOfSeries,
+      }),
     )
     .withPanel(
-      timeseriesPanel({ title: "GPU Power Draw", description: "Power drawn by each GPU.", unit: units.watts, queries: q.gpuPower, width: 8, min: 0, dataLinks: nodeOfSeries }),
+      timeseriesPanel({
+        title: "GPU Power Draw",
+        description: `Power drawn by each GPU. ${perNodeAtAll}`,
+        unit: units.watts,
+        queries: q.gpuPower,
+        width: 8,
+        min: 0,
+        dataLinks: nodeOfSeries,
+      }),
     )
     .withRow(new RowBuilder("Capacity and waste"))
     .withPanel(
