@@ -706,6 +706,16 @@ const recordingBuckets: Array<[string, number, number]> = [
   ["+Inf", 1800, 1200],
 ];
 
+/** A node-level GPU reading on gpu-node-a and gpu-node-b, its `gpu` label naming the aggregation. */
+const nodeCase = (record: string, how: "avg" | "max", onA: number, onB: number): RecordingCase => ({
+  record,
+  evalTime: "5m",
+  expected: [
+    { labels: { node: "gpu-node-a", zone: zoneA, gpu: how }, value: onA },
+    { labels: { node: "gpu-node-b", zone: zoneB, gpu: how }, value: onB },
+  ],
+});
+
 // Counters grow by k per 30 s scrape; over a full 2m window (5 samples) rate() is 4k/120 = k/30 per second, exactly.
 export const recordingScenarios: RecordingScenario[] = [
   {
@@ -927,46 +937,11 @@ export const recordingScenarios: RecordingScenario[] = [
         ],
       },
       { record: rec.fleetGpuUtilization, evalTime: "5m", expected: [{ labels: {}, value: 38 }] },
-      {
-        record: rec.nodeGpuUtilization,
-        evalTime: "5m",
-        expected: [
-          { labels: { node: "gpu-node-a", zone: zoneA, gpu: "avg" }, value: 44.5 },
-          { labels: { node: "gpu-node-b", zone: zoneB, gpu: "avg" }, value: 25 },
-        ],
-      },
-      {
-        record: rec.nodeGpuTemperature,
-        evalTime: "5m",
-        expected: [
-          { labels: { node: "gpu-node-a", zone: zoneA, gpu: "max" }, value: 70 },
-          { labels: { node: "gpu-node-b", zone: zoneB, gpu: "max" }, value: 50 },
-        ],
-      },
-      {
-        record: rec.nodeGpuPower,
-        evalTime: "5m",
-        expected: [
-          { labels: { node: "gpu-node-a", zone: zoneA, gpu: "max" }, value: 500 },
-          { labels: { node: "gpu-node-b", zone: zoneB, gpu: "max" }, value: 250 },
-        ],
-      },
-      {
-        record: rec.nodeThermalThrottled,
-        evalTime: "5m",
-        expected: [
-          { labels: { node: "gpu-node-a", zone: zoneA, gpu: "max" }, value: 0.1 },
-          { labels: { node: "gpu-node-b", zone: zoneB, gpu: "max" }, value: 0.05 },
-        ],
-      },
-      {
-        record: rec.nodePowerThrottled,
-        evalTime: "5m",
-        expected: [
-          { labels: { node: "gpu-node-a", zone: zoneA, gpu: "max" }, value: 0.2 },
-          { labels: { node: "gpu-node-b", zone: zoneB, gpu: "max" }, value: 0 },
-        ],
-      },
+      nodeCase(rec.nodeGpuUtilization, "avg", 44.5, 25),
+      nodeCase(rec.nodeGpuTemperature, "max", 70, 50),
+      nodeCase(rec.nodeGpuPower, "max", 500, 250),
+      nodeCase(rec.nodeThermalThrottled, "max", 0.1, 0.05),
+      nodeCase(rec.nodePowerThrottled, "max", 0.2, 0),
       // gpu-node-b has no pool label (no kube_node_labels here), so only gpu-node-a's pool counts.
       { record: rec.poolGpusAllocatable, evalTime: "5m", expected: [{ labels: { pool: "h100-spot" }, value: 8 }] },
       { record: rec.poolGpusRequested, evalTime: "5m", expected: [{ labels: { pool: "h100-spot" }, value: 3 }] },
