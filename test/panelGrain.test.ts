@@ -77,6 +77,15 @@ describe("every dashboard query reads recorded series, or says why not", () => {
   });
 });
 
+describe("panels that show now", () => {
+  const nowTypes = new Set(["stat", "gauge", "bargauge", "table", "barchart", "piechart"]);
+  it("gauges, stats, tables and bar charts run instant queries; time series and heatmaps range queries", () => {
+    const wrong = panels.flatMap((p) => p.targets.filter((t) => t.instant !== nowTypes.has(p.type)).map((t) => `${p.dashboard} › ${p.title} (${p.type}) ${t.refId}`));
+    expect(wrong).toEqual([]);
+    expect(new Set(panels.map((p) => p.type))).toEqual(new Set(["stat", "gauge", "table", "barchart", "timeseries", "heatmap"]));
+  });
+});
+
 describe("coarseAtAll", () => {
   const query = coarseAtAll(
     { coarse: ["model"], fine: ["model", "revision", "tenant"] },
