@@ -99,13 +99,12 @@ export function modelDrilldownDashboard(ctx: DashboardContext): DashboardBuilder
       stackedBarsPanel({
         title: "Errors by Kind",
         description:
-          "Share of each model's inferences that failed, by error kind (timeout, out_of_memory, runtime_error, bad_request); the bars of a model stack to its error rate.",
+          "Share of the selected models' inferences that failed, by error kind (timeout, out_of_memory, runtime_error, bad_request); the bars stack to their error rate. Pick a model (or click it in Error Rate by Model) for its own.",
         unit: units.ratio,
         queries: q.errorsByKind,
         panelLinks: runbookLinks(ctx, "errorsByKind"),
         width: 24,
         min: 0,
-        dataLinks: focusModel,
       }),
     )
     .withRow(new RowBuilder("Service levels"))

@@ -141,7 +141,6 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
       (m) => `${recorded}${m}`,
       (m) => `histogram_quantile(${q}, sum by (le) (${r.latencyBuckets}${m}))`,
     );
-  const errors = (m: string) => `sum by (model, error) (${r.errors}${m})`;
   const inferences = (m: string) => `sum by (model) (${r.inferences}${m})`;
   const withUuid = (m: string) => m.replace("{", '{gpu_uuid!="", ');
   // SLO series are recorded per model and SLI (`slo`); only the model variable narrows them.
@@ -245,15 +244,17 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
         legend: "{{model}}",
       },
     ],
-    // The same ratio split by error kind: what the error-rate runbook decides on (out of memory, timeout, runtime error).
+    // The error ratio of the selected models split by kind: what the error-rate runbook decides on (out of memory,
+    // timeout, runtime error) once the model is picked from the panel above. Per kind rather than per model and kind:
+    // every model's four kinds (256 series at 64 models) would be no picture.
     errorsByKind: [
       {
         expr: coarseAtAll(
-          perModel,
-          (m) => `${r.errorRatio}${m}`,
-          (m) => `${errors(m)} / ignoring (error) group_left () ${inferences(m)}`,
+          fleet,
+          (m) => `${r.errorKindRatio}${m}`,
+          (m) => `sum by (error) (${r.errors}${m}) / ignoring (error) group_left () sum(${r.inferences}${m})`,
         ),
-        legend: "{{model}} {{error}}",
+        legend: "{{error}}",
       },
     ],
 

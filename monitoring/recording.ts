@@ -11,7 +11,7 @@
  * | `model` (p50/p95/p99, queue depth) | model only: the grain of the seed's panel and of the alerts |
  * | `model_revision` | model, revision                                |
  * | `model_error`, `model_reason` | model and the metric's own label      |
- * | `reason`, `le` | the metric's own label only                      |
+ * | `reason`, `le`, `error` | the metric's own label only             |
  * | `fleet`      | none: the whole fleet                              |
  * | `router`     | model, revision, tenant, zone (+ the metric's own) |
  * | `gpu`        | every GPU label (one series per GPU or MIG instance) |
@@ -19,7 +19,7 @@
  * | `pool`, `pool_namespace` | the GPU pool (and the namespace holding the GPUs) |
  * | `model` (SLO) | model, slo (monitoring/slo.ts)                    |
  *
- * The coarse levels (`fleet`, `le`, `reason`, `model_revision`, `model_error`,
+ * The coarse levels (`fleet`, `le`, `reason`, `error`, `model_revision`, `model_error`,
  * `model_reason`, `node`, `pool`) are each the exact grain of one dashboard
  * panel with its variables at All, so a full load reads one sample per point
  * it draws; a selected variable filters the finer level instead
@@ -81,6 +81,7 @@ export function recordedNames(window: string) {
     revisionInferences: `model_revision:infermesh_inferences:rate${window}`,
     revisionTokens: `model_revision:infermesh_tokens_generated:rate${window}`,
     errorRatio: `model_error:infermesh_inference_errors:ratio_rate${window}`,
+    errorKindRatio: `error:infermesh_inference_errors:ratio_rate${window}`,
     rejectionsByReason: `model_reason:infermesh_requests_rejected:rate${window}`,
     cancellationsByReason: `reason:infermesh_router_cancellations:rate${window}`,
     hedgedRatio: `fleet:infermesh_router_hedged_requests:ratio_rate${window}`,
@@ -178,10 +179,11 @@ function coarseRules(n: RecordedNames, w: string, idleWindow: string, longInterv
     { record: n.revisionTokens, expr: `sum by (model, revision) (${n.tokens})`, purpose: "token rate per model and revision" },
     {
       record: n.errorRatio,
-      // Per kind, so the error-rate panel is the sum over kinds and the errors-by-kind panel reads it as it is.
+      // Per kind: the error-rate panel sums the kinds of each model.
       expr: `sum by (model, error) (${n.errors}) / ignoring (error) group_left () sum by (model) (${n.inferences})`,
-      purpose: "error rate and errors by kind",
+      purpose: "error rate by model",
     },
+    { record: n.errorKindRatio, expr: `sum by (error) (${n.errors}) / ignoring (error) group_left () sum(${n.inferences})`, purpose: "errors by kind" },
     { record: n.rejectionsByReason, expr: `sum by (model, reason) (${n.rejections})`, purpose: "admission control panel" },
     { record: n.cancellationsByReason, expr: `sum by (reason) (${n.cancellations})`, purpose: "cancellations by reason" },
     { record: n.hedgedRatio, expr: `sum(${n.hedged}) / sum(${n.routerRequests})`, purpose: "hedge effectiveness" },

@@ -793,6 +793,15 @@ export const recordingScenarios: RecordingScenario[] = [
           { labels: { model: "gpt-7b", error: "out_of_memory" }, value: 0.03 },
         ],
       },
+      // The same errors against the fleet's 110 inferences a second.
+      {
+        record: rec.errorKindRatio,
+        evalTime: "5m",
+        expected: [
+          { labels: { error: "timeout" }, value: 3 / 110 },
+          { labels: { error: "out_of_memory" }, value: 3 / 110 },
+        ],
+      },
       {
         record: rec.fleetLatencyBuckets,
         evalTime: "5m",
