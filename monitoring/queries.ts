@@ -238,7 +238,7 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
       {
         expr: coarseAtAll(
           perModel,
-          (m) => `sum by (model) (${r.errorRatio}${m})`,
+          (m) => `${r.errorRatio}${m}`,
           (m) => `sum by (model) (${r.errors}${m}) / ${inferences(m)}`,
         ),
         legend: "{{model}}",

@@ -8,9 +8,9 @@
  * |--------------|----------------------------------------------------|
  * | `model`      | model, revision, tenant, zone                      |
  * | `model_le`   | model, revision, tenant, zone, le                  |
- * | `model` (p50/p95/p99, queue depth) | model only: the grain of the seed's panel and of the alerts |
+ * | `model` (p50/p95/p99, queue depth, error ratio) | model only: the grain of the seed's panel and of the alerts |
  * | `model_revision` | model, revision                                |
- * | `model_error`, `model_reason` | model and the metric's own label      |
+ * | `model_reason` | model and the metric's own label                     |
  * | `reason`, `le`, `error` | the metric's own label only             |
  * | `fleet`      | none: the whole fleet                              |
  * | `router`     | model, revision, tenant, zone (+ the metric's own) |
@@ -19,8 +19,8 @@
  * | `pool`, `pool_namespace` | the GPU pool (and the namespace holding the GPUs) |
  * | `model` (SLO) | model, slo (monitoring/slo.ts)                    |
  *
- * The coarse levels (`fleet`, `le`, `reason`, `error`, `model_revision`, `model_error`,
- * `model_reason`, `node`, `pool`) are each the exact grain of one dashboard
+ * The coarse levels (`fleet`, `le`, `reason`, `error`, `model` (error ratio),
+ * `model_revision`, `model_reason`, `node`, `pool`) are each the exact grain of one dashboard
  * panel with its variables at All, so a full load reads one sample per point
  * it draws; a selected variable filters the finer level instead
  * (`coarseAtAll` in queries.ts). Each is an aggregation of a finer recorded
@@ -80,7 +80,7 @@ export function recordedNames(window: string) {
     fleetLatencyP99: `fleet:infermesh_inference_latency:p99_${window}`,
     revisionInferences: `model_revision:infermesh_inferences:rate${window}`,
     revisionTokens: `model_revision:infermesh_tokens_generated:rate${window}`,
-    errorRatio: `model_error:infermesh_inference_errors:ratio_rate${window}`,
+    errorRatio: `model:infermesh_inference_errors:ratio_rate${window}`,
     errorKindRatio: `error:infermesh_inference_errors:ratio_rate${window}`,
     rejectionsByReason: `model_reason:infermesh_requests_rejected:rate${window}`,
     cancellationsByReason: `reason:infermesh_router_cancellations:rate${window}`,
@@ -177,12 +177,7 @@ function coarseRules(n: RecordedNames, w: string, idleWindow: string, longInterv
     { record: n.fleetLatencyP99, expr: `histogram_quantile(0.99, ${n.fleetLatencyBuckets})`, purpose: "fleet latency (Overview)" },
     { record: n.revisionInferences, expr: `sum by (model, revision) (${n.inferences})`, purpose: "throughput per model and revision" },
     { record: n.revisionTokens, expr: `sum by (model, revision) (${n.tokens})`, purpose: "token rate per model and revision" },
-    {
-      record: n.errorRatio,
-      // Per kind: the error-rate panel sums the kinds of each model.
-      expr: `sum by (model, error) (${n.errors}) / ignoring (error) group_left () sum by (model) (${n.inferences})`,
-      purpose: "error rate by model",
-    },
+    { record: n.errorRatio, expr: `sum by (model) (${n.errors}) / sum by (model) (${n.inferences})`, purpose: "error rate by model" },
     { record: n.errorKindRatio, expr: `sum by (error) (${n.errors}) / ignoring (error) group_left () sum(${n.inferences})`, purpose: "errors by kind" },
     { record: n.rejectionsByReason, expr: `sum by (model, reason) (${n.rejections})`, purpose: "admission control panel" },
     { record: n.cancellationsByReason, expr: `sum by (reason) (${n.cancellations})`, purpose: "cancellations by reason" },
