@@ -130,6 +130,9 @@ const usInstances: Record<string, InstancePrice> = {
   "m6i.large": i(0.096, 0.0409, 8),
   "m6i.xlarge": i(0.192, 0.0818, 16),
   "m5.large": i(0.096, 0.0409, 8),
+  "t3.medium": i(0.0416, 0.0125, 4),
+  "t3.large": i(0.0832, 0.025, 8),
+  "t3.xlarge": i(0.1664, 0.0499, 16),
   "m5.xlarge": i(0.192, 0.0818, 16),
 };
 
@@ -169,19 +172,16 @@ export const priceTable: PriceTable = {
   },
 };
 
-/** The region's prices, or an error naming the regions the table has. */
-export function regionPrices(table: PriceTable, region: string): RegionPrices {
-  const prices = Object.hasOwn(table.regions, region) ? table.regions[region] : undefined;
-  if (!prices) throw new Error(`the price table (cost/prices.ts, taken ${table.takenOn}) has no region ${region}; regions: ${Object.keys(table.regions).join(", ")}`);
-  return prices;
+/** The region's prices; a region the table lacks is priced as the table's first region, and says so. */
+export function regionPrices(table: PriceTable, region: string): { prices: RegionPrices; pricedAs: string } {
+  if (Object.hasOwn(table.regions, region)) return { prices: table.regions[region] as RegionPrices, pricedAs: region };
+  const [first, prices] = Object.entries(table.regions)[0] as [string, RegionPrices];
+  return { prices, pricedAs: first };
 }
 
-/** One instance type's prices in a region, or an error naming what the table lacks. */
-export function instancePrice(table: PriceTable, region: string, instanceType: string): InstancePrice {
-  const prices = regionPrices(table, region).instances;
-  const price = Object.hasOwn(prices, instanceType) ? prices[instanceType] : undefined;
-  if (!price) throw new Error(`the price table (cost/prices.ts, taken ${table.takenOn}) has no ${instanceType} in ${region}; add it with its source`);
-  return price;
+/** One instance type's prices in a region's table, or undefined when the table lacks it. */
+export function instancePrice(prices: RegionPrices, instanceType: string): InstancePrice | undefined {
+  return Object.hasOwn(prices.instances, instanceType) ? prices.instances[instanceType] : undefined;
 }
 
 /** Days from the table's date to `on`, and whether that is past {@link staleAfterDays}. */

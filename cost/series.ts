@@ -12,8 +12,23 @@ import { cancellationReasons, inferenceErrors, metrics, rejectionReasons, type M
 import type { FleetCensus } from "./census";
 
 /** Where a series comes from. */
-export type SeriesSource = "dcgm-exporter" | "infermesh-router" | "infermesh-serving" | "kube-state-metrics" | "scrape" | "recording-rules";
-export const seriesSources: readonly SeriesSource[] = ["dcgm-exporter", "infermesh-serving", "infermesh-router", "kube-state-metrics", "scrape", "recording-rules"];
+export type SeriesSource = "dcgm-exporter" | "infermesh-router" | "infermesh-serving" | "kube-state-metrics" | "cluster-defaults" | "scrape" | "recording-rules";
+export const seriesSources: readonly SeriesSource[] = ["dcgm-exporter", "infermesh-serving", "infermesh-router", "kube-state-metrics", "cluster-defaults", "scrape", "recording-rules"];
+
+/**
+ * What kube-prometheus-stack's own monitors add (the stack's Prometheus
+ * selects them: they carry its `release` label): node-exporter and the
+ * kubelet with cAdvisor per node, kube-state-metrics' families beyond the
+ * contract's per pod. Planning figures, not measured from the stack's data:
+ * a node-exporter with the chart's collectors on a node with a few disks and
+ * NICs, the kubelet's and cAdvisor's series after the chart's drops.
+ */
+export const clusterDefaults = {
+  nodeExporterSeriesPerNode: 800,
+  kubeletSeriesPerNode: 300,
+  cadvisorSeriesPerPod: 40,
+  kubeStateSeriesPerPod: 30,
+} as const;
 
 /** What one series of a metric is kept per. */
 type Base = "gpuEntity" | "servingSlot" | "queueSlot" | "routedDeployment" | "routedTarget" | "gossip" | "node" | "gpuNode" | "pod" | "target";
@@ -390,8 +405,12 @@ export interface SeriesEstimate {
   rules: RuleSeries[];
 }
 
-/** Every active series the fleet's scrape and the stack's recording rules keep. */
-export function estimateSeries(census: FleetCensus, counters: readonly CounterField[], rules: readonly RuleInput[]): SeriesEstimate {
+/**
+ * Every active series the fleet's scrape and the stack's recording rules
+ * keep. `clusterDefaults`: add what kube-prometheus-stack's own monitors
+ * scrape (a cluster; the synthetic fleet serves only the contract's exporters).
+ */
+export function estimateSeries(census: FleetCensus, counters: readonly CounterField[], rules: readonly RuleInput[], opts: { clusterDefaults?: boolean } = {}): SeriesEstimate {
   const raw = rawSeries(census, counters);
   const recorded = ruleSeries(rules, raw, census);
   const bySource = Object.fromEntries(seriesSources.map((s) => [s, 0])) as Record<SeriesSource, number>;
@@ -403,6 +422,14 @@ export function estimateSeries(census: FleetCensus, counters: readonly CounterFi
     byMetric.push({ metric: r.metric, source: r.source, series: r.series });
   }
   bySource.scrape += census.scrapeTargets * scrapeSeriesPerTarget.length;
+  if (opts.clusterDefaults) {
+    const nodes = census.gpuNodes + census.systemNodes;
+    const pods = census.gpuPods + census.otherPods;
+    const d = clusterDefaults;
+    bySource["cluster-defaults"] = nodes * (d.nodeExporterSeriesPerNode + d.kubeletSeriesPerNode) + pods * (d.cadvisorSeriesPerPod + d.kubeStateSeriesPerPod);
+    // node-exporter and the kubelet (with cAdvisor) are two more targets per node.
+    bySource.scrape += nodes * 2 * scrapeSeriesPerTarget.length;
+  }
   bySource["recording-rules"] = recorded.reduce((sum, r) => sum + r.series, 0);
   const total = Object.values(bySource).reduce((a, b) => a + b, 0);
   return { bySource, total, byMetric, rules: recorded };
