@@ -20,7 +20,18 @@ import { durationSeconds } from "../lib/duration";
 import { grafanaToPromql } from "../lib/promql";
 import { metrics, type MetricName } from "../monitoring/metrics";
 import { censusOfStack, defaultAssumptions, type CensusAssumptions, type FleetCensus, type SizePoint } from "./census";
-import { ampDefaultQuotas, ampIngestionCost, hoursPerMonth, instancePrice, priceTable, regionPrices, tableAge, type InstancePrice, type PriceTable, type RegionPrices } from "./prices";
+import {
+  ampDefaultQuotas,
+  ampIngestionCost,
+  hoursPerMonth,
+  instancePrice,
+  priceTable,
+  regionPrices,
+  tableAge,
+  type InstancePrice,
+  type PriceTable,
+  type RegionPrices,
+} from "./prices";
 import { loadSamples, querySamples, type PanelQuery } from "./queries";
 import { clusterDefaults, estimateSeries, type RuleInput, type SeriesEstimate, type SeriesSource } from "./series";
 
@@ -211,14 +222,34 @@ export function fixedCosts(config: StackConfig, prices: RegionPrices): FixedCost
     const hourly = (t: string) => (instancePrice(prices, t) ?? unpriced).onDemandPerHour;
     const systemType = cluster.systemNodes.instanceTypes.reduce((a, b) => (hourly(b) > hourly(a) ? b : a));
     const systemPrice = hourly(systemType);
-    out.push(fixed(`system nodes (${systemType}, on-demand)`, "instance-hour", systemPrice, bySize((s) => cluster.systemNodes.scaling[s]), monthly(systemPrice)));
     out.push(
-      fixed("system node volumes (gp3)", "GiB-month", prices.ebsGp3PerGiBMonth, bySize((s) => cluster.systemNodes.scaling[s] * cluster.systemNodes.diskSizeGiB), gib(prices.ebsGp3PerGiBMonth)),
+      fixed(
+        `system nodes (${systemType}, on-demand)`,
+        "instance-hour",
+        systemPrice,
+        bySize((s) => cluster.systemNodes.scaling[s]),
+        monthly(systemPrice),
+      ),
+    );
+    out.push(
+      fixed(
+        "system node volumes (gp3)",
+        "GiB-month",
+        prices.ebsGp3PerGiBMonth,
+        bySize((s) => cluster.systemNodes.scaling[s] * cluster.systemNodes.diskSizeGiB),
+        gib(prices.ebsGp3PerGiBMonth),
+      ),
     );
   }
   const pools = Object.values(config.gpuPools);
   out.push(
-    fixed("GPU node volumes (gp3)", "GiB-month", prices.ebsGp3PerGiBMonth, bySize((s) => pools.reduce((sum, p) => sum + p.scaling[s] * p.diskSizeGiB, 0)), gib(prices.ebsGp3PerGiBMonth)),
+    fixed(
+      "GPU node volumes (gp3)",
+      "GiB-month",
+      prices.ebsGp3PerGiBMonth,
+      bySize((s) => pools.reduce((sum, p) => sum + p.scaling[s] * p.diskSizeGiB, 0)),
+      gib(prices.ebsGp3PerGiBMonth),
+    ),
   );
   out.push(fixed("Prometheus volume (gp3)", "GiB-month", prices.ebsGp3PerGiBMonth, constant(config.telemetry.volumeSizeGiB), gib(prices.ebsGp3PerGiBMonth)));
   if (config.grafana?.mode === "managed") {
@@ -293,11 +324,17 @@ export function costReport(config: StackConfig, table: PriceTable = priceTable, 
   if (pricedAs !== config.region) {
     findings.push({ level: "warning", path: "aws:region", message: `the price table (cost/prices.ts) has no ${config.region}: priced at ${pricedAs}'s prices` });
   }
-  const listed = [...Object.values(config.gpuPools).flatMap((p) => p.instanceTypes.map((t) => ({ t, path: `infermesh:gpuPools.${p.name}.instanceTypes` }))), ...(config.cluster.mode === "create" ? config.cluster.systemNodes.instanceTypes.map((t) => ({ t, path: "infermesh:cluster.systemNodes.instanceTypes" })) : [])];
+  const listed = [
+    ...Object.values(config.gpuPools).flatMap((p) => p.instanceTypes.map((t) => ({ t, path: `infermesh:gpuPools.${p.name}.instanceTypes` }))),
+    ...(config.cluster.mode === "create" ? config.cluster.systemNodes.instanceTypes.map((t) => ({ t, path: "infermesh:cluster.systemNodes.instanceTypes" })) : []),
+  ];
   for (const { t, path } of listed.filter(({ t }) => !instancePrice(prices, t))) {
     findings.push({ level: "warning", path, message: `the price table (cost/prices.ts, taken ${table.takenOn}) has no ${t}: it is priced at $0; add it with its source` });
   }
-  const migSlices = (pool: StackConfig["gpuPools"][string]) => (pool.mig ? censusOfStack({ ...config, gpuPools: { [pool.name]: { ...pool, scaling: { min: 1, desired: 1, max: 1 } } } }, "max", assumptions).gpuEntities / pool.gpusPerInstance : undefined);
+  const migSlices = (pool: StackConfig["gpuPools"][string]) =>
+    pool.mig
+      ? censusOfStack({ ...config, gpuPools: { [pool.name]: { ...pool, scaling: { min: 1, desired: 1, max: 1 } } } }, "max", assumptions).gpuEntities / pool.gpusPerInstance
+      : undefined;
   const pools = Object.values(config.gpuPools).map((p) => poolCost(p, prices, migSlices(p)));
   const fixedParts = fixedCosts(config, prices);
   const fixedAt = (s: SizePoint) => fixedParts.reduce((sum, f) => sum + f.monthlyUsd[s], 0);

@@ -104,7 +104,7 @@ const usInstances: Record<string, InstancePrice> = {
   "g6.4xlarge": i(1.3232, 0.5641, 64),
   "g6.8xlarge": i(2.0144, 0.8587, 128),
   "g6.12xlarge": i(4.6016, 1.9616, 192),
-  "g6.16xlarge": i(3.3968, 1.4480, 256),
+  "g6.16xlarge": i(3.3968, 1.448, 256),
   "g6.24xlarge": i(6.6752, 2.8456, 384),
   "g6.48xlarge": i(13.3504, 5.6912, 768),
   "g6e.xlarge": i(1.861, 0.7933, 32),

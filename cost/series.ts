@@ -13,7 +13,15 @@ import type { FleetCensus } from "./census";
 
 /** Where a series comes from. */
 export type SeriesSource = "dcgm-exporter" | "infermesh-router" | "infermesh-serving" | "kube-state-metrics" | "cluster-defaults" | "scrape" | "recording-rules";
-export const seriesSources: readonly SeriesSource[] = ["dcgm-exporter", "infermesh-serving", "infermesh-router", "kube-state-metrics", "cluster-defaults", "scrape", "recording-rules"];
+export const seriesSources: readonly SeriesSource[] = [
+  "dcgm-exporter",
+  "infermesh-serving",
+  "infermesh-router",
+  "kube-state-metrics",
+  "cluster-defaults",
+  "scrape",
+  "recording-rules",
+];
 
 /**
  * What kube-prometheus-stack's own monitors add (the stack's Prometheus
@@ -91,17 +99,16 @@ export interface MetricSeries {
   enums: Readonly<Record<string, number>>;
 }
 
-function sourceOf(name: MetricName, m: MetricDefinition): SeriesSource {
+function sourceOf(m: MetricDefinition): SeriesSource {
   if (m.source === "dcgm") return "dcgm-exporter";
   if (m.source === "kube-state-metrics") return "kube-state-metrics";
   if (m.source === "prometheus") return "scrape";
   return m.exposedBy.includes("router") ? "infermesh-router" : "infermesh-serving";
-  void name;
 }
 
-function baseOf(name: MetricName, m: MetricDefinition): Base {
+function baseOf(m: MetricDefinition): Base {
   const has = (l: string) => m.labels.includes(l);
-  switch (sourceOf(name, m)) {
+  switch (sourceOf(m)) {
     case "dcgm-exporter":
       return "gpuEntity";
     case "infermesh-serving":
@@ -157,11 +164,11 @@ export function rawSeries(census: FleetCensus, counters: readonly CounterField[]
         throw new Error(`metric ${name}: label ${label} is neither an entity's nor a closed list the series estimate knows (cost/series.ts enumerated)`);
       }
     }
-    const base = baseOf(name, m);
+    const base = baseOf(m);
     const keys = baseCount(base, census, name) * Object.values(enums).reduce((a, b) => a * b, 1);
     const series = m.type === "histogram" ? keys * ((m.buckets?.length ?? 0) + 1 + 2) : keys;
     if (m.type === "histogram") enums.le = (m.buckets?.length ?? 0) + 1;
-    return [{ metric: name, source: sourceOf(name, m), base, series, labels: m.labels, enums }];
+    return [{ metric: name, source: sourceOf(m), base, series, labels: m.labels, enums }];
   });
 }
 
@@ -366,7 +373,12 @@ function evaluate(node: SyntaxNode, scope: Scope): Vector {
         });
         const constants = new Map(left.constants);
         for (const [l, v] of right.constants) constants.set(l, new Set([...(constants.get(l) ?? []), ...v]));
-        return { ...left, series: disjoint ? left.series + right.series : Math.max(left.series, right.series), constants, ...(left.from ?? right.from ? { from: left.from ?? right.from } : {}) };
+        return {
+          ...left,
+          series: disjoint ? left.series + right.series : Math.max(left.series, right.series),
+          constants,
+          ...((left.from ?? right.from) ? { from: left.from ?? right.from } : {}),
+        };
       }
       const matching = node.getChild("MatchingModifierClause");
       if (matching?.getChild("GroupLeft")) return left;

@@ -68,11 +68,6 @@ describe.each(cases)("$stack stack's fleet, $shape.nodes nodes", ({ stack, shape
 
     const rules = recording.flatMap((g) => g.rules as Array<{ record: string; expr: string }>);
     estimate = estimateSeries(censusOfFleet(fleet), telemetryPlan(config).counterFields, rules);
-    if (process.env.DEBUG_SERIES) {
-      for (const r of estimate.rules) console.log(r.record, r.series, (await prom.query(`count({__name__="${r.record}"})`))[0]?.value[1], r.labels);
-      for (const r of estimate.byMetric) console.log(r.metric, r.series, (await prom.query(`count({__name__=~"${r.metric}(_bucket|_sum|_count)?"})`))[0]?.value[1]);
-      console.log(JSON.stringify(censusOfFleet(fleet)), "TOTAL", estimate.total, headSeries, estimate.bySource["recording-rules"], recordedStored);
-    }
   }, 180_000);
 
   it("estimates the head series within 5 %", () => {
