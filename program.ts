@@ -12,6 +12,8 @@ import { GrafanaContent, dataSourceTarget } from "./components/grafanaContent";
 import { GrafanaEndpoint } from "./components/grafanaEndpoint";
 import { InClusterGrafana } from "./components/grafanaInCluster";
 import { Telemetry } from "./components/telemetry";
+import { CostBudget } from "./components/costBudget";
+import { ampSeriesLimits, costBudgetFigures, costReport } from "./cost/estimate";
 import { goesWith, type Teardown } from "./components/options";
 import { gpuNodeGroupName } from "./domain/naming";
 
@@ -87,7 +89,14 @@ export function infermesh(config: StackConfig): StackOutputs {
       inCluster,
     );
   }
-  const telemetry = new Telemetry("telemetry", { config, cluster, gpuNodeGroups: pools.map(([, group]) => group.nodeGroup), teardown }, inCluster);
+  // Cost and cardinality at max size, from configuration: the budget the policy pack checks, and AMP's per-model series limits.
+  const cost = costReport(config);
+  new CostBudget("cost", costBudgetFigures(cost));
+  const telemetry = new Telemetry(
+    "telemetry",
+    { config, cluster, gpuNodeGroups: pools.map(([, group]) => group.nodeGroup), teardown, ampSeriesLimits: ampSeriesLimits(config, cost) },
+    inCluster,
+  );
 
   let grafanaSide:
     | { url: pulumi.Input<string>; dashboardUrls: pulumi.Input<Record<string, string>>; target: GrafanaAlertTarget; teardown: Teardown; workspaceRole?: aws.iam.Role }

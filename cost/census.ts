@@ -6,13 +6,12 @@
  * counts.
  *
  * Two sources: a stack at a given size (its pools, models and system nodes,
- * with the planning assumptions below), and the synthetic fleet (sim/), whose
- * entities are counted as they are, which is what lets a test hold the
- * estimate against what a real Prometheus stores when it scrapes that fleet.
+ * with the planning assumptions below), and the synthetic fleet, whose
+ * entities are counted as they are (sim/census.ts), which is what lets a test
+ * hold the estimate against what a real Prometheus stores when it scrapes it.
  */
 import type { StackConfig } from "../config";
 import { gpuModels } from "../domain/gpuInstances";
-import type { FleetModel } from "../sim/model";
 
 export interface FleetCensus {
   zones: number;
@@ -121,46 +120,5 @@ export function censusOfStack(config: StackConfig, size: SizePoint, assumptions:
     gpuPods: gpuEntities,
     otherPods: gpuNodes * targetsPerNode + routers + 1,
     scrapeTargets: gpuNodes * targetsPerNode + routers + 1,
-  };
-}
-
-/** The synthetic fleet's entities, counted as they are (healthy scenario: no scenario-only models, pods or nodes). */
-export function censusOfFleet(fleet: FleetModel): FleetCensus {
-  const entities = fleet.gpuNodes.flatMap((n) => n.entities);
-  const distinct = (keys: Iterable<string>) => new Set(keys).size;
-  const deployments = fleet.deployments;
-  let routedDeployments = 0;
-  let routedTargets = 0;
-  let routedDeploymentZones = 0;
-  deployments.forEach((d, index) => {
-    const routers = fleet.routersOf(index);
-    routedDeployments += routers.length;
-    routedDeploymentZones += distinct(routers.map((r) => (fleet.systemNodes[r] as { zone: string }).zone));
-    routedTargets += routers.length * distinct(fleet.slots.filter((s) => s.deployment === d).map((s) => s.node.name));
-  });
-  const nodes = [...fleet.gpuNodes, ...fleet.systemNodes];
-  const gossipReports = nodes.reduce((sum, _, i) => sum + fleet.gossipOf(i).length, 0);
-  const otherPods = fleet.targets.length;
-  return {
-    zones: fleet.settings.zones.length,
-    gpuNodes: fleet.gpuNodes.length,
-    systemNodes: fleet.systemNodes.length,
-    gpus: distinct(entities.map((e) => e.uuid)),
-    gpuEntities: entities.length,
-    migInstances: entities.filter((e) => e.mig).length,
-    servingSlots: fleet.slots.length,
-    queueSlots: distinct(fleet.slots.map((s) => `${s.gpuUuid}/${s.migProfile ?? ""}/${s.deployment.model.name}/${s.deployment.revision}`)),
-    models: distinct(deployments.map((d) => d.model.name)),
-    modelRevisions: distinct(deployments.map((d) => `${d.model.name}/${d.revision}`)),
-    deployments: deployments.length,
-    routers: fleet.systemNodes.length,
-    servedDeploymentZones: distinct(fleet.slots.map((s) => `${s.deployment.model.name}/${s.deployment.revision}/${s.deployment.tenant}/${s.node.zone}`)),
-    routedDeploymentZones,
-    routedDeployments,
-    routedTargets,
-    gossipReports,
-    gpuPods: fleet.runtimePods.size + fleet.standingPending.length,
-    otherPods,
-    scrapeTargets: fleet.targets.length,
   };
 }

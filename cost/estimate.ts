@@ -11,6 +11,7 @@
  * cleanly; staleness is judged when it is printed (`costSummary`).
  */
 import { alertingPlan } from "../components/alerting.plan";
+import type { CostBudgetFigures } from "../components/costBudget";
 import { dashboardsFor } from "../components/grafanaContent.plan";
 import { telemetryPlan } from "../components/telemetry.plan";
 import type { StackConfig } from "../config";
@@ -475,4 +476,37 @@ export function costSummary(report: CostReport, on: Date): string {
   }
   for (const f of report.findings) lines.push(`${f.level}: ${f.path}: ${f.message}`);
   return lines.join("\n");
+}
+
+/** One AMP per-label-set limit: series matching every label of the set count against `maxSeries`. */
+export interface AmpSeriesLimit {
+  labelSet: Record<string, string>;
+  maxSeries: number;
+}
+
+/**
+ * AMP active-series limits per model (AMP workspace configuration, limits
+ * per label set), so one runaway model is throttled alone instead of the
+ * workspace hitting its quota: `infermesh:budget.maxActiveSeriesPerModel`,
+ * or twice a model's estimated share at max size (at least 1,000, in
+ * thousands). None without the AMP backend or configured models.
+ */
+export function ampSeriesLimits(config: Pick<StackConfig, "telemetry" | "models" | "budget">, report: Pick<CostReport, "metrics">): AmpSeriesLimit[] {
+  if (config.telemetry.backend !== "amp") return [];
+  const maxSeries = config.budget.maxActiveSeriesPerModel ?? Math.max(1000, Math.ceil((2 * report.metrics.seriesPerModelAtMax) / 1000) * 1000);
+  return Object.keys(config.models)
+    .sort()
+    .map((model) => ({ labelSet: { model }, maxSeries }));
+}
+
+/** The figures the stack's `infermesh:cost:Budget` carries for the policy pack. */
+export function costBudgetFigures(report: CostReport): CostBudgetFigures {
+  return {
+    environment: report.environment,
+    monthlyUsdAtMax: report.monthlyUsdAtMax,
+    activeSeriesAtMax: report.metrics.sizes.max.activeSeries,
+    pricesTakenOn: report.prices.takenOn,
+    ...(report.budget.maxMonthlyCostUsd !== undefined ? { maxMonthlyCostUsd: report.budget.maxMonthlyCostUsd } : {}),
+    ...(report.budget.maxActiveSeries !== undefined ? { maxActiveSeries: report.budget.maxActiveSeries } : {}),
+  };
 }
