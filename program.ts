@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "./components/cluster";
 import { ClusterAccess } from "./components/clusterAccess";
 import { ClusterAutoscaler } from "./components/clusterAutoscaler";
-import type { StackConfig } from "./config";
+import { ConfigError, type StackConfig } from "./config";
 import { partitionOf } from "./config/rules";
 import { GpuNodeGroup } from "./components/gpuNodeGroup";
 import { Alerting, type GrafanaAlertTarget } from "./components/alerting";
@@ -36,6 +36,10 @@ export interface StackOutputs {
 
 /** Composes one environment's stack from its validated configuration. */
 export function infermesh(config: StackConfig): StackOutputs {
+  // Cost and cardinality at max size, from configuration; a Prometheus volume too small for it is refused before anything is registered.
+  const cost = costReport(config);
+  const misfits = cost.findings.filter((f) => f.level === "error");
+  if (misfits.length > 0) throw new ConfigError(misfits.map((f) => ({ path: f.path, message: f.message })));
   const awsProvider = new aws.Provider("aws", { region: config.region as aws.Region, defaultTags: { tags: config.tags } });
   const cluster = new Cluster(
     "cluster",
@@ -89,8 +93,7 @@ export function infermesh(config: StackConfig): StackOutputs {
       inCluster,
     );
   }
-  // Cost and cardinality at max size, from configuration: the budget the policy pack checks, and AMP's per-model series limits.
-  const cost = costReport(config);
+  // The budget the policy pack checks, and AMP's per-model series limits.
   new CostBudget("cost", costBudgetFigures(cost));
   const telemetry = new Telemetry(
     "telemetry",

@@ -11,7 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { StackConfig } from "../config";
+import { ConfigError, type StackConfig } from "../config";
+import { loadConfig } from "../config/load";
+import { infermesh } from "../program";
+import { offlineLookups } from "../synth/lookups";
+import { asPulumiConfig, baseRaw, parse, project, startRecording } from "./helpers/stack";
 import { censusOfStack } from "../cost/census";
 import { costReport, costSummary, fixedCosts, poolCost } from "../cost/estimate";
 import { ampIngestionCost, priceTable, regionPrices, staleAfterDays, tableAge, type PriceTable, type RegionPrices } from "../cost/prices";
@@ -190,5 +194,48 @@ describe("the stacks' reports", () => {
     expect(fresh).not.toMatch(/STALE/);
     expect(stale).toMatch(/STALE: 200 days old/);
     expect(fresh.split("\n").length).toBeLessThanOrEqual(4);
+  });
+});
+
+describe("the in-cluster Prometheus' disk", () => {
+  // 16 x 8 GPUs at max, kept a year, on 10 GiB.
+  const raw = () => ({
+    ...baseRaw(),
+    gpuPools: { h100: { instanceTypes: ["p5.48xlarge"], scaling: { min: 0, desired: 1, max: 16 } } },
+    telemetry: { retention: "1y", volumeSizeGiB: 10 },
+  });
+
+  it("is an error naming the key, the value and what the fleet needs", () => {
+    const report = costReport(parse(raw()));
+    expect(report.metrics.prometheus.fits).toBe(false);
+    expect(report.findings).toEqual([
+      {
+        level: "error",
+        path: "infermesh:telemetry.volumeSizeGiB",
+        message: expect.stringMatching(/^got 10; Prometheus needs about [\d.]+ GiB for 1y of [\d,]+ samples\/s at max size: raise it or shorten infermesh:telemetry.retention$/),
+      },
+    ]);
+    expect(report.metrics.prometheus.diskGiB).toBeGreaterThan(10);
+  });
+
+  it("stops the program before it registers any resource", async () => {
+    const recording = await startRecording({ project, stack: "dev", config: asPulumiConfig(raw()), calls: offlineLookups });
+    let error: unknown;
+    try {
+      infermesh(loadConfig());
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.map((p) => p.path)).toEqual(["infermesh:telemetry.volumeSizeGiB"]);
+    await recording.settle();
+    expect(recording.resources).toEqual([]);
+  });
+
+  it("fits with a volume of what it needs", () => {
+    const needed = Math.ceil(costReport(parse(raw())).metrics.prometheus.diskGiB);
+    const fitted = costReport(parse({ ...raw(), telemetry: { retention: "1y", volumeSizeGiB: needed } }));
+    expect(fitted.findings).toEqual([]);
+    expect(fitted.metrics.prometheus.fits).toBe(true);
   });
 });
