@@ -16,6 +16,7 @@ import { loadConfig } from "../config/load";
 import { infermesh } from "../program";
 import { offlineLookups } from "../synth/lookups";
 import { asPulumiConfig, baseRaw, parse, project, startRecording } from "./helpers/stack";
+import { scaleModelTable } from "../bench/scaleModel";
 import { censusOfStack } from "../cost/census";
 import { costReport, costSummary, fixedCosts, poolCost } from "../cost/estimate";
 import { ampIngestionCost, priceTable, regionPrices, staleAfterDays, tableAge, type PriceTable, type RegionPrices } from "../cost/prices";
@@ -237,5 +238,14 @@ describe("the in-cluster Prometheus' disk", () => {
     const fitted = costReport(parse({ ...raw(), telemetry: { retention: "1y", volumeSizeGiB: needed } }));
     expect(fitted.findings).toEqual([]);
     expect(fitted.metrics.prometheus.fits).toBe(true);
+  });
+});
+
+describe("the README's scale model", () => {
+  it("is the estimator's output (npm run scale-model)", () => {
+    const readme = readFileSync(join(projectRoot, "README.md"), "utf8");
+    const block = /<!-- scale-model:begin -->\n([\s\S]*?)\n<!-- scale-model:end -->/.exec(readme);
+    expect(block, "README.md has no scale-model block").not.toBeNull();
+    expect((block as RegExpExecArray)[1]).toBe(scaleModelTable());
   });
 });
