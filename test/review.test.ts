@@ -286,7 +286,10 @@ const cases: Case[] = [
       "Cost and cardinality: +$160,998/month at max size ($46,511 → $207,509); +31.4 k active series (19.7 k → 51.1 k); AMP active-series quota 10 M: 0.5 % used",
       "- pool `h100-mig`: 1 × p5.48xlarge on-demand → 5 × p5.48xlarge on-demand at max, +$160,717/month ($40,179 → $200,896)",
     ],
-    attention: ["- ⚠️ alert `InfermeshGpuPoolAtMaxSize` loosened: >= 1 → 5 (fires less often)"],
+    attention: [
+      "- ⚠️ over budget: $207,509/month at max size, budget $60,000 (infermesh:budget.maxMonthlyCostUsd)",
+      "- ⚠️ alert `InfermeshGpuPoolAtMaxSize` loosened: >= 1 → 5 (fires less often)",
+    ],
   },
 ];
 
