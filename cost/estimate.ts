@@ -137,7 +137,7 @@ export interface CostReport {
   region: string;
   currency: "USD";
   hoursPerMonth: number;
-  prices: { takenOn: string; spotSnapshotOn: string; sources: readonly string[]; notes?: string };
+  prices: { takenOn: string; spot: string; sources: readonly string[]; notes?: string };
   assumptions: CensusAssumptions & typeof planningFigures & typeof clusterDefaults;
   compute: {
     pools: PoolCost[];
@@ -420,7 +420,7 @@ export function costReport(config: StackConfig, table: PriceTable = priceTable, 
     region: config.region,
     currency: "USD",
     hoursPerMonth,
-    prices: { takenOn: table.takenOn, spotSnapshotOn: table.spotSnapshotOn, sources: table.sources, ...(prices.notes ? { notes: prices.notes } : {}) },
+    prices: { takenOn: table.takenOn, spot: table.spot, sources: table.sources, ...(prices.notes ? { notes: prices.notes } : {}) },
     assumptions: { ...assumptions, ...planningFigures, ...clusterDefaults },
     compute: {
       pools,
@@ -458,8 +458,9 @@ const count = (n: number) => Math.round(n).toLocaleString("en-US");
 export function costSummary(report: CostReport, on: Date): string {
   const age = tableAge({ takenOn: report.prices.takenOn } as PriceTable, on);
   const m = report.metrics.sizes;
+  const assumed = [...new Set(report.compute.pools.flatMap((p) => [...(p.priceIsAssumption ? [p.instanceType] : []), ...(p.capacity === "spot" ? ["spot"] : [])]))];
   const lines = [
-    `Cost (${report.region}, prices of ${report.prices.takenOn}${age.stale ? `, STALE: ${age.days} days old` : ""}): ${usd(report.compute.monthlyUsd.min)} / ${usd(report.compute.monthlyUsd.desired)} / ${usd(report.compute.monthlyUsd.max)} a month at min / desired / max (${usd(report.monthlyUsdAtMax)} at max with metrics)`,
+    `Cost (${report.region}, prices of ${report.prices.takenOn}${age.stale ? `, STALE: ${age.days} days old` : ""}${assumed.length > 0 ? `; assumed: ${assumed.join(", ")}` : ""}): ${usd(report.compute.monthlyUsd.min)} / ${usd(report.compute.monthlyUsd.desired)} / ${usd(report.compute.monthlyUsd.max)} a month at min / desired / max (${usd(report.monthlyUsdAtMax)} at max with metrics)`,
     `Metrics at max: ${count(m.max.activeSeries)} active series, ${count(m.max.samplesPerSecond)} samples/s (${report.metrics.backend})${
       report.metrics.amp ? `; AMP ${usd(report.metrics.amp.monthlyUsd)}/month, active-series quota ${report.metrics.amp.activeSeriesQuotaUsedPercent}% used` : ""
     }; Prometheus needs ~${report.metrics.prometheus.memoryGiB} GiB memory, ${report.metrics.prometheus.diskGiB} of ${report.metrics.prometheus.volumeGiB} GiB disk`,

@@ -6,11 +6,15 @@
  * (cost/estimate.ts), so a reviewer knows the figures may have moved.
  *
  * What each figure is:
- * - on-demand: the Linux on-demand hourly list price of the instance type;
- * - spot: a dated snapshot of the spot price (spot prices move hourly, by
- *   zone); marked as such and always an assumption for planning;
- * - `assumption: true` where a figure is not a published list price of that
- *   region (derived from another region's or family's published price).
+ * - on-demand: the Linux on-demand hourly list price of the instance type,
+ *   as published when the table was taken;
+ * - spot: an assumption, {@link assumedSpotShare} of on-demand. Spot prices
+ *   move hourly and by zone, and no dated snapshot is pinned here; replace
+ *   them with one (`aws ec2 describe-spot-price-history`) and set
+ *   {@link PriceTable.spot} to say when it was taken;
+ * - `assumption: true` where the on-demand figure is not one the table's
+ *   author could confirm as the region's published price (newer or rarer
+ *   types, priced from their family).
  */
 
 /** How old (days) a table may be before estimates call it stale. */
@@ -18,7 +22,7 @@ export const staleAfterDays = 90;
 
 export interface InstancePrice {
   onDemandPerHour: number;
-  /** Spot snapshot, $/h (see {@link PriceTable.spotSnapshotOn}). */
+  /** Spot, $/h (see {@link PriceTable.spot}: how it was obtained). */
   spotPerHour: number;
   /** Memory of the instance, GiB (for what a pod on it may use). */
   memoryGiB: number;
@@ -52,8 +56,8 @@ export interface RegionPrices {
 export interface PriceTable {
   /** When the list prices were read (YYYY-MM-DD). */
   takenOn: string;
-  /** When the spot snapshot was read (YYYY-MM-DD). */
-  spotSnapshotOn: string;
+  /** Where the spot figures come from: a dated snapshot, or the assumption they are. */
+  spot: string;
   sources: readonly string[];
   regions: Readonly<Record<string, RegionPrices>>;
 }
@@ -69,71 +73,74 @@ export const ampDefaultQuotas = {
 /** Hours AWS bills a month as (730 = 8,760 / 12). */
 export const hoursPerMonth = 730;
 
-const i = (onDemandPerHour: number, spotPerHour: number, memoryGiB: number, assumption?: true): InstancePrice => ({
+/** Spot as a share of on-demand, for planning: GPU spot capacity has commonly gone for 30-50 % of on-demand. */
+export const assumedSpotShare = 0.4;
+
+const i = (onDemandPerHour: number, memoryGiB: number, assumption?: true): InstancePrice => ({
   onDemandPerHour,
-  spotPerHour,
+  spotPerHour: Math.round(onDemandPerHour * assumedSpotShare * 10_000) / 10_000,
   memoryGiB,
   ...(assumption ? { assumption } : {}),
 });
 
 // us-east-1 and us-west-2 publish the same Linux on-demand prices for these families.
 const usInstances: Record<string, InstancePrice> = {
-  "g4dn.xlarge": i(0.526, 0.2213, 16),
-  "g4dn.2xlarge": i(0.752, 0.3138, 32),
-  "g4dn.4xlarge": i(1.204, 0.5133, 64),
-  "g4dn.8xlarge": i(2.176, 0.9316, 128),
-  "g4dn.12xlarge": i(3.912, 1.6628, 192),
-  "g4dn.16xlarge": i(4.352, 1.8536, 256),
-  "g4dn.metal": i(7.824, 3.3284, 384),
-  "g5g.xlarge": i(0.42, 0.1787, 8),
-  "g5g.2xlarge": i(0.556, 0.2365, 16),
-  "g5g.4xlarge": i(0.828, 0.3522, 32),
-  "g5g.8xlarge": i(1.372, 0.5836, 64),
-  "g5g.16xlarge": i(2.744, 1.1672, 128),
-  "g5g.metal": i(2.744, 1.1672, 128),
-  "g5.xlarge": i(1.006, 0.4384, 16),
-  "g5.2xlarge": i(1.212, 0.5112, 32),
-  "g5.4xlarge": i(1.624, 0.6922, 64),
-  "g5.8xlarge": i(2.448, 1.0434, 128),
-  "g5.12xlarge": i(5.672, 2.4176, 192),
-  "g5.16xlarge": i(4.096, 1.7459, 256),
-  "g5.24xlarge": i(8.144, 3.4714, 384),
-  "g5.48xlarge": i(16.288, 6.9427, 768),
-  "g6.xlarge": i(0.8048, 0.3431, 16),
-  "g6.2xlarge": i(0.9776, 0.4167, 32),
-  "g6.4xlarge": i(1.3232, 0.5641, 64),
-  "g6.8xlarge": i(2.0144, 0.8587, 128),
-  "g6.12xlarge": i(4.6016, 1.9616, 192),
-  "g6.16xlarge": i(3.3968, 1.448, 256),
-  "g6.24xlarge": i(6.6752, 2.8456, 384),
-  "g6.48xlarge": i(13.3504, 5.6912, 768),
-  "g6e.xlarge": i(1.861, 0.7933, 32),
-  "g6e.2xlarge": i(2.24208, 0.9558, 64),
-  "g6e.4xlarge": i(3.00424, 1.2807, 128),
-  "g6e.8xlarge": i(4.52856, 1.9305, 256),
-  "g6e.12xlarge": i(10.49264, 4.4729, 384),
-  "g6e.16xlarge": i(7.57719, 3.2301, 512),
-  "g6e.24xlarge": i(15.06559, 6.4223, 768),
-  "g6e.48xlarge": i(30.13118, 12.8446, 1536),
+  "g4dn.xlarge": i(0.526, 16),
+  "g4dn.2xlarge": i(0.752, 32),
+  "g4dn.4xlarge": i(1.204, 64),
+  "g4dn.8xlarge": i(2.176, 128),
+  "g4dn.12xlarge": i(3.912, 192),
+  "g4dn.16xlarge": i(4.352, 256),
+  "g4dn.metal": i(7.824, 384),
+  "g5g.xlarge": i(0.42, 8),
+  "g5g.2xlarge": i(0.556, 16),
+  "g5g.4xlarge": i(0.828, 32),
+  "g5g.8xlarge": i(1.372, 64),
+  "g5g.16xlarge": i(2.744, 128),
+  "g5g.metal": i(2.744, 128),
+  "g5.xlarge": i(1.006, 16),
+  "g5.2xlarge": i(1.212, 32),
+  "g5.4xlarge": i(1.624, 64),
+  "g5.8xlarge": i(2.448, 128),
+  "g5.12xlarge": i(5.672, 192),
+  "g5.16xlarge": i(4.096, 256),
+  "g5.24xlarge": i(8.144, 384),
+  "g5.48xlarge": i(16.288, 768),
+  "g6.xlarge": i(0.8048, 16),
+  "g6.2xlarge": i(0.9776, 32),
+  "g6.4xlarge": i(1.3232, 64),
+  "g6.8xlarge": i(2.0144, 128),
+  "g6.12xlarge": i(4.6016, 192),
+  "g6.16xlarge": i(3.3968, 256),
+  "g6.24xlarge": i(6.6752, 384),
+  "g6.48xlarge": i(13.3504, 768),
+  "g6e.xlarge": i(1.861, 32),
+  "g6e.2xlarge": i(2.24208, 64),
+  "g6e.4xlarge": i(3.00424, 128),
+  "g6e.8xlarge": i(4.52856, 256),
+  "g6e.12xlarge": i(10.49264, 384),
+  "g6e.16xlarge": i(7.57719, 512),
+  "g6e.24xlarge": i(15.06559, 768),
+  "g6e.48xlarge": i(30.13118, 1536),
   // P-family on-demand prices after AWS's June 2025 reduction (up to 45% on P4d, P4de, P5, P5en).
-  "p4d.24xlarge": i(21.957642, 9.3605, 1152),
-  "p4de.24xlarge": i(27.447301, 11.7004, 1152, true),
-  "p5.4xlarge": i(6.88, 2.9329, 256),
-  "p5.48xlarge": i(55.04, 23.4636, 2048),
-  "p5e.48xlarge": i(63.296, 26.9831, 2048, true),
-  "p5en.48xlarge": i(63.296, 26.9831, 2048),
+  "p4d.24xlarge": i(21.957642, 1152, true),
+  "p4de.24xlarge": i(27.447301, 1152, true),
+  "p5.4xlarge": i(6.88, 256, true),
+  "p5.48xlarge": i(55.04, 2048),
+  "p5e.48xlarge": i(63.296, 2048, true),
+  "p5en.48xlarge": i(63.296, 2048, true),
   // System node types.
-  "m7i.large": i(0.1008, 0.043, 8),
-  "m7i.xlarge": i(0.2016, 0.086, 16),
-  "m7i.2xlarge": i(0.4032, 0.1719, 32),
-  "m7i.4xlarge": i(0.8064, 0.3438, 64),
-  "m6i.large": i(0.096, 0.0409, 8),
-  "m6i.xlarge": i(0.192, 0.0818, 16),
-  "m5.large": i(0.096, 0.0409, 8),
-  "t3.medium": i(0.0416, 0.0125, 4),
-  "t3.large": i(0.0832, 0.025, 8),
-  "t3.xlarge": i(0.1664, 0.0499, 16),
-  "m5.xlarge": i(0.192, 0.0818, 16),
+  "m7i.large": i(0.1008, 8),
+  "m7i.xlarge": i(0.2016, 16),
+  "m7i.2xlarge": i(0.4032, 32),
+  "m7i.4xlarge": i(0.8064, 64),
+  "m6i.large": i(0.096, 8),
+  "m6i.xlarge": i(0.192, 16),
+  "m5.large": i(0.096, 8),
+  "t3.medium": i(0.0416, 4),
+  "t3.large": i(0.0832, 8),
+  "t3.xlarge": i(0.1664, 16),
+  "m5.xlarge": i(0.192, 16),
 };
 
 const usRegion: Omit<RegionPrices, "instances"> = {
@@ -154,8 +161,9 @@ const usRegion: Omit<RegionPrices, "instances"> = {
 };
 
 export const priceTable: PriceTable = {
-  takenOn: "2026-11-02",
-  spotSnapshotOn: "2026-11-02",
+  // The list prices as the table's author knew them (after AWS's June 2025 P-family reduction); not re-read since.
+  takenOn: "2025-08-01",
+  spot: `assumed: ${assumedSpotShare * 100} % of on-demand (no dated spot snapshot pinned)`,
   sources: [
     "https://aws.amazon.com/ec2/pricing/on-demand/",
     "https://aws.amazon.com/ec2/spot/pricing/",

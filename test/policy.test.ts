@@ -448,7 +448,7 @@ describe("budget-within-limits", () => {
   const estimate = (figures: Record<string, unknown>): StackResourceSpec => ({
     type: costBudgetType,
     name: "cost",
-    props: { environment: "prod", monthlyUsdAtMax: 415_613.66, activeSeriesAtMax: 65_464, pricesTakenOn: "2026-11-02", ...figures },
+    props: { environment: "prod", monthlyUsdAtMax: 415_613.66, activeSeriesAtMax: 65_464, pricesTakenOn: "2025-08-01", ...figures },
   });
 
   it("passes a stack under its budget", async () => {
@@ -464,7 +464,7 @@ describe("budget-within-limits", () => {
     expect(await stackViolations(policy, [estimate({ maxMonthlyCostUsd: 400_000 })])).toEqual([
       {
         message:
-          "at max size the stack costs $415,614/month (prices of 2026-11-02), over the prod environment's budget of $400,000/month by $15,614; lower a pool's scaling.max or raise infermesh:budget.maxMonthlyCostUsd.",
+          "at max size the stack costs $415,614/month (prices of 2025-08-01), over the prod environment's budget of $400,000/month by $15,614; lower a pool's scaling.max or raise infermesh:budget.maxMonthlyCostUsd.",
         urn: urnOf(costBudgetType, "cost"),
       },
     ]);
