@@ -62,11 +62,18 @@ export interface PriceTable {
   regions: Readonly<Record<string, RegionPrices>>;
 }
 
-/** AMP's default service quotas, per workspace (https://docs.aws.amazon.com/prometheus/latest/userguide/AMP_quotas.html). */
+/**
+ * AMP's default service quotas, per workspace, as planned against
+ * (https://docs.aws.amazon.com/prometheus/latest/userguide/AMP_quotas.html).
+ * That page's versions differ: one lists 10,000,000 active series "per 2
+ * hours" (capacity adjusted from 2 M to 10 M on the last 30 minutes' usage),
+ * a later one 50,000,000 with an ingestion rate of a thirtieth of it. The
+ * stack plans against the lower, 10 M, and the ingestion rate that went
+ * with it (170,000 samples/s, as the table's author recalls it: not
+ * re-read). Both are adjustable on request.
+ */
 export const ampDefaultQuotas = {
-  /** Active series per workspace (adjustable). */
   activeSeriesPerWorkspace: 10_000_000,
-  /** Ingestion rate per workspace, samples per second (adjustable). */
   ingestionSamplesPerSecond: 170_000,
 } as const;
 
