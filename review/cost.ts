@@ -28,8 +28,12 @@ export interface CostReviewLines {
   attention: string[];
 }
 
-/** What changed in cost and cardinality at max size; a render without cost.json (older) counts as nothing to compare. */
-export function costLines(base: CostReport | undefined, head: CostReport | undefined): CostReviewLines {
+/**
+ * What changed in cost and cardinality at max size. `baseRendered`: the base
+ * renders the stack; if it has no cost.json (a render from before it was
+ * written) the head's figures are shown alone, never as a rise from zero.
+ */
+export function costLines(base: CostReport | undefined, head: CostReport | undefined, baseRendered = base !== undefined): CostReviewLines {
   if (!head) return { lines: [], attention: [] };
   const seriesOf = (r: CostReport) => r.metrics.sizes.max.activeSeries;
   const costDelta = head.monthlyUsdAtMax - (base?.monthlyUsdAtMax ?? 0);
@@ -43,6 +47,13 @@ export function costLines(base: CostReport | undefined, head: CostReport | undef
   }
   for (const f of head.findings.filter((x) => x.level === "error")) attention.push(`${code(f.path)}: ${f.message}`);
   if (base && Math.round(costDelta) === 0 && seriesDelta === 0) return { lines: [], attention };
+  if (!base && baseRendered) {
+    return {
+      summary: `${usd(head.monthlyUsdAtMax)}/month at max size; ${compact(seriesOf(head))} active series (the base render has no cost.json to compare with)`,
+      lines: [],
+      attention,
+    };
+  }
 
   const amp = head.metrics.amp;
   const quota = amp ? `; AMP active-series quota ${compact(amp.activeSeriesQuota)}: ${amp.activeSeriesQuotaUsedPercent} % used` : "";

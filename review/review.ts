@@ -164,7 +164,7 @@ export function reviewStack(stack: string, base: Render | undefined, head: Rende
   const dashboards = diffDashboards(b.dashboards, head.dashboards);
   const rules = diffRules(b.rules, head.rules);
   const helm = helmLines(b.helm, head.helm);
-  const cost = costLines(base?.cost, head.cost);
+  const cost = costLines(base?.cost, head.cost, base !== undefined);
 
   const attention: string[] = [...cost.attention];
   for (const r of resources.filter((x) => x.kind === "replaced")) {

@@ -19,6 +19,10 @@ import { asPulumiConfig, baseRaw, parse, project, startRecording } from "./helpe
 import { scaleModelTable } from "../bench/scaleModel";
 import { censusOfStack } from "../cost/census";
 import { costReport, costSummary, fixedCosts, poolCost } from "../cost/estimate";
+import { rawSeries, ruleSeries } from "../cost/series";
+import type { FleetCensus } from "../cost/census";
+import { contractDcgmFields } from "../components/dcgmCounters";
+import { compact, costLines } from "../review/cost";
 import { ampIngestionCost, priceTable, regionPrices, staleAfterDays, tableAge, type PriceTable, type RegionPrices } from "../cost/prices";
 import type { Plan } from "../synth/plan";
 import { projectRoot } from "../synth/synthesize";
@@ -247,5 +251,103 @@ describe("the README's scale model", () => {
     const block = /<!-- scale-model:begin -->\n([\s\S]*?)\n<!-- scale-model:end -->/.exec(readme);
     expect(block, "README.md has no scale-model block").not.toBeNull();
     expect((block as RegExpExecArray)[1]).toBe(scaleModelTable());
+  });
+});
+
+describe("a recording rule's series, from its grain", () => {
+  // 10 GPU nodes (2 of 8 whole GPUs, 8 of 4 GPUs split in 2 MIG slices), 5 models in 8 revisions and 20 deployments, 3 zones.
+  const census: FleetCensus = {
+    zones: 3,
+    gpuNodes: 10,
+    systemNodes: 2,
+    gpus: 48,
+    gpuEntities: 80,
+    migInstances: 64,
+    servingSlots: 80,
+    queueSlots: 80,
+    models: 5,
+    modelRevisions: 8,
+    deployments: 20,
+    servedDeploymentZones: 45,
+    routedDeploymentZones: 40,
+    routers: 2,
+    routedDeployments: 40,
+    routedTargets: 160,
+    gossipReports: 24,
+    gpuPods: 80,
+    otherPods: 32,
+    scrapeTargets: 33,
+  };
+  const raw = rawSeries(census, contractDcgmFields());
+  const one = (expr: string, earlier: Array<{ record: string; expr: string }> = []) => ruleSeries([...earlier, { record: "r", expr }], raw, census).at(-1)?.series;
+
+  it.each([
+    { name: "a sum to one series", expr: "sum(rate(infermesh_inferences_total[2m]))", series: 1 },
+    { name: "per model", expr: "sum by (model) (rate(infermesh_inferences_total[2m]))", series: 5 },
+    { name: "per deployment and zone: where deployments are served", expr: "sum by (model, revision, tenant, zone) (rate(infermesh_inferences_total[2m]))", series: 45 },
+    {
+      name: "per deployment and zone of a Router's series: where they are routed",
+      expr: "sum by (model, revision, tenant, zone) (rate(infermesh_router_requests_total[2m]))",
+      series: 40,
+    },
+    { name: "a closed list multiplies", expr: "sum by (model, error) (rate(infermesh_inference_errors_total[2m]))", series: 20 },
+    { name: "histogram buckets per model: 12 bounds and +Inf", expr: "sum by (model, le) (rate(infermesh_inference_latency_bucket[2m]))", series: 65 },
+    { name: "a quantile drops le", expr: "histogram_quantile(0.9, sum by (model, le) (rate(infermesh_inference_latency_bucket[2m])))", series: 5 },
+    { name: "one-to-one division keeps the GPUs", expr: "DCGM_FI_DEV_FB_USED / DCGM_FI_DEV_FB_TOTAL", series: 80 },
+    { name: "whole GPUs or MIG slices: the union", expr: 'DCGM_FI_DEV_GPU_UTIL or (DCGM_FI_PROF_GR_ENGINE_ACTIVE{mig_profile!=""} * 100)', series: 80 },
+    { name: "whole-GPU-only fields skip MIG slices", expr: "DCGM_FI_DEV_GPU_UTIL", series: 16 },
+    {
+      name: "label_replace constants make disjoint sets that add up",
+      expr: 'label_replace(sum by (model) (rate(infermesh_inferences_total[5m])), "slo", "a", "", "") or label_replace(sum by (model) (rate(infermesh_inference_latency_count[5m])), "slo", "b", "", "")',
+      series: 10,
+    },
+    { name: "per node", expr: "max by (node) (kube_node_labels)", series: 12 },
+  ])("$name: $series", ({ expr, series }) => {
+    expect(one(expr)).toBe(series);
+  });
+
+  it("reads what an earlier rule records, and a matcher on its constant label picks that share", () => {
+    const both =
+      'label_replace(sum by (model) (rate(infermesh_inferences_total[5m])), "slo", "a", "", "") or label_replace(sum by (model) (rate(infermesh_inferences_total[5m])), "slo", "b", "", "")';
+    expect(one('r0{slo="a"}', [{ record: "r0", expr: both }])).toBe(5);
+    expect(one("sum by (model, le) (r0)", [{ record: "r0", expr: "sum by (model, revision, le) (rate(infermesh_inference_latency_bucket[2m]))" }])).toBe(65);
+  });
+
+  it("refuses PromQL it cannot read, rather than guessing", () => {
+    expect(() => one("sum by (model) (")).toThrow(/PromQL syntax error/);
+  });
+});
+
+describe("the review's cost line", () => {
+  const report = (usd: number, series: number) =>
+    ({
+      monthlyUsdAtMax: usd,
+      metrics: { sizes: { max: { activeSeries: series, bySource: {} } } },
+      compute: { pools: [] },
+      budget: { withinBudget: true },
+      findings: [],
+      prices: { takenOn: "2025-08-01" },
+    }) as unknown as ReturnType<typeof costReport>;
+
+  it("shows the change, base → head", () => {
+    expect(costLines(report(1000, 50_000), report(19_400, 1_250_000)).summary).toBe("+$18,400/month at max size ($1,000 → $19,400); +1.2 M active series (50 k → 1.3 M)");
+  });
+
+  it("shows nothing when neither moved", () => {
+    expect(costLines(report(1000, 5), report(1000, 5))).toEqual({ lines: [], attention: [] });
+  });
+
+  it("shows the head alone when the base render predates cost.json, never a rise from zero", () => {
+    expect(costLines(undefined, report(19_400, 1_250_000), true).summary).toBe("$19,400/month at max size; 1.3 M active series (the base render has no cost.json to compare with)");
+  });
+
+  it.each([
+    [999, "999"],
+    [12_345, "12.3 k"],
+    [50_000, "50 k"],
+    [1_250_000, "1.3 M"],
+    [10_000_000, "10 M"],
+  ])("compact(%d) = %s", (n, text) => {
+    expect(compact(n)).toBe(text);
   });
 });
