@@ -186,6 +186,26 @@ describe("the stacks' reports", () => {
     expect(JSON.stringify(report)).not.toMatch(/20\d\d-\d\d-\d\dT/);
   });
 
+  // Upstream fact: prometheus-community/helm-charts, tag kube-prometheus-stack-82.6.0. The chart's kubelet ServiceMonitor
+  // (charts/kube-prometheus-stack/templates/exporters/kubelet/servicemonitor.yaml) includes "kube-prometheus-stack.labels"
+  // (templates/_helpers.tpl: `release: {{ $.Release.Name | quote }}`), and its values.yaml sets `releaseLabel: true` for the
+  // node-exporter and kube-state-metrics subcharts' monitors. A Prometheus selecting `release: <release>` scrapes them all,
+  // so the estimate counts their series (cluster-defaults) beside the contract's.
+  it.each(stacks)("%s: counts kube-prometheus-stack's own monitors, which its Prometheus selects by the release label", (stack) => {
+    const release = (plans.get(stack) as Plan).resources.find(
+      (r) => r.type === "kubernetes:helm.sh/v3:Release" && (r.inputs as { chart?: string }).chart === "kube-prometheus-stack",
+    );
+    const inputs = (release as { inputs: { name: string; version: string; values: Record<string, any> } }).inputs;
+    expect(inputs.version).toBe("82.6.0");
+    const spec = inputs.values.prometheus.prometheusSpec;
+    expect(spec.serviceMonitorSelector).toEqual({ matchLabels: { release: inputs.name } });
+    const report = costReport(configs.get(stack) as StackConfig);
+    const nodes = report.compute.pools.reduce((n, p) => n + p.sizes.max.nodes, 0);
+    expect(report.metrics.sizes.max.bySource["cluster-defaults"]).toBeGreaterThanOrEqual(
+      nodes * (report.assumptions.nodeExporterSeriesPerNode + report.assumptions.kubeletSeriesPerNode),
+    );
+  });
+
   it("prod at max: the GPUs and MIG slices its pools hold", () => {
     const census = censusOfStack(configs.get("prod") as StackConfig, "max");
     // l4: 16 x 1 GPU; h100: 8 x 8; a100-mig: 4 x 8 GPUs split in two 3g.40gb slices.
