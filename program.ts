@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "./components/cluster";
 import { ClusterAccess } from "./components/clusterAccess";
 import { ClusterAutoscaler } from "./components/clusterAutoscaler";
-import type { StackConfig } from "./config";
+import { ConfigError, type StackConfig } from "./config";
 import { partitionOf } from "./config/rules";
 import { GpuNodeGroup } from "./components/gpuNodeGroup";
 import { Alerting, type GrafanaAlertTarget } from "./components/alerting";
@@ -12,6 +12,8 @@ import { GrafanaContent, dataSourceTarget } from "./components/grafanaContent";
 import { GrafanaEndpoint } from "./components/grafanaEndpoint";
 import { InClusterGrafana } from "./components/grafanaInCluster";
 import { Telemetry } from "./components/telemetry";
+import { CostBudget } from "./components/costBudget";
+import { ampSeriesLimits, costBudgetFigures, costReport } from "./cost/estimate";
 import { goesWith, type Teardown } from "./components/options";
 import { gpuNodeGroupName } from "./domain/naming";
 
@@ -34,6 +36,10 @@ export interface StackOutputs {
 
 /** Composes one environment's stack from its validated configuration. */
 export function infermesh(config: StackConfig): StackOutputs {
+  // Cost and cardinality at max size, from configuration; a Prometheus volume too small for it is refused before anything is registered.
+  const cost = costReport(config);
+  const misfits = cost.findings.filter((f) => f.level === "error");
+  if (misfits.length > 0) throw new ConfigError(misfits.map((f) => ({ path: f.path, message: f.message })));
   const awsProvider = new aws.Provider("aws", { region: config.region as aws.Region, defaultTags: { tags: config.tags } });
   const cluster = new Cluster(
     "cluster",
@@ -87,7 +93,13 @@ export function infermesh(config: StackConfig): StackOutputs {
       inCluster,
     );
   }
-  const telemetry = new Telemetry("telemetry", { config, cluster, gpuNodeGroups: pools.map(([, group]) => group.nodeGroup), teardown }, inCluster);
+  // The budget the policy pack checks, and AMP's per-model series limits.
+  new CostBudget("cost", costBudgetFigures(cost));
+  const telemetry = new Telemetry(
+    "telemetry",
+    { config, cluster, gpuNodeGroups: pools.map(([, group]) => group.nodeGroup), teardown, ampSeriesLimits: ampSeriesLimits(config, cost) },
+    inCluster,
+  );
 
   let grafanaSide:
     | { url: pulumi.Input<string>; dashboardUrls: pulumi.Input<Record<string, string>>; target: GrafanaAlertTarget; teardown: Teardown; workspaceRole?: aws.iam.Role }

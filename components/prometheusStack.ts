@@ -29,6 +29,8 @@ export interface PrometheusStackArgs {
   oidcIssuer: pulumi.Input<string>;
   retainVolumes: boolean;
   protect: boolean;
+  /** AMP active-series limits per label set (AMP backend only; cost/estimate.ts `ampSeriesLimits`). */
+  ampSeriesLimits?: ReadonlyArray<{ labelSet: Record<string, string>; maxSeries: number }>;
   /** The in-cluster Alertmanager takes its configuration from the stack (Prometheus evaluates alerts). */
   alertmanagerFromSecret: boolean;
   /** What the Prometheus pods and volume need first (system nodes, EBS CSI driver). */
@@ -73,6 +75,13 @@ export class PrometheusStack extends pulumi.ComponentResource {
       );
       new aws.iam.RolePolicy(`${name}-amp-writer`, { role: role.id, policy: workspace.arn.apply(ampRemoteWritePolicy) }, { parent: this });
       this.ampWorkspace = workspace;
+      if (args.ampSeriesLimits && args.ampSeriesLimits.length > 0) {
+        new aws.amp.WorkspaceConfiguration(
+          `${name}-amp-limits`,
+          { workspaceId: workspace.id, limitsPerLabelSets: args.ampSeriesLimits.map((l) => ({ labelSet: { ...l.labelSet }, limits: { maxSeries: l.maxSeries } })) },
+          { parent: this },
+        );
+      }
       amp = pulumi.all([workspace.prometheusEndpoint, role.arn]).apply(([endpoint, roleArn]) => ({ remoteWriteUrl: ampRemoteWriteUrl(endpoint), region: args.region, roleArn }));
     }
     this.release = this.helmRelease(name, args, amp, storageClass);

@@ -7,7 +7,7 @@ import { DcgmExporter } from "./dcgmExporter";
 import { DevicePlugin } from "./devicePlugin";
 import { agentPlacements } from "./gpuPlacement";
 import { MigManager } from "./migManager";
-import { PrometheusStack } from "./prometheusStack";
+import { PrometheusStack, type PrometheusStackArgs } from "./prometheusStack";
 import { monitorSelectorLabels } from "./prometheusStack.values";
 import { goesWith, type NamespaceRef, type Teardown } from "./options";
 import { ScrapeTargets } from "./scrapeTargets";
@@ -21,6 +21,8 @@ export interface TelemetryArgs {
    * groups exist and removed before the groups are destroyed.
    */
   gpuNodeGroups: pulumi.Resource[];
+  /** AMP active-series limits per label set (cost/estimate.ts `ampSeriesLimits`). */
+  ampSeriesLimits?: PrometheusStackArgs["ampSeriesLimits"];
   /** Everything here but the Prometheus release (and its volume) goes with the cluster. */
   teardown: Teardown;
 }
@@ -78,6 +80,7 @@ export class Telemetry extends pulumi.ComponentResource {
         oidcProviderArn: cluster.oidcProviderArn,
         oidcIssuer: cluster.oidcIssuer,
         retainVolumes: config.policy.retainVolumes,
+        ...(args.ampSeriesLimits ? { ampSeriesLimits: args.ampSeriesLimits } : {}),
         alertmanagerFromSecret: config.alerting.evaluator === "prometheus" && config.telemetry.backend === "in-cluster",
         protect: config.policy.protectStateful,
         dependsOn: cluster.workloadDependencies,

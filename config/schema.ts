@@ -496,6 +496,20 @@ export const deploySchema = obj({
 });
 
 /**
+ * Cost and cardinality limits of the stack at its pools' maximum sizes, as
+ * cost/estimate.ts figures them; the policy pack refuses a preview over
+ * them (policy/policies.ts `budget-within-limits`).
+ */
+export const budgetSchema = obj({
+  /** Most the stack may cost a month with every pool at its maximum size, USD. */
+  maxMonthlyCostUsd: z.number().positive().optional(),
+  /** Most active series the stack's metrics may reach at maximum size. */
+  maxActiveSeries: int().min(1).optional(),
+  /** AMP active-series limit per model's label set (AMP workspace configuration); default: twice the model's estimated share at maximum size. */
+  maxActiveSeriesPerModel: int().min(1000).optional(),
+});
+
+/**
  * Each top-level key of the stack's config, validated on its own so one bad
  * section never hides another's problems. An unset section is parsed as `{}`
  * (`prefault`), so its keys' own defaults are its defaults.
@@ -523,6 +537,7 @@ export const sections = {
   autoscaler: autoscalerSchema.prefault({}),
   capacity: capacitySchema.prefault({}),
   alerting: alertingSchema.prefault({}),
+  budget: budgetSchema.prefault({}),
   /** Secret values (tokens, webhook URLs, keys), set with `pulumi config set --secret --path 'infermesh:secrets.<name>'`. */
   secrets: z.record(secretName, z.string().min(1)).default({}),
   /** When the sweep may destroy the stack; how far ahead is checked against the deploy time (rules.ts). */

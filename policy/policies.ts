@@ -45,6 +45,7 @@ export const policyNames = {
   prodProtected: "prod-stateful-protected",
   secrets: "secrets-not-plaintext",
   deployPath: "deploy-path-reaches-cluster",
+  budget: "budget-within-limits",
 } as const;
 
 const awsProviderType = "pulumi:providers:aws";
@@ -531,6 +532,87 @@ export function prodStatefulProtected(options: PolicyOptions = {}): StackValidat
 }
 
 // ---------------------------------------------------------------------------
+// Budget
+
+/** The program's cost estimate at max size and its budget (components/costBudget.ts `CostBudgetFigures`). */
+export interface BudgetFigures {
+  environment?: string;
+  monthlyUsdAtMax?: number;
+  activeSeriesAtMax?: number;
+  pricesTakenOn?: string;
+  maxMonthlyCostUsd?: number;
+  maxActiveSeries?: number;
+}
+
+export const costBudgetType = "infermesh:cost:Budget";
+
+/** Per-environment budgets in the pack's config; the stricter of these and the stack's own `infermesh:budget` applies. */
+export interface BudgetConfig {
+  budgets?: Partial<Record<EnvironmentKind, { maxMonthlyCostUsd?: number; maxActiveSeries?: number }>>;
+}
+
+const limitsSchema = {
+  type: "object" as const,
+  properties: { maxMonthlyCostUsd: { type: "number" as const, exclusiveMinimum: 0 }, maxActiveSeries: { type: "integer" as const, minimum: 1 } },
+  additionalProperties: false,
+};
+
+const dollars = (n: number) => `$${Math.round(n).toLocaleString("en-US")}`;
+const whole = (n: number) => Math.round(n).toLocaleString("en-US");
+
+function stricter(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+}
+
+/**
+ * A preview whose fleet at max size costs more a month, or keeps more
+ * active series, than its environment's budget is refused, with the figures
+ * (the program's estimate, cost/estimate.ts, carried by its `infermesh:cost:Budget`).
+ */
+export function budgetWithinLimits(options: PolicyOptions = {}): StackValidationPolicy {
+  return {
+    name: policyNames.budget,
+    description: "The stack at its pools' maximum sizes stays within its environment's budget: monthly cost and active series.",
+    enforcementLevel: options.enforcementLevel,
+    severity: "high",
+    configSchema: {
+      properties: {
+        budgets: {
+          type: "object",
+          properties: Object.fromEntries(environmentKinds.map((k) => [k, limitsSchema])),
+          additionalProperties: false,
+          description: "Budgets per environment kind: maxMonthlyCostUsd (at max size), maxActiveSeries.",
+        },
+      },
+    },
+    validateStack: (args, reportViolation) => {
+      const estimates = args.resources.filter((r) => r.type === costBudgetType);
+      if (estimates.length === 0) return args.notApplicable(`the stack has no ${costBudgetType} (no cost estimate to check)`);
+      const { budgets = {} } = args.getConfig<BudgetConfig>();
+      for (const resource of estimates) {
+        const f = resource.props as BudgetFigures;
+        const fromPack = f.environment !== undefined ? budgets[f.environment as EnvironmentKind] : undefined;
+        const maxCost = stricter(f.maxMonthlyCostUsd, fromPack?.maxMonthlyCostUsd);
+        const maxSeries = stricter(f.maxActiveSeries, fromPack?.maxActiveSeries);
+        const where = `${f.environment ?? "unknown"} environment`;
+        if (maxCost !== undefined && typeof f.monthlyUsdAtMax === "number" && f.monthlyUsdAtMax > maxCost) {
+          reportViolation(
+            `at max size the stack costs ${dollars(f.monthlyUsdAtMax)}/month (prices of ${f.pricesTakenOn ?? "unknown date"}), over the ${where}'s budget of ${dollars(maxCost)}/month by ${dollars(f.monthlyUsdAtMax - maxCost)}; lower a pool's scaling.max or raise infermesh:budget.maxMonthlyCostUsd.`,
+            resource.urn,
+          );
+        }
+        if (maxSeries !== undefined && typeof f.activeSeriesAtMax === "number" && f.activeSeriesAtMax > maxSeries) {
+          reportViolation(
+            `at max size the stack keeps ${whole(f.activeSeriesAtMax)} active series, over the ${where}'s budget of ${whole(maxSeries)} by ${whole(f.activeSeriesAtMax - maxSeries)}; drop labels or counters, or raise infermesh:budget.maxActiveSeries.`,
+            resource.urn,
+          );
+        }
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
 // Secrets
 
 /**
@@ -756,5 +838,6 @@ export function infermeshPolicies(options: PackOptions = {}): Policies {
     prodStatefulProtected(),
     secretsNotPlaintext(),
     deployPathReachesCluster(),
+    budgetWithinLimits(),
   ];
 }

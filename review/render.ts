@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parse } from "yaml";
 import { panelsOf } from "../lib/dashboardJson";
+import type { CostReport } from "../cost/estimate";
 import { flattenKeyed, isUnder } from "./keyed";
 
 /** What Panel reads into its own fields; `rest` holds the remainder. */
@@ -74,6 +75,8 @@ export interface Render {
   rules: Map<string, Rule>;
   /** Release name → flattened values. */
   helm: Map<string, Map<string, string>>;
+  /** `cost.json`, when the render has one (renders before it was written have none). */
+  cost?: CostReport;
 }
 
 function listFiles(dir: string, suffix: string): string[] {
@@ -187,7 +190,9 @@ export function readRender(dir: string): Render {
   }
   const helm = new Map<string, Map<string, string>>();
   for (const file of listFiles(join(dir, "helm"), ".yaml")) helm.set(basename(file, ".yaml"), flattenKeyed(parse(readFileSync(join(dir, "helm", file), "utf8")) ?? {}));
-  return { stack: plan.stack, dir, resources, dashboards, rules: readRules(join(dir, "prometheus", "rules")), helm };
+  const costFile = join(dir, "cost.json");
+  const cost = existsSync(costFile) ? (JSON.parse(readFileSync(costFile, "utf8")) as CostReport) : undefined;
+  return { stack: plan.stack, dir, resources, dashboards, rules: readRules(join(dir, "prometheus", "rules")), helm, ...(cost ? { cost } : {}) };
 }
 
 /**

@@ -10,6 +10,7 @@ import { diffDashboards, type DashboardChange } from "./dashboards";
 import { isUnder, leafChanges } from "./keyed";
 import type { Render } from "./render";
 import { diffResources, type ResourceChange } from "./resources";
+import { costBudgetType, costLines } from "./cost";
 import { changedSpan, diffRules, type RuleChange } from "./rules";
 import { changeText, code, plural } from "./text";
 
@@ -23,6 +24,8 @@ export interface StackReview {
   /** The base does not render this stack: everything is new. */
   newStack: boolean;
   headline: string;
+  /** Cost and active series at max size, base → head, when either moved. */
+  cost?: string;
   attention: string[];
   sections: { title: string; lines: string[] }[];
 }
@@ -156,12 +159,14 @@ function widensIam(c: ResourceChange): string | undefined {
 export function reviewStack(stack: string, base: Render | undefined, head: Render, opts: { previews?: string } = {}): StackReview {
   const empty: Render = { stack, dir: "", resources: new Map(), dashboards: new Map(), rules: new Map(), helm: new Map() };
   const b = base ?? empty;
-  const resources = diffResources(b.resources, head.resources);
+  // The cost estimate's component is read in its own section, from cost.json.
+  const resources = diffResources(b.resources, head.resources).filter((r) => r.type !== costBudgetType);
   const dashboards = diffDashboards(b.dashboards, head.dashboards);
   const rules = diffRules(b.rules, head.rules);
   const helm = helmLines(b.helm, head.helm);
+  const cost = costLines(base?.cost, head.cost, base !== undefined);
 
-  const attention: string[] = [];
+  const attention: string[] = [...cost.attention];
   for (const r of resources.filter((x) => x.kind === "replaced")) {
     const why = r.changes.filter((c) => c.replaces).map((c) => code(c.path));
     const what = r.type === "aws:eks/nodeGroup:NodeGroup" ? "node group will be recreated (its nodes drained and replaced)" : "will be replaced (deleted and created)";
@@ -201,8 +206,10 @@ export function reviewStack(stack: string, base: Render | undefined, head: Rende
     stack,
     newStack: base === undefined,
     headline: parts.join(", "),
+    ...(cost.summary ? { cost: cost.summary } : {}),
     attention,
     sections: [
+      { title: "Cost and cardinality", lines: cost.lines },
       { title: "Resources", lines: resources.flatMap(resourceLines) },
       { title: "Dashboards", lines: dashboards.flatMap((d) => dashboardLines(d, opts.previews ? { folder: opts.previews, stack } : undefined)) },
       { title: "Rules", lines: rules.flatMap(ruleLines) },
@@ -225,6 +232,7 @@ function render(r: StackReview, maxLines: number, opts: MarkdownOptions): string
     "",
     `**${r.headline}**${r.newStack ? " (the base does not render this stack: everything is new)" : ""}`,
     "",
+    ...(r.cost ? [`Cost and cardinality: ${r.cost}`, ""] : []),
   ];
   if (opts.artifactUrl) out.push(`Full review and both renders (\`out/${r.stack}/\` of base and head): ${opts.artifactUrl}`, "");
   if (r.attention.length > 0) {

@@ -10,6 +10,7 @@ import { monitoringNamespace } from "../domain/naming";
 import { alertingPlan, grafanaRulePlan } from "../components/alerting.plan";
 import { dashboardsFor } from "../components/grafanaContent.plan";
 import type { StackConfig } from "../config";
+import { costReport, costSummary } from "../cost/estimate";
 import { offlineLookups } from "./lookups";
 import { buildPlan, summarizePlan, type Plan } from "./plan";
 import { runUnderMocks } from "./runtime";
@@ -54,8 +55,10 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   // The program has validated this config already; reading it again gives the pure, config-derived artifacts.
   const stackConfig = loadConfig();
   const telemetry = telemetryPlan(stackConfig);
+  const cost = costReport(stackConfig);
   const artifacts: Record<string, string> = {
     "plan.json": `${JSON.stringify(plan, null, 2)}\n`,
+    "cost.json": json(cost),
     "prometheus/scrape-configs.yaml": yamlDocument("Prometheus scrape configuration equivalent to the stack's PodMonitors (same discovery, relabeling and order).", {
       scrape_configs: telemetry.jobs.map((job) => scrapeConfig(job, monitoringNamespace)),
     }),
@@ -75,7 +78,8 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(dirname(outDir), { recursive: true });
   renameSync(scratch, outDir);
-  return { outDir, files: Object.keys(artifacts), summary: summarizePlan(plan) };
+  // The price table's age is judged against the real date, not the pinned deploy time.
+  return { outDir, files: Object.keys(artifacts), summary: `${summarizePlan(plan)}\n${costSummary(cost, new Date())}` };
 }
 
 function yamlDocument(comment: string, value: unknown): string {

@@ -73,6 +73,9 @@ const telemetryResources = [
 ];
 
 /** Alerting of a stack without Grafana: Prometheus evaluates, the in-cluster Alertmanager routes. */
+/** The cost estimate and budget the policy pack reads (creates nothing). */
+const costEstimate = "infermesh:cost:Budget::cost";
+
 const alertingResources = [
   "infermesh:monitoring:Alerting::alerting",
   "infermesh:monitoring:PrometheusRules::alerting-recording",
@@ -107,7 +110,7 @@ describe("created cluster", () => {
   it("registers exactly the VPC, control plane, OIDC, add-ons, system nodes and each pool", async () => {
     const resources = await deploy(parse(baseRaw()));
     expect(withoutAsgTags(resources.map(key)).sort()).toEqual(
-      [...createdClusterResources, ...l4Pool, ...telemetryResources, ...alertingResources, ...autoscalerResources, "pulumi:providers:aws::aws"].sort(),
+      [...createdClusterResources, ...l4Pool, ...telemetryResources, ...alertingResources, ...autoscalerResources, "pulumi:providers:aws::aws", costEstimate].sort(),
     );
   });
 
@@ -236,6 +239,7 @@ describe("existing cluster", () => {
         ...telemetryResources,
         ...alertingResources,
         ...autoscalerResources,
+        costEstimate,
         // The attached cluster's aws-node may rely on the node role for ENIs.
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment::gpu-l4-role-cni",
       ].sort(),

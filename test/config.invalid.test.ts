@@ -170,6 +170,14 @@ const cases: Case[] = [
   },
   { name: "retention too long", change: (r) => (r.telemetry = { retention: "5y" }), path: "infermesh:telemetry.retention", says: ['"5y"', "between 2h and 2y"] },
   { name: "volume too small", change: (r) => (r.telemetry = { volumeSizeGiB: 1 }), path: "infermesh:telemetry.volumeSizeGiB", says: ["got 1", ">=10"] },
+  { name: "negative cost budget", change: (r) => (r.budget = { maxMonthlyCostUsd: -5 }), path: "infermesh:budget.maxMonthlyCostUsd", says: ["got -5", ">0"] },
+  {
+    name: "per-model series limit below AMP's useful range",
+    change: (r) => (r.budget = { maxActiveSeriesPerModel: 10 }),
+    path: "infermesh:budget.maxActiveSeriesPerModel",
+    says: ["got 10", ">=1000"],
+  },
+  { name: "unknown budget key", change: (r) => (r.budget = { maxCost: 5 }), path: "infermesh:budget.maxCost", says: ["unknown key"] },
   {
     name: "unknown infermesh component",
     change: (r) => (r.telemetry = { infermesh: { components: ["router", "gateway"] } }),

@@ -146,6 +146,7 @@ function fullRaw(): RawConfig {
       groupBy: ["alertname", "model"],
       repeatInterval: { critical: "30m", warning: "2h", info: "12h" },
     },
+    budget: { maxMonthlyCostUsd: 100000, maxActiveSeries: 500000, maxActiveSeriesPerModel: 20000 },
     secrets: { gtoken: "glsa_token", slackHook: "https://hooks.slack.com/services/T/B/x" },
     expiresAt,
   };

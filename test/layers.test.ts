@@ -20,6 +20,7 @@ const layers: Layers = [
   ["alerts"],
   ["config"],
   ["components"],
+  ["cost"],
   ["program.ts", "index.ts"],
   ["synth"],
   ["sim", "tools", "policy", "lifecycle", "review"],

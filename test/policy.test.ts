@@ -18,6 +18,8 @@ import { environmentKinds as programEnvironmentKinds } from "../domain/environme
 import { deployPathTags } from "../components/cluster";
 import { blocking, checkPlan, formatResult, policyResources, readPlan, resourceValidationArgs, type PackConfig } from "../policy/planAdapter";
 import {
+  budgetWithinLimits,
+  costBudgetType,
   defaultMonitoringNamespaces,
   deployEndpointTag,
   deployPathReachesCluster,
@@ -441,6 +443,55 @@ describe("prod-stateful-protected", () => {
   });
 });
 
+describe("budget-within-limits", () => {
+  const policy = budgetWithinLimits();
+  const estimate = (figures: Record<string, unknown>): StackResourceSpec => ({
+    type: costBudgetType,
+    name: "cost",
+    props: { environment: "prod", monthlyUsdAtMax: 415_613.66, activeSeriesAtMax: 65_464, pricesTakenOn: "2025-08-01", ...figures },
+  });
+
+  it("passes a stack under its budget", async () => {
+    expect(await stackViolations(policy, [estimate({ maxMonthlyCostUsd: 450_000, maxActiveSeries: 100_000 })])).toEqual([]);
+  });
+
+  it("passes a stack exactly at its budget, and one without a budget", async () => {
+    expect(await stackViolations(policy, [estimate({ maxMonthlyCostUsd: 415_613.66, maxActiveSeries: 65_464 })])).toEqual([]);
+    expect(await stackViolations(policy, [estimate({})])).toEqual([]);
+  });
+
+  it("refuses a stack over its cost budget, with the figures", async () => {
+    expect(await stackViolations(policy, [estimate({ maxMonthlyCostUsd: 400_000 })])).toEqual([
+      {
+        message:
+          "at max size the stack costs $415,614/month (prices of 2025-08-01), over the prod environment's budget of $400,000/month by $15,614; lower a pool's scaling.max or raise infermesh:budget.maxMonthlyCostUsd.",
+        urn: urnOf(costBudgetType, "cost"),
+      },
+    ]);
+  });
+
+  it("refuses a stack over its series budget, with the figures", async () => {
+    expect(await stackViolations(policy, [estimate({ maxActiveSeries: 50_000 })])).toEqual([
+      {
+        message:
+          "at max size the stack keeps 65,464 active series, over the prod environment's budget of 50,000 by 15,464; drop labels or counters, or raise infermesh:budget.maxActiveSeries.",
+        urn: urnOf(costBudgetType, "cost"),
+      },
+    ]);
+  });
+
+  it("applies the pack config's budget for the environment when it is stricter", async () => {
+    const config = { budgets: { prod: { maxMonthlyCostUsd: 300_000 }, dev: { maxMonthlyCostUsd: 1 } } };
+    const found = await stackViolations(policy, [estimate({ maxMonthlyCostUsd: 450_000 })], config);
+    expect(found?.map((v) => v.message)).toEqual([expect.stringContaining("over the prod environment's budget of $300,000/month by $115,614")]);
+    expect(await stackViolations(policy, [estimate({ environment: "staging" })], config)).toEqual([]);
+  });
+
+  it("does not apply to a stack without an estimate", async () => {
+    expect(await stackViolations(policy, [awsProvider({ environment: "prod" })])).toBeUndefined();
+  });
+});
+
 describe("secrets-not-plaintext", () => {
   const policy = secretsNotPlaintext();
   const marked = { secretMarker };
@@ -702,6 +753,18 @@ describe("synthesized plans", () => {
     if (namespace) namespace.protect = true;
     const policies = blocking(await checkPlan(plan)).map((v) => v.policy);
     expect(policies).toEqual([policyNames.ephemeral, policyNames.ephemeral]);
+  });
+
+  it("refuses prod's preview once its pools at max size cost more than its budget, with the figures", async () => {
+    const plan = planOf("prod");
+    const budget = plan.resources.find((r) => r.type === costBudgetType);
+    if (!budget) throw new Error("no cost estimate in the prod plan");
+    const figures = budget.inputs as { monthlyUsdAtMax: number; maxMonthlyCostUsd?: number };
+    expect(blocking(await checkPlan(plan))).toEqual([]);
+    figures.maxMonthlyCostUsd = Math.floor(figures.monthlyUsdAtMax) - 1000;
+    expect(blocking(await checkPlan(plan))).toEqual([
+      expect.objectContaining({ policy: policyNames.budget, urn: budget.urn, message: expect.stringMatching(/^at max size the stack costs \$[\d,]+\/month .* by \$1,00\d;/) }),
+    ]);
   });
 
   it("catches a private prod endpoint that no runner can reach", async () => {

@@ -9,13 +9,16 @@ const pools = {
 };
 
 /**
- * Two objects list every pool by design: Cluster Autoscaler's release (its
- * priority expander) and the alert rules (the pool-at-maximum alert has a
- * term per pool). A pool's name legitimately appears in their inputs; the
- * expander is checked on its own below.
+ * Three objects aggregate every pool by design: Cluster Autoscaler's release
+ * (its priority expander), the alert rules (the pool-at-maximum alert has a
+ * term per pool) and the cost estimate (the stack's total at max size). A
+ * pool legitimately shows in their inputs; the expander is checked on its
+ * own below, the estimate in test/cost.test.ts.
  */
 const aggregatesPools = (r: RecordedResource) =>
-  (r.type === "kubernetes:helm.sh/v3:Release" && r.name === "autoscaler") || (r.type === "kubernetes:monitoring.coreos.com/v1:PrometheusRule" && r.name === "alerting-alerts");
+  (r.type === "kubernetes:helm.sh/v3:Release" && r.name === "autoscaler") ||
+  (r.type === "kubernetes:monitoring.coreos.com/v1:PrometheusRule" && r.name === "alerting-alerts") ||
+  r.type === "infermesh:cost:Budget";
 
 /** URN → inputs, for every resource that does not belong to the given pools. */
 function others(resources: RecordedResource[], excluded: string[]): Map<string, unknown> {

@@ -275,6 +275,22 @@ const cases: Case[] = [
       "  - `policies[contactPoint=infermesh-staging-warning]`: removed (10 values)",
     ],
   },
+  {
+    name: "a MIG pool of p5 instances 1 → 5 nodes at max: the cost and series it adds",
+    stack: "staging",
+    edit: (s) => s.replace("scaling: { min: 1, desired: 1, max: 1 }\n      diskSizeGiB: 500", "scaling: { min: 1, desired: 1, max: 5 }\n      diskSizeGiB: 500"),
+    // The node group, the capacity alert and the AMP per-model series limits (twice a model's share at max size).
+    headline: "**3 resources changed (3 updated), 1 alert threshold raised, GPU max +4 nodes, 1 rule changed**",
+    // 4 more p5.48xlarge on-demand: 4 x 730 h x $55.04 = $160,716.80; with 4 x 500 GiB of gp3 ($160) and AMP's share, $160,998.
+    lines: [
+      "Cost and cardinality: +$160,998/month at max size ($46,511 → $207,509); +31.4 k active series (19.7 k → 51.1 k); AMP active-series quota 10 M: 0.5 % used",
+      "- pool `h100-mig`: 1 × p5.48xlarge on-demand → 5 × p5.48xlarge on-demand at max, +$160,717/month ($40,179 → $200,896)",
+    ],
+    attention: [
+      "- ⚠️ over budget: $207,509/month at max size, budget $60,000 (infermesh:budget.maxMonthlyCostUsd)",
+      "- ⚠️ alert `InfermeshGpuPoolAtMaxSize` loosened: >= 1 → 5 (fires less often)",
+    ],
+  },
 ];
 
 describe("npm run review on real renders", () => {

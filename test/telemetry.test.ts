@@ -8,6 +8,8 @@ import { describe, expect, it } from "vitest";
 import { contractDcgmFields, dcgmCountersCsv } from "../components/dcgmCounters";
 import { metrics } from "../monitoring/metrics";
 import { revealSecrets, type RecordedResource } from "../synth/runtime";
+import { costReport } from "../cost/estimate";
+import { priceTable } from "../cost/prices";
 import { baseRaw, byType, deploy, one, parse } from "./helpers/stack";
 
 const gpuToleration = { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" };
@@ -187,6 +189,50 @@ describe("Helm releases", () => {
     expect(one(resources, "aws:amp/workspace:Workspace", "telemetry-prometheus-amp").inputs).toEqual({ alias: "infermesh-dev" });
     const trust = JSON.parse(one(resources, "aws:iam/role:Role", "telemetry-prometheus-amp-writer").inputs.assumeRolePolicy as string);
     expect(trust.Statement[0].Condition.StringEquals["oidc.eks.synth.invalid/id/cluster:sub"]).toBe("system:serviceaccount:monitoring:kps-prometheus");
+  });
+
+  it("AMP workspace configuration: a per-model active-series limit, so one runaway model is throttled alone", async () => {
+    const models = { "gpt-7b": {}, "llama-70b": {} };
+    const config = withTelemetry({ backend: "amp" }, { models });
+    const resources = await deploy(config);
+    // Twice one model's estimated share at max size (cost/estimate.ts), in thousands.
+    const share = costReport(config).metrics.seriesPerModelAtMax;
+    const maxSeries = Math.ceil((2 * share) / 1000) * 1000;
+    expect(share).toBeGreaterThan(100);
+    const limits = one(resources, "aws:amp/workspaceConfiguration:WorkspaceConfiguration", "telemetry-prometheus-amp-limits");
+    expect(limits.inputs).toEqual({
+      workspaceId: "telemetry-prometheus-amp-id",
+      limitsPerLabelSets: [
+        { labelSet: { model: "gpt-7b" }, limits: { maxSeries } },
+        { labelSet: { model: "llama-70b" }, limits: { maxSeries } },
+      ],
+    });
+    expect(limits.parent).toContain("infermesh:monitoring:PrometheusStack");
+
+    const set = await deploy(withTelemetry({ backend: "amp" }, { models, budget: { maxActiveSeriesPerModel: 25000 } }));
+    expect(one(set, "aws:amp/workspaceConfiguration:WorkspaceConfiguration", "telemetry-prometheus-amp-limits").inputs.limitsPerLabelSets).toEqual([
+      { labelSet: { model: "gpt-7b" }, limits: { maxSeries: 25000 } },
+      { labelSet: { model: "llama-70b" }, limits: { maxSeries: 25000 } },
+    ]);
+    // Without AMP there is no workspace to configure.
+    expect(byType(await deploy(withTelemetry({ backend: "in-cluster" }, { models })), "aws:amp/workspaceConfiguration:WorkspaceConfiguration")).toEqual([]);
+  });
+
+  it("the stack carries its cost estimate at max size and its budget for the policy pack", async () => {
+    const config = withTelemetry({ backend: "amp" }, { budget: { maxMonthlyCostUsd: 9000, maxActiveSeries: 50000 } });
+    const resources = await deploy(config);
+    const report = costReport(config);
+    const budget = one(resources, "infermesh:cost:Budget", "cost");
+    expect(budget.custom).toBe(false);
+    expect(budget.inputs).toEqual({
+      environment: "dev",
+      monthlyUsdAtMax: report.monthlyUsdAtMax,
+      activeSeriesAtMax: report.metrics.sizes.max.activeSeries,
+      pricesTakenOn: priceTable.takenOn,
+      maxMonthlyCostUsd: 9000,
+      maxActiveSeries: 50000,
+    });
+    expect(report.monthlyUsdAtMax).toBeGreaterThan(1000);
   });
 
   it("AMP remote-write policy allows exactly aps:RemoteWrite on the workspace", async () => {
