@@ -7,7 +7,7 @@
  * Prometheus' own grammar.
  */
 import { durationSeconds } from "../lib/duration";
-import { descendants, parsePromql, selectorInfo, type SyntaxNode } from "../lib/promql";
+import { descendants, matchesNothing, parsePromql, selectorInfo, type SyntaxNode } from "../lib/promql";
 
 function durationsOf(node: SyntaxNode, source: string): number[] {
   return node.getChildren("DurationExpr").map((d) => durationSeconds(source.slice(d.from, d.to)));
@@ -16,13 +16,16 @@ function durationsOf(node: SyntaxNode, source: string): number[] {
 /**
  * Samples one evaluation of `expr` reads: per selector, its series (from
  * `seriesOf`, 0 for a name it does not know) times the samples in each range
- * around it (the range over the interval its series are written at).
+ * around it (the range over the interval its series are written at); a
+ * selector that can match no series (`matchesNothing`) reads none.
  */
 export function querySamples(expr: string, seriesOf: (metric: string) => number, sampleIntervalSeconds: number): number {
   let total = 0;
   for (const node of descendants(parsePromql(expr), "VectorSelector")) {
-    const { metric } = selectorInfo(expr, node);
-    let samples = seriesOf(metric ?? "");
+    const selector = selectorInfo(expr, node);
+    // The off side of a switch between a coarse and a fine series (`coarseAtAll`) reads nothing.
+    if (matchesNothing(selector)) continue;
+    let samples = seriesOf(selector.metric ?? "");
     for (let up = node.parent; up; up = up.parent) {
       if (up.name === "MatrixSelector") {
         const [range] = durationsOf(up, expr);

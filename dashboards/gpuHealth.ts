@@ -108,7 +108,8 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
     .withPanel(
       tablePanel({
         title: "XID Errors",
-        description: "Last XID error code each GPU reported (0 when none). The code stays until the driver reloads; see NVIDIA's XID catalog for its meaning.",
+        description: "GPUs whose last XID error code is not 0. The code stays until the driver reloads; see NVIDIA's XID catalog for its meaning.",
+        noValue: "No XID errors",
         unit: units.none,
         queries: q.xidErrors,
         panelLinks: runbookLinks(ctx, "xidErrors"),

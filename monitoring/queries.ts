@@ -6,7 +6,7 @@
  * aggregation (see recording.ts).
  */
 import { metrics } from "./metrics";
-import { gpuResourceMatcher, modelLevel, recordedNames, type RecordedNames } from "./recording";
+import { modelLevel, recordedNames, type RecordedNames } from "./recording";
 import { burnRatePairs, sloRatioWindows, sloRecordedNames, type SloWindow } from "./slo";
 
 /** Dashboard variables that filter series, each named after the label it filters. */
@@ -46,7 +46,6 @@ const rawBecause = {
   perGpu: "one sample per GPU and point: the raw series are the panel's grain (a MIG GPU's instances repeat a device-level reading)",
   counterNow: "instant, one sample per GPU (or MIG instance repeating it): the reading's current value is the column",
   perNodeNow: "instant, one sample per row it shows: the seed's grain",
-  pods: "instant, a sample per GPU pod: pending pods are few and no rule would read fewer",
 } as const;
 
 const gpuLabels = metrics.DCGM_FI_DEV_FB_USED.labels;
@@ -82,8 +81,6 @@ export function withMig(expr: string): string {
 
 /** Name of the ECC table's thermal-throttling column. */
 export const thermalColumn = "thermal throttled (share)";
-
-export { gpuResourceMatcher };
 
 /**
  * A label no stored series carries: Prometheus drops every label whose name
@@ -126,7 +123,6 @@ export function coarseAtAll(
 /** Every panel query, by panel key. */
 export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, sloWindow }: QueryContext) {
   const gpu = filters(gpuLabels);
-  const gpuWithUuid = filters(gpuLabels, ['gpu_uuid!=""']);
   // Recorded router series keep the model level only; `node` is not on them, so it does not filter.
   const router = filters(modelLevel);
   // The grains the coarse sides of `coarseAtAll` are recorded at.
@@ -277,7 +273,11 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
     // One value per GPU or MIG instance (instances of one profile differ by mig_instance).
     vramHeadroom: [
       {
-        expr: withMig(`1 - max by (gpu_uuid, gpu, mig_profile, mig_instance, node) (${r.vramRatio}${gpuWithUuid})`),
+        expr: coarseAtAll(
+          perNode,
+          (m) => withMig(`${r.nodeVramFree}${m}`),
+          (m) => withMig(`1 - max by (gpu_uuid, gpu, mig_profile, mig_instance, node) (${r.vramRatio}${withUuid(m)})`),
+        ),
         legend: gpuLegend,
         instant: true,
       },
@@ -379,7 +379,8 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
       },
     ],
     // A table: the node and GPU are columns, and the value column is named by the legend.
-    xidErrors: [{ expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_XID_ERRORS${gpu})`, legend: "Last XID", format: "table", instant: true, readsRaw: rawBecause.counterNow }],
+    // GPUs whose last XID is not 0: a thousand rows of 0 would hide the one that matters.
+    xidErrors: [{ expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_XID_ERRORS${gpu}) > 0`, legend: "Last XID", format: "table", instant: true, readsRaw: rawBecause.counterNow }],
 
     // Seed panel 7: the seed's `count by (target_node) (rate(...))` counts
     // routers per node; how often a node is chosen is the sum of the rates.
@@ -455,10 +456,9 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
     ],
     pendingGpuPods: [
       {
-        expr: `count by (namespace) (max by (namespace, pod) (kube_pod_container_resource_requests{${gpuResourceMatcher}}) * on (namespace, pod) max by (namespace, pod) (kube_pod_status_phase{phase="Pending"} == 1))`,
+        expr: `${r.pendingGpuPods} > 0`,
         legend: "{{namespace}}",
         instant: true,
-        readsRaw: rawBecause.pods,
       },
     ],
     nodesByPool: [{ expr: `count by (pool, capacity) (${r.nodePool})`, legend: "{{pool}} ({{capacity}})", instant: true }],

@@ -91,6 +91,8 @@ export function recordedNames(window: string) {
     nodeGpuUtilization: "node:infermesh_gpu_utilization:avg",
     nodeGpuTemperature: "node:infermesh_gpu_temperature:max",
     nodeGpuPower: "node:infermesh_gpu_power:max",
+    nodeVramFree: "node:infermesh_gpu_memory_free:ratio_min",
+    pendingGpuPods: "namespace:infermesh_gpu_pods_pending:count",
     nodeThermalThrottled: `node:infermesh_gpu_thermal_throttled:ratio_rate${window}`,
     nodePowerThrottled: `node:infermesh_gpu_power_throttled:ratio_rate${window}`,
     poolGpusAllocatable: "pool:infermesh_gpus_allocatable:sum",
@@ -167,7 +169,7 @@ export const gpuResourceMatcher = 'resource=~"nvidia_com_gpu|nvidia_com_mig_.+"'
  */
 function coarseRules(n: RecordedNames, w: string, idleWindow: string, longInterval: string): RecordingRule[] {
   // One series per node, its `gpu` label naming what it shows of the node's GPUs (the legend names a GPU there).
-  const perNode = (how: "avg" | "max", expr: string) => `label_replace(${how} by (node, zone) (${expr}), "gpu", "${how}", "", "")`;
+  const perNode = (how: "avg" | "max" | "min", expr: string) => `label_replace(${how} by (node, zone) (${expr}), "gpu", "${how}", "", "")`;
   const onPool = `* on (node) group_left (pool) ${n.nodePool}`;
   return [
     { record: n.fleetInferences, expr: `sum(${n.inferences})`, purpose: "total throughput (Overview)" },
@@ -191,6 +193,13 @@ function coarseRules(n: RecordedNames, w: string, idleWindow: string, longInterv
     // Violation counters are nanoseconds throttled; per second of wall time that is the throttled fraction.
     { record: n.nodeThermalThrottled, expr: `${perNode("max", `rate(DCGM_FI_DEV_THERMAL_VIOLATION[${w}])`)} / 1e9`, purpose: "thermal throttling per node" },
     { record: n.nodePowerThrottled, expr: `${perNode("max", `rate(DCGM_FI_DEV_POWER_VIOLATION[${w}])`)} / 1e9`, purpose: "power throttling per node" },
+    { record: n.nodeVramFree, expr: perNode("min", `1 - ${n.vramRatio}`), purpose: "VRAM headroom per node (its fullest GPU)" },
+    {
+      record: n.pendingGpuPods,
+      // 0/1 per pod holding a GPU request, so a namespace with GPU pods has a series, 0 when none is pending.
+      expr: `sum by (namespace) ((max by (namespace, pod) (kube_pod_container_resource_requests{${gpuResourceMatcher}}) > bool 0) * on (namespace, pod) max by (namespace, pod) (kube_pod_status_phase{phase="Pending"}))`,
+      purpose: "pending GPU pods per namespace",
+    },
     { record: n.poolGpusAllocatable, expr: `sum by (pool) (kube_node_status_allocatable{${gpuResourceMatcher}} ${onPool})`, purpose: "GPUs allocatable per pool" },
     {
       record: n.poolGpusRequested,

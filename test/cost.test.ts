@@ -25,6 +25,7 @@ import { contractDcgmFields } from "../components/dcgmCounters";
 import { compact, costLines } from "../review/cost";
 import { ampIngestionCost, priceTable, regionPrices, staleAfterDays, tableAge, type PriceTable, type RegionPrices } from "../cost/prices";
 import type { Plan } from "../synth/plan";
+import { querySamples } from "../cost/queries";
 import { projectRoot } from "../synth/synthesize";
 import { loadStackConfig } from "../verify/run";
 
@@ -369,5 +370,20 @@ describe("the review's cost line", () => {
     [10_000_000, "10 M"],
   ])("compact(%d) = %s", (n, text) => {
     expect(compact(n)).toBe(text);
+  });
+});
+
+describe("samples a query reads, from its selectors", () => {
+  const seriesOf = (metric: string) => ({ x: 10, y: 5 })[metric] ?? 0;
+  it.each([
+    ["an instant selector: one sample per series", "x", 10],
+    ["a range: the samples in it at the 15 s interval", "rate(x[1m])", 40],
+    ["a subquery: its steps", "max_over_time(x[1h:1m])", 600],
+    ["every selector counts", "x / y", 15],
+    ["an unknown name reads nothing", "z", 0],
+    ["the off side of a switch (coarseAtAll) reads nothing", 'sum(x{__variables__!~".*"}) or y{__variables__=~".*"}', 5],
+    ["the other side, once a value is picked", 'sum(x{__variables__!~"m1"}) or y{__variables__=~"m1"}', 10],
+  ])("%s", (_what, expr, samples) => {
+    expect(querySamples(expr, seriesOf, 15)).toBe(samples);
   });
 });

@@ -707,7 +707,7 @@ const recordingBuckets: Array<[string, number, number]> = [
 ];
 
 /** A node-level GPU reading on gpu-node-a and gpu-node-b, its `gpu` label naming the aggregation. */
-const nodeCase = (record: string, how: "avg" | "max", onA: number, onB: number): RecordingCase => ({
+const nodeCase = (record: string, how: "avg" | "max" | "min", onA: number, onB: number): RecordingCase => ({
   record,
   evalTime: "5m",
   expected: [
@@ -944,6 +944,10 @@ export const recordingScenarios: RecordingScenario[] = [
       nodeCase(rec.nodeGpuPower, "max", 500, 250),
       nodeCase(rec.nodeThermalThrottled, "max", 0.1, 0.05),
       nodeCase(rec.nodePowerThrottled, "max", 0.2, 0),
+      // The fuller GPU of each node: 75 % used on gpu-node-a (the other GPU reports no memory here), 50 % on gpu-node-b.
+      nodeCase(rec.nodeVramFree, "min", 0.25, 0.5),
+      // One of the three GPU pods of serving is pending.
+      { record: rec.pendingGpuPods, evalTime: "5m", expected: [{ labels: { namespace: "serving" }, value: 1 }] },
       // gpu-node-b has no pool label (no kube_node_labels here), so only gpu-node-a's pool counts.
       { record: rec.poolGpusAllocatable, evalTime: "5m", expected: [{ labels: { pool: "h100-spot" }, value: 8 }] },
       { record: rec.poolGpusRequested, evalTime: "5m", expected: [{ labels: { pool: "h100-spot" }, value: 3 }] },
