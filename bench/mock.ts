@@ -55,7 +55,9 @@ export function largeConfig(dev: Record<string, string>): Record<string, string>
     Array.from({ length: 50 }, (_, i) => [`pool-${String(i).padStart(2, "0")}`, { ...shapes[i % shapes.length], scaling: { min: 0, desired: i % 2, max: 4 } }]),
   );
   const models = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`model-${String(i).padStart(3, "0")}`, { queueDepthMax: 10 + (i % 10) * 10 }]));
-  return { ...dev, "infermesh:gpuPools": JSON.stringify(pools), "infermesh:models": JSON.stringify(models) };
+  // 200 pool nodes at max size (MIG slices among them) need more disk for Prometheus than dev's volume holds.
+  const telemetry = { ...JSON.parse(dev["infermesh:telemetry"] ?? "{}"), volumeSizeGiB: 500 };
+  return { ...dev, "infermesh:gpuPools": JSON.stringify(pools), "infermesh:models": JSON.stringify(models), "infermesh:telemetry": JSON.stringify(telemetry) };
 }
 
 function measure(inputFile: string): WorkerResult {
