@@ -108,8 +108,7 @@ export function gpuHealthDashboard(ctx: DashboardContext): DashboardBuilder {
     .withPanel(
       tablePanel({
         title: "XID Errors",
-        description: "GPUs whose last XID error code is not 0. The code stays until the driver reloads; see NVIDIA's XID catalog for its meaning.",
-        noValue: "No XID errors",
+        description: "Last XID error code each GPU reported (0 when none). The code stays until the driver reloads; see NVIDIA's XID catalog for its meaning.",
         unit: units.none,
         queries: q.xidErrors,
         panelLinks: runbookLinks(ctx, "xidErrors"),

@@ -40,7 +40,10 @@ export function routerBehaviorDashboard(ctx: DashboardContext): DashboardBuilder
     .withRow(new RowBuilder("Admission control"))
     .withPanel(
       stackedBarsPanel({
-        ...seedText("rejectionsByReason", "Answered with HTTP 429, per second, by reason and model; the bars stack to all rejections."),
+        ...seedText(
+          "rejectionsByReason",
+          "Answered with HTTP 429, per second, by reason over every model (pick a model, or any variable, for reason and model); the bars stack to all rejections.",
+        ),
         unit: units.requestsPerSecond,
         queries: q.rejectionsByReason,
         panelLinks: runbookLinks(ctx, "rejectionsByReason"),

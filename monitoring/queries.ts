@@ -379,17 +379,18 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
       },
     ],
     // A table: the node and GPU are columns, and the value column is named by the legend.
-    // GPUs whose last XID is not 0: a thousand rows of 0 would hide the one that matters.
-    xidErrors: [{ expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_XID_ERRORS${gpu}) > 0`, legend: "Last XID", format: "table", instant: true, readsRaw: rawBecause.counterNow }],
+    xidErrors: [{ expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_XID_ERRORS${gpu})`, legend: "Last XID", format: "table", instant: true, readsRaw: rawBecause.counterNow }],
 
     // Seed panel 7: the seed's `count by (target_node) (rate(...))` counts
     // routers per node; how often a node is chosen is the sum of the rates.
     targetChoices: [{ expr: `sum by (target_node) (${r.targetChoices}${router})`, legend: "{{target_node}}", instant: true }],
     // Seed panel 8, recorded.
+    // At All, per reason over every model (64 models' five reasons as stacked bars would be no picture); per reason and
+    // model once any variable is picked.
     rejectionsByReason: [
       {
         expr: coarseAtAll(
-          perModel,
+          fleet,
           (m) => `${r.rejectionsByReason}${m}`,
           (m) => `sum by (reason, model) (${r.rejections}${m})`,
         ),

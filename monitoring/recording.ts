@@ -10,7 +10,6 @@
  * | `model_le`   | model, revision, tenant, zone, le                  |
  * | `model` (p50/p95/p99, queue depth, error ratio) | model only: the grain of the seed's panel and of the alerts |
  * | `model_revision` | model, revision                                |
- * | `model_reason` | model and the metric's own label                     |
  * | `reason`, `le`, `error` | the metric's own label only             |
  * | `fleet`      | none: the whole fleet                              |
  * | `router`     | model, revision, tenant, zone (+ the metric's own) |
@@ -20,7 +19,7 @@
  * | `model` (SLO) | model, slo (monitoring/slo.ts)                    |
  *
  * The coarse levels (`fleet`, `le`, `reason`, `error`, `model` (error ratio),
- * `model_revision`, `model_reason`, `node`, `pool`) are each the exact grain of one dashboard
+ * `model_revision`, `node`, `pool`) are each the exact grain of one dashboard
  * panel with its variables at All, so a full load reads one sample per point
  * it draws; a selected variable filters the finer level instead
  * (`coarseAtAll` in queries.ts). Each is an aggregation of a finer recorded
@@ -82,7 +81,7 @@ export function recordedNames(window: string) {
     revisionTokens: `model_revision:infermesh_tokens_generated:rate${window}`,
     errorRatio: `model:infermesh_inference_errors:ratio_rate${window}`,
     errorKindRatio: `error:infermesh_inference_errors:ratio_rate${window}`,
-    rejectionsByReason: `model_reason:infermesh_requests_rejected:rate${window}`,
+    rejectionsByReason: `reason:infermesh_requests_rejected:rate${window}`,
     cancellationsByReason: `reason:infermesh_router_cancellations:rate${window}`,
     hedgedRatio: `fleet:infermesh_router_hedged_requests:ratio_rate${window}`,
     hedgeWinRatio: `fleet:infermesh_router_hedge_wins:ratio_rate${window}`,
@@ -181,7 +180,12 @@ function coarseRules(n: RecordedNames, w: string, idleWindow: string, longInterv
     { record: n.revisionTokens, expr: `sum by (model, revision) (${n.tokens})`, purpose: "token rate per model and revision" },
     { record: n.errorRatio, expr: `sum by (model) (${n.errors}) / sum by (model) (${n.inferences})`, purpose: "error rate by model" },
     { record: n.errorKindRatio, expr: `sum by (error) (${n.errors}) / ignoring (error) group_left () sum(${n.inferences})`, purpose: "errors by kind" },
-    { record: n.rejectionsByReason, expr: `sum by (model, reason) (${n.rejections})`, purpose: "admission control panel" },
+    {
+      record: n.rejectionsByReason,
+      // `model` names what the series sums, for the panel's legend (`{{reason}} {{model}}`) at every grain.
+      expr: `label_replace(sum by (reason) (${n.rejections}), "model", "all models", "", "")`,
+      purpose: "admission control panel, every model",
+    },
     { record: n.cancellationsByReason, expr: `sum by (reason) (${n.cancellations})`, purpose: "cancellations by reason" },
     { record: n.hedgedRatio, expr: `sum(${n.hedged}) / sum(${n.routerRequests})`, purpose: "hedge effectiveness" },
     { record: n.hedgeWinRatio, expr: `sum(${n.hedgeWins}) / sum(${n.hedged})`, purpose: "hedge effectiveness" },

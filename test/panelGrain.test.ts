@@ -67,7 +67,7 @@ describe("every dashboard query reads recorded series, or says why not", () => {
     const switched = targets.filter((t) => t.expr.includes(switchLabel));
     expect(switched.length).toBeGreaterThan(10);
     // The coarse levels of monitoring/recording.ts (the per-model error ratio is one, at the `model` level).
-    const coarseLevel = /^((fleet|le|reason|error|model_revision|model_reason|node|pool|pool_namespace):|model:infermesh_inference_errors:ratio)/;
+    const coarseLevel = /^((fleet|le|reason|error|model_revision|node|pool|pool_namespace):|model:infermesh_inference_errors:ratio)/;
     for (const t of switched) {
       const atAll = liveSelectors(t.expr, {}).map((s) => s.metric);
       expect(atAll, t.panel).toEqual([expect.stringMatching(coarseLevel)]);

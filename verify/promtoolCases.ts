@@ -869,8 +869,8 @@ export const recordingScenarios: RecordingScenario[] = [
         record: rec.rejectionsByReason,
         evalTime: "5m",
         expected: [
-          { labels: { model: "gpt-7b", reason: "queue_full" }, value: 5 },
-          { labels: { model: "gpt-7b", reason: "rate_limited" }, value: 1 },
+          { labels: { model: "all models", reason: "queue_full" }, value: 5 },
+          { labels: { model: "all models", reason: "rate_limited" }, value: 1 },
         ],
       },
       {
