@@ -36,7 +36,8 @@ export interface CostReviewLines {
 export function costLines(base: CostReport | undefined, head: CostReport | undefined, baseRendered = base !== undefined): CostReviewLines {
   if (!head) return { lines: [], attention: [] };
   const seriesOf = (r: CostReport) => r.metrics.sizes.max.activeSeries;
-  const costDelta = head.monthlyUsdAtMax - (base?.monthlyUsdAtMax ?? 0);
+  // From the whole dollars shown, so the change is the difference of the two figures beside it.
+  const costDelta = Math.round(head.monthlyUsdAtMax) - Math.round(base?.monthlyUsdAtMax ?? 0);
   const seriesDelta = seriesOf(head) - (base ? seriesOf(base) : 0);
   const attention: string[] = [];
   if (head.budget.maxMonthlyCostUsd !== undefined && head.monthlyUsdAtMax > head.budget.maxMonthlyCostUsd) {
