@@ -105,7 +105,8 @@ export const switchLabel = "__variables__";
  * switch alone, for a selector the variables do not filter (every selector
  * of a side must carry it, or it is read while the side is off).
  * `switchOn` are the variables that turn to the fine side: by default those
- * the fine series can be filtered by and the coarse one cannot.
+ * the fine series can be filtered by and the coarse one cannot. The result is
+ * an `or`, the weakest operator: parenthesize it inside a larger expression.
  */
 export function coarseAtAll(
   grain: { coarse: readonly string[]; fine: readonly string[]; switchOn?: readonly FilterVariable[] },
