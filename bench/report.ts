@@ -410,7 +410,7 @@ export function formatFleetReport(r: FleetReport): string {
     ),
     `the four seed dashboards together, raw ÷ stack: samples ${times(r.seedFour.samplesRatio)}, wall ${times(r.seedFour.wallRatio)}, CPU ${times(r.seedFour.cpuRatio)}`,
     `recording rules: ${r.rules.count} (${r.rules.longCount} in the long group, every ${r.rules.longInterval}); one evaluation reads ${fmt(r.rules.samplesPerEvaluation)} samples ` +
-      `(${fmt(r.rules.samplesPerLongEvaluation)} more per long-group evaluation) and takes ${fmt(r.rules.execMs)} ms of Prometheus' execution; they store ${fmt(r.rules.series)} series`,
+      `(${fmt(r.rules.samplesPerLongEvaluation)} more per long-group evaluation) and takes ${fmt(r.rules.execMs)} ms of Prometheus' execution; they store ${fmt(r.tsdb.recordedSeries)} series`,
   );
   for (const d of r.dashboards) if (!d.raw.stable || !d.stack.stable) out.push(`  note: samples processed differed between repetitions for ${d.dashboard}`);
   if (r.picked.length > 0)

@@ -9,13 +9,9 @@
  * (each recorded series expanded to the expression its rule records, as the
  * bench's raw side is).
  */
-import { durationSeconds } from "../lib/duration";
 import { parseStackConfig, type RawConfig, type StackConfig } from "../config";
-import { costReport, dashboardQueries, planningFigures, seriesLookup, stackRecordingRules } from "../cost/estimate";
-import { censusOfStack } from "../cost/census";
+import { costEstimate, dashboardQueries, dashboardRange, planningFigures, seriesLookup } from "../cost/estimate";
 import { loadSamples } from "../cost/queries";
-import { estimateSeries } from "../cost/series";
-import { contractDcgmFields } from "../components/dcgmCounters";
 import { ampDefaultQuotas, priceTable } from "../cost/prices";
 import { expandRecorded } from "./fleet/plans";
 
@@ -82,18 +78,17 @@ export function regionConfig(gpusPerRegion: number, models: number): StackConfig
 
 export function scaleRow(point: ScalePoint): ScaleRow {
   const config = regionConfig(point.gpus / point.regions, modelsFor(point.gpus / point.regions));
-  const report = costReport(config);
+  const { report, atMax, recordingRules } = costEstimate(config);
   const { activeSeries: series, samplesPerSecond } = report.metrics.sizes.max;
   const memoryGiB = report.metrics.prometheus.memoryGiB;
   const workspaces = Math.max(1, Math.ceil(series / ampDefaultQuotas.activeSeriesPerWorkspace), Math.ceil(samplesPerSecond / ampDefaultQuotas.ingestionSamplesPerSecond));
   const scrape = config.telemetry.scrapeIntervalSeconds;
-  const estimate = estimateSeries(censusOfStack(config, "max"), contractDcgmFields(), stackRecordingRules(config), { clusterDefaults: true });
-  const seriesOf = seriesLookup(estimate);
+  // The estimate the report was figured from: the stack's own DCGM counters and recording rules.
+  const seriesOf = seriesLookup(atMax);
   const queries = dashboardQueries(config);
-  const step = Math.max(scrape, Math.ceil(planningFigures.dashboardRangeSeconds / planningFigures.rangeQueryPoints));
-  const steps = Math.ceil(planningFigures.dashboardRangeSeconds / step);
-  const rules = new Map(stackRecordingRules(config).map((r) => [r.record, r.expr]));
-  const raw = queries.map((q) => ({ ...q, expr: expandRecorded(q.expr, rules, `${scrape}s`, durationSeconds("6h")) }));
+  const { steps } = dashboardRange(scrape);
+  const rules = new Map(recordingRules.map((r) => [r.record, r.expr]));
+  const raw = queries.map((q) => ({ ...q, expr: expandRecorded(q.expr, rules, `${scrape}s`, planningFigures.dashboardRangeSeconds) }));
   const withRules = Math.round(loadSamples(queries, seriesOf, scrape, steps));
   const withoutRules = Math.round(loadSamples(raw, seriesOf, scrape, steps));
   const price = priceTable.regions["us-east-1"]?.amp.queryPerBillionSamples ?? 0;

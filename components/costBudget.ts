@@ -6,6 +6,7 @@
  * maximum past the budget is refused with the figures. It creates nothing.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { costBudgetType } from "../domain/naming";
 
 /** What the policy reads (policy/policies.ts `BudgetFigures` mirrors it; the pack imports nothing of the program); cost/estimate.ts `costBudgetFigures` fills it. */
 export interface CostBudgetFigures {
@@ -20,7 +21,7 @@ export interface CostBudgetFigures {
 }
 
 export class CostBudget extends pulumi.ComponentResource {
-  static readonly type = "infermesh:cost:Budget";
+  static readonly type = costBudgetType;
 
   constructor(name: string, figures: CostBudgetFigures, opts?: pulumi.ComponentResourceOptions) {
     super(CostBudget.type, name, { ...figures }, opts);

@@ -20,7 +20,7 @@ import { dashboardPanels } from "../lib/dashboardJson";
 import { durationSeconds } from "../lib/duration";
 import { grafanaToPromql } from "../lib/promql";
 import { metrics, type MetricName } from "../monitoring/metrics";
-import { censusOfStack, defaultAssumptions, type CensusAssumptions, type FleetCensus, type SizePoint } from "./census";
+import { censusOfStack, defaultAssumptions, type CensusAssumptions, type SizePoint } from "./census";
 import {
   ampDefaultQuotas,
   ampIngestionCost,
@@ -34,7 +34,7 @@ import {
   type RegionPrices,
 } from "./prices";
 import { loadSamples, querySamples, type PanelQuery } from "./queries";
-import { clusterDefaults, estimateSeries, type RuleInput, type SeriesEstimate, type SeriesSource } from "./series";
+import { clusterDefaults, estimateSeries, histogramPart, type RuleInput, type SeriesEstimate, type SeriesSource } from "./series";
 
 export const sizePoints: readonly SizePoint[] = ["min", "desired", "max"];
 
@@ -261,16 +261,13 @@ export function fixedCosts(config: StackConfig, prices: RegionPrices): FixedCost
   return out;
 }
 
-/** The recording rules the stack deploys, in group order, with each group's interval. */
-export function stackRecordingRules(config: StackConfig): Array<RuleInput & { intervalSeconds: number }> {
-  return alertingPlan(config).groups.flatMap((g) =>
-    g.rules.flatMap((r) => ("record" in r ? [{ record: r.record, expr: r.expr, intervalSeconds: durationSeconds(g.interval) }] : [])),
-  );
-}
+type RecordingRuleInput = RuleInput & { intervalSeconds: number };
 
-/** Every rule (recording and alerting) with its group's interval: what a ruler evaluates. */
-function stackRuleExprs(config: StackConfig): Array<{ expr: string; intervalSeconds: number }> {
-  return alertingPlan(config).groups.flatMap((g) => g.rules.map((r) => ({ expr: r.expr, intervalSeconds: durationSeconds(g.interval) })));
+/** Every rule the stack deploys (recording and alerting: what a ruler evaluates), in group order, with its group's interval. */
+function stackRules(config: StackConfig): Array<{ record?: string; expr: string; intervalSeconds: number }> {
+  return alertingPlan(config).groups.flatMap((g) =>
+    g.rules.map((r) => ({ ...("record" in r ? { record: r.record } : {}), expr: r.expr, intervalSeconds: durationSeconds(g.interval) })),
+  );
 }
 
 /** Samples a second the fleet writes: every raw series each scrape, every recorded series each evaluation. */
@@ -286,20 +283,23 @@ export function seriesLookup(estimate: SeriesEstimate): (name: string) => number
   for (const m of estimate.byMetric) {
     const def = metrics[m.metric as MetricName];
     if (def.type === "histogram") {
-      const keys = m.series / ((def.buckets?.length ?? 0) + 3);
-      byName.set(`${m.metric}_bucket`, keys * ((def.buckets?.length ?? 0) + 1));
-      byName.set(`${m.metric}_sum`, keys);
-      byName.set(`${m.metric}_count`, keys);
+      for (const part of ["bucket", "sum", "count"] as const) byName.set(`${m.metric}_${part}`, histogramPart(def, m.series, part));
     } else byName.set(m.metric, m.series);
   }
   for (const r of estimate.rules) byName.set(r.record, (byName.get(r.record) ?? 0) + r.series);
   return (name) => byName.get(name) ?? 0;
 }
 
+/** A range query over the dashboards' default range: its step (about `rangeQueryPoints` points, no finer than the scrape) and its steps. */
+export function dashboardRange(scrapeIntervalSeconds: number): { stepSeconds: number; steps: number } {
+  const stepSeconds = Math.max(scrapeIntervalSeconds, Math.ceil(planningFigures.dashboardRangeSeconds / planningFigures.rangeQueryPoints));
+  return { stepSeconds, steps: Math.ceil(planningFigures.dashboardRangeSeconds / stepSeconds) };
+}
+
 /** The stack's dashboards' queries as Grafana sends them (variables at All). */
 export function dashboardQueries(config: StackConfig): PanelQuery[] {
   const scrape = config.telemetry.scrapeIntervalSeconds;
-  const step = Math.max(scrape, Math.ceil(planningFigures.dashboardRangeSeconds / planningFigures.rangeQueryPoints));
+  const step = dashboardRange(scrape).stepSeconds;
   const macros = { rateInterval: `${Math.max(4 * scrape, 60)}s`, range: `${planningFigures.dashboardRangeSeconds}s`, interval: `${step}s` };
   return dashboardPanels(dashboardsFor(config) as never).flatMap((p) => p.targets.map((t) => ({ expr: grafanaToPromql(t.expr, macros), instant: t.instant })));
 }
@@ -320,6 +320,18 @@ function systemNodeMemoryGiB(config: StackConfig, prices: RegionPrices): number 
 const gib = (bytes: number) => Math.round((bytes / 2 ** 30) * 10) / 10;
 
 export function costReport(config: StackConfig, table: PriceTable = priceTable, assumptions: CensusAssumptions = defaultAssumptions): CostReport {
+  return costEstimate(config, table, assumptions).report;
+}
+
+/**
+ * The report, with what it was figured from that other estimates reuse: the
+ * series estimate at max size and the recording rules it read.
+ */
+export function costEstimate(
+  config: StackConfig,
+  table: PriceTable = priceTable,
+  assumptions: CensusAssumptions = defaultAssumptions,
+): { report: CostReport; atMax: SeriesEstimate; recordingRules: RecordingRuleInput[] } {
   const { prices, pricedAs } = regionPrices(table, config.region);
   const findings: Finding[] = [];
   if (pricedAs !== config.region) {
@@ -343,14 +355,15 @@ export function costReport(config: StackConfig, table: PriceTable = priceTable, 
 
   const scrape = config.telemetry.scrapeIntervalSeconds;
   const counters = telemetryPlan(config).counterFields;
-  const rules = stackRecordingRules(config);
-  const estimates = bySize((s) => estimateSeries(censusOfStack(config, s, assumptions), counters, rules, { clusterDefaults: true }));
+  const allRules = stackRules(config);
+  const rules = allRules.flatMap((r) => (r.record === undefined ? [] : [{ ...r, record: r.record }]));
+  const censuses = bySize((s) => censusOfStack(config, s, assumptions));
+  const estimates = bySize((s) => estimateSeries(censuses[s], counters, rules, { clusterDefaults: true }));
   const sizes = bySize((s): MetricsAtSize => {
     const e = estimates[s];
     return { activeSeries: e.total, bySource: e.bySource, samplesPerSecond: Math.round(samplesPerSecond(e, rules, scrape)) };
   });
   const atMax = estimates.max;
-  const census: FleetCensus = censusOfStack(config, "max", assumptions);
 
   // The in-cluster Prometheus: every series in memory, every sample on its volume for the retention.
   const retentionSeconds = durationSeconds(config.telemetry.retention);
@@ -382,9 +395,8 @@ export function costReport(config: StackConfig, table: PriceTable = priceTable, 
     const storedGB = Math.round(((ingested * (planningFigures.ampRetentionDays / (hoursPerMonth / 24)) * planningFigures.bytesPerSample) / 1e9) * 10) / 10;
     const storageUsd = round2(storedGB * prices.amp.storagePerGBMonth);
     const seriesOf = seriesLookup(atMax);
-    const ruleSamples = stackRuleExprs(config).reduce((sum, r) => sum + querySamples(r.expr, seriesOf, scrape) * ((hoursPerMonth * 3600) / r.intervalSeconds), 0);
-    const steps = Math.ceil(planningFigures.dashboardRangeSeconds / Math.max(scrape, Math.ceil(planningFigures.dashboardRangeSeconds / planningFigures.rangeQueryPoints)));
-    const dashboardSamples = loadSamples(dashboardQueries(config), seriesOf, scrape, steps) * planningFigures.dashboardLoadsPerDay * (hoursPerMonth / 24);
+    const ruleSamples = allRules.reduce((sum, r) => sum + querySamples(r.expr, seriesOf, scrape) * ((hoursPerMonth * 3600) / r.intervalSeconds), 0);
+    const dashboardSamples = loadSamples(dashboardQueries(config), seriesOf, scrape, dashboardRange(scrape).steps) * planningFigures.dashboardLoadsPerDay * (hoursPerMonth / 24);
     const querySamplesPerMonth = Math.round(ruleSamples + dashboardSamples);
     const queryUsd = round2((querySamplesPerMonth / 1e9) * prices.amp.queryPerBillionSamples);
     amp = {
@@ -414,7 +426,7 @@ export function costReport(config: StackConfig, table: PriceTable = priceTable, 
   const monthlyUsdAtMax = round2(monthlyUsd.max + (amp?.monthlyUsd ?? 0));
   const { maxMonthlyCostUsd, maxActiveSeries } = config.budget;
   const withinBudget = (maxMonthlyCostUsd === undefined || monthlyUsdAtMax <= maxMonthlyCostUsd) && (maxActiveSeries === undefined || sizes.max.activeSeries <= maxActiveSeries);
-  return {
+  const report: CostReport = {
     stack: config.stack,
     environment: config.environment,
     region: config.region,
@@ -434,7 +446,7 @@ export function costReport(config: StackConfig, table: PriceTable = priceTable, 
       scrapeIntervalSeconds: scrape,
       sizes,
       rulesAtMax: atMax.rules.map((r) => ({ record: r.record, series: r.series })),
-      seriesPerModelAtMax: Math.ceil(seriesWithModel(atMax) / Math.max(1, census.models)),
+      seriesPerModelAtMax: Math.ceil(seriesWithModel(atMax) / Math.max(1, censuses.max.models)),
       ...(amp ? { amp } : {}),
       prometheus: {
         memoryGiB,
@@ -449,6 +461,7 @@ export function costReport(config: StackConfig, table: PriceTable = priceTable, 
     budget: { ...(maxMonthlyCostUsd !== undefined ? { maxMonthlyCostUsd } : {}), ...(maxActiveSeries !== undefined ? { maxActiveSeries } : {}), withinBudget },
     findings,
   };
+  return { report, atMax, recordingRules: rules };
 }
 
 const usd = (n: number) => `$${Math.round(n).toLocaleString("en-US")}`;
@@ -456,7 +469,7 @@ const count = (n: number) => Math.round(n).toLocaleString("en-US");
 
 /** A few lines for the synth summary; `on` is the day it is printed (to judge the table's age). */
 export function costSummary(report: CostReport, on: Date): string {
-  const age = tableAge({ takenOn: report.prices.takenOn } as PriceTable, on);
+  const age = tableAge(report.prices, on);
   const m = report.metrics.sizes;
   const assumed = [...new Set(report.compute.pools.flatMap((p) => [...(p.priceIsAssumption ? [p.instanceType] : []), ...(p.capacity === "spot" ? ["spot"] : [])]))];
   const lines = [

@@ -200,7 +200,7 @@ export function instancePrice(prices: RegionPrices, instanceType: string): Insta
 }
 
 /** Days from the table's date to `on`, and whether that is past {@link staleAfterDays}. */
-export function tableAge(table: PriceTable, on: Date): { days: number; stale: boolean } {
+export function tableAge(table: Pick<PriceTable, "takenOn">, on: Date): { days: number; stale: boolean } {
   const days = Math.floor((on.getTime() - Date.parse(`${table.takenOn}T00:00:00Z`)) / 86_400_000);
   return { days, stale: days > staleAfterDays };
 }

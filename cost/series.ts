@@ -166,10 +166,24 @@ export function rawSeries(census: FleetCensus, counters: readonly CounterField[]
     }
     const base = baseOf(m);
     const keys = baseCount(base, census, name) * Object.values(enums).reduce((a, b) => a * b, 1);
-    const series = m.type === "histogram" ? keys * ((m.buckets?.length ?? 0) + 1 + 2) : keys;
-    if (m.type === "histogram") enums.le = (m.buckets?.length ?? 0) + 1;
+    const series = m.type === "histogram" ? keys * histogramSeriesPerKey(m) : keys;
+    if (m.type === "histogram") enums.le = histogramBounds(m);
     return [{ metric: name, source: sourceOf(m), base, series, labels: m.labels, enums }];
   });
+}
+
+/** A histogram's `le` values: its buckets' bounds and +Inf. */
+const histogramBounds = (m: Pick<MetricDefinition, "buckets">) => (m.buckets?.length ?? 0) + 1;
+/** Series of one histogram key (one label set): a `_bucket` per bound, `_sum` and `_count`. */
+const histogramSeriesPerKey = (m: Pick<MetricDefinition, "buckets">) => histogramBounds(m) + 2;
+
+/**
+ * Series of one of a histogram's names (`_bucket`, `_sum`, `_count`) out of
+ * all the series of the histogram `m` keeps: a bucket per bound, or one.
+ */
+export function histogramPart(m: Pick<MetricDefinition, "buckets">, series: number, part: "bucket" | "sum" | "count"): number {
+  const keys = series / histogramSeriesPerKey(m);
+  return part === "bucket" ? keys * histogramBounds(m) : keys;
 }
 
 // ---------------------------------------------------------------------------
@@ -244,7 +258,7 @@ function groupingLabels(source: string, node: SyntaxNode | null): string[] {
   return (node?.getChild("GroupingLabels")?.getChildren("LabelName") ?? []).map((n) => text(source, n));
 }
 
-/** The first child that is an expression (skips function identifiers, modifiers and literals' punctuation). */
+/** The children that are expressions (not function identifiers, modifiers or punctuation). */
 function exprChildren(node: SyntaxNode): SyntaxNode[] {
   const out: SyntaxNode[] = [];
   for (let c = node.firstChild; c; c = c.nextSibling) {
@@ -283,8 +297,8 @@ function seriesOfName(name: string, scope: Scope): Vector {
   const raw = scope.raw.get(name) ?? (histogram ? scope.raw.get(histogram[1] as string) : undefined);
   if (!raw) return { series: 0, labels: "all", constants: new Map() };
   if (histogram && raw.enums.le !== undefined && raw.metric !== name) {
-    const keys = raw.series / ((raw.enums.le as number) + 2);
-    return { series: histogram[2] === "bucket" ? keys * (raw.enums.le as number) : keys, labels: "all", from: raw, constants: new Map() };
+    const part = histogramPart(metrics[raw.metric] as MetricDefinition, raw.series, histogram[2] as "bucket" | "sum" | "count");
+    return { series: part, labels: "all", from: raw, constants: new Map() };
   }
   return { series: raw.series, labels: "all", from: raw, constants: new Map() };
 }
@@ -341,7 +355,7 @@ function evaluate(node: SyntaxNode, scope: Scope): Vector {
       const body = node.getChild("FunctionCallBody");
       const args = body ? exprChildren(body) : [];
       const vectorArg = args.find((a) => a.name !== "NumberDurationLiteral" && a.name !== "StringLiteral");
-      if (!vectorArg) return fn === "Vector" || fn === "Time" ? scalar : scalar;
+      if (!vectorArg) return scalar;
       const input = evaluate(vectorArg, scope);
       if (fn === "HistogramQuantile") {
         const kept = input.labels === "all" ? "all" : new Set([...input.labels].filter((l) => l !== "le"));

@@ -64,3 +64,6 @@ export const scrapeJobNames = {
 
 /** The `job` label prometheus-operator gives a PodMonitor's targets: `<namespace>/<PodMonitor name>`. */
 export const podMonitorJob = (name: string, namespace: string = monitoringNamespace) => `${namespace}/${name}`;
+
+/** Type token of the component carrying the stack's cost estimate and budget (components/costBudget.ts), which the review leaves to its cost lines. */
+export const costBudgetType = "infermesh:cost:Budget";

@@ -138,7 +138,6 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
       (m) => `${recorded}${m}`,
       (m) => `histogram_quantile(${q}, sum by (le) (${r.latencyBuckets}${m}))`,
     );
-  const inferences = (m: string) => `sum by (model) (${r.inferences}${m})`;
   const withUuid = (m: string) => m.replace("{", '{gpu_uuid!="", ');
   // SLO series are recorded per model and SLI (`slo`); only the model variable narrows them.
   const s = sloRecordedNames(scrapeIntervalSeconds);
@@ -236,7 +235,7 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
         expr: coarseAtAll(
           perModel,
           (m) => `${r.errorRatio}${m}`,
-          (m) => `sum by (model) (${r.errors}${m}) / ${inferences(m)}`,
+          (m) => `sum by (model) (${r.errors}${m}) / sum by (model) (${r.inferences}${m})`,
         ),
         legend: "{{model}}",
       },
@@ -287,38 +286,21 @@ export function panelQueries({ recorded: r, idleWindow, scrapeIntervalSeconds, s
     // volatile one since the driver loaded: their values are the two columns, one sample each.
     // ECC counters are device-level and every MIG instance of a GPU repeats them: max, not sum.
     eccErrors: [
-      {
-        expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_ECC_DBE_AGG_TOTAL${gpu})`,
-        legend: "double-bit (lifetime)",
-        format: "table",
+      ...(
+        [
+          ["DCGM_FI_DEV_ECC_DBE_AGG_TOTAL", "double-bit (lifetime)", "A"],
+          ["DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "double-bit (since driver load)", "B"],
+          ["DCGM_FI_DEV_ECC_SBE_AGG_TOTAL", "single-bit (lifetime)", "C"],
+          ["DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "single-bit (since driver load)", "D"],
+        ] as const
+      ).map(([counter, legend, refId]) => ({
+        expr: `max by (gpu_uuid, node) (${counter}${gpu})`,
+        legend,
+        format: "table" as const,
         instant: true,
-        refId: "A",
+        refId,
         readsRaw: rawBecause.counterNow,
-      },
-      {
-        expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_ECC_DBE_VOL_TOTAL${gpu})`,
-        legend: "double-bit (since driver load)",
-        format: "table",
-        instant: true,
-        refId: "B",
-        readsRaw: rawBecause.counterNow,
-      },
-      {
-        expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_ECC_SBE_AGG_TOTAL${gpu})`,
-        legend: "single-bit (lifetime)",
-        format: "table",
-        instant: true,
-        refId: "C",
-        readsRaw: rawBecause.counterNow,
-      },
-      {
-        expr: `max by (gpu_uuid, node) (DCGM_FI_DEV_ECC_SBE_VOL_TOTAL${gpu})`,
-        legend: "single-bit (since driver load)",
-        format: "table",
-        instant: true,
-        refId: "D",
-        readsRaw: rawBecause.counterNow,
-      },
+      })),
       // The seed's title promises thermal throttling beside the errors: the share of the range each GPU was throttled
       // for heat, from the counter's two ends (two samples a GPU, not every scrape of the range; a driver reload
       // within the range resets it, and the share then reads as 0 rather than negative). A GPU with no sample at the

@@ -6,9 +6,6 @@
 import type { CostReport } from "../cost/estimate";
 import { code } from "./text";
 
-/** The program's cost-estimate component (components/costBudget.ts); its figures are shown from cost.json instead. */
-export const costBudgetType = "infermesh:cost:Budget";
-
 const usd = (n: number) => `$${Math.round(Math.abs(n)).toLocaleString("en-US")}`;
 const signedUsd = (n: number) => `${n < 0 ? "-" : "+"}${usd(n)}`;
 

@@ -10,7 +10,8 @@ import { diffDashboards, type DashboardChange } from "./dashboards";
 import { isUnder, leafChanges } from "./keyed";
 import type { Render } from "./render";
 import { diffResources, type ResourceChange } from "./resources";
-import { costBudgetType, costLines } from "./cost";
+import { costLines } from "./cost";
+import { costBudgetType } from "../domain/naming";
 import { changedSpan, diffRules, type RuleChange } from "./rules";
 import { changeText, code, plural } from "./text";
 

@@ -288,7 +288,7 @@ function measurement(gpus: number, over: Partial<FleetMeasurement["runs"]> = {})
     } as FleetMeasurement["runs"],
     failures: [],
     tsdb: { series: 30, recordedSeries: 6, dcgmSeries: 8, blocks: 1, samples: 5000 },
-    rules: { count: 2, longCount: 1, longInterval: "2m", samplesPerEvaluation: 10, samplesPerLongEvaluation: 4, execMs: 1, series: 6, perRule: [] },
+    rules: { count: 2, longCount: 1, longInterval: "2m", samplesPerEvaluation: 10, samplesPerLongEvaluation: 4, execMs: 1, perRule: [] },
     picked: [
       {
         variable: "model",

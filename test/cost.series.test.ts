@@ -12,6 +12,7 @@ import { alertingPlan } from "../components/alerting.plan";
 import { telemetryPlan } from "../components/telemetry.plan";
 import type { StackConfig } from "../config";
 import { estimateSeries } from "../cost/series";
+import { escapeRegexInPromqlString } from "../lib/escapeRegex";
 import { censusOfFleet } from "../sim/census";
 import { Fleet } from "../sim/fleet";
 import { discoveredPods, serveFleet, servedKubeStateMetricsScrapeConfig } from "../sim/http";
@@ -64,7 +65,7 @@ describe.each(cases)("$stack stack's fleet, $shape.nodes nodes", ({ stack, shape
     const status = (await (await fetch(`${prom.url}/api/v1/status/tsdb`)).json()) as { data: { headStats: { numSeries: number } } };
     headSeries = status.data.headStats.numSeries;
     const records = [...new Set(recording.flatMap((g) => g.rules.map((r) => (r as { record: string }).record)))];
-    recordedStored = Number((await prom.query(`count({__name__=~"${records.map((r) => r.replace(/[.:]/g, (c) => (c === "." ? "\\\\." : c))).join("|")}"})`))[0]?.value[1] ?? 0);
+    recordedStored = Number((await prom.query(`count({__name__=~"${records.map(escapeRegexInPromqlString).join("|")}"})`))[0]?.value[1] ?? 0);
 
     const rules = recording.flatMap((g) => g.rules as Array<{ record: string; expr: string }>);
     estimate = estimateSeries(censusOfFleet(fleet), telemetryPlan(config).counterFields, rules);

@@ -706,6 +706,13 @@ const recordingBuckets: Array<[string, number, number]> = [
   ["+Inf", 1800, 1200],
 ];
 
+/** Held GPUs only: 1 below the idle threshold, 0 above it. */
+const heldGpusIdle = [
+  { labels: wholeGpu, value: 0 },
+  { labels: migGpu, value: 0 },
+  { labels: idleHeld, value: 1 },
+];
+
 /** A node-level GPU reading on gpu-node-a and gpu-node-b, its `gpu` label naming the aggregation. */
 const nodeCase = (record: string, how: "avg" | "max" | "min", onA: number, onB: number): RecordingCase => ({
   record,
@@ -952,26 +959,10 @@ export const recordingScenarios: RecordingScenario[] = [
       { record: rec.poolGpusAllocatable, evalTime: "5m", expected: [{ labels: { pool: "h100-spot" }, value: 8 }] },
       { record: rec.poolGpusRequested, evalTime: "5m", expected: [{ labels: { pool: "h100-spot" }, value: 3 }] },
       { record: rec.poolIdleGpus, evalTime: "5m", expected: [{ labels: { pool: "h100-spot", namespace: "serving" }, value: 1 }] },
-      {
-        record: rec.gpuIdleLong,
-        evalTime: "5m",
-        expected: [
-          { labels: wholeGpu, value: 0 },
-          { labels: migGpu, value: 0 },
-          { labels: idleHeld, value: 1 },
-        ],
-      },
+      // Idle throughout, so the least of each long interval is what every scrape said.
+      { record: rec.gpuIdleLong, evalTime: "5m", expected: heldGpusIdle },
       { record: rec.poolIdleForWindow, evalTime: "5m", expected: [{ labels: { pool: "h100-spot", namespace: "serving" }, value: 1 }] },
-      {
-        record: rec.gpuIdle,
-        evalTime: "5m",
-        // Held GPUs only: 1 below the idle threshold, 0 above it.
-        expected: [
-          { labels: wholeGpu, value: 0 },
-          { labels: migGpu, value: 0 },
-          { labels: idleHeld, value: 1 },
-        ],
-      },
+      { record: rec.gpuIdle, evalTime: "5m", expected: heldGpusIdle },
       { record: rec.nodePool, evalTime: "5m", expected: [{ labels: { node: "gpu-node-a", pool: "h100-spot", capacity: "spot" }, value: 1 }] },
       {
         record: rec.vramRatio,

@@ -98,7 +98,7 @@ export interface FleetMeasurement {
   /**
    * What the recording rules cost Prometheus: each rule's expression as one
    * evaluation at the window's end (the samples it reads, Prometheus' time),
-   * summed per group, and the series they store.
+   * summed per group (the series they store are `tsdb.recordedSeries`).
    */
   rules: {
     count: number;
@@ -107,7 +107,6 @@ export interface FleetMeasurement {
     samplesPerEvaluation: number;
     samplesPerLongEvaluation: number;
     execMs: number;
-    series: number;
     perRule: { record: string; samples: number; execMs: number }[];
   };
   /**
@@ -291,7 +290,6 @@ export async function measureFleet(opts: FleetOptions): Promise<FleetMeasurement
         samplesPerEvaluation: sum(perRule.filter((r) => !isLong.has(r.record)).map((r) => r.samples)),
         samplesPerLongEvaluation: sum(perRule.filter((r) => isLong.has(r.record)).map((r) => r.samples)),
         execMs: sum(perRule.map((r) => r.execMs)),
-        series: recordedSeries,
         perRule,
       },
       phases,
